@@ -1,0 +1,93 @@
+//! The library's error type: every variant names the file and the cause.
+//!
+//! "Library not found" is not an error: it is data in the closure. Only
+//! failures to read or understand a file end up here.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// What went wrong, and with which file.
+#[derive(Debug)]
+pub enum Error {
+    /// An I/O failure while reading `path`.
+    Io { path: PathBuf, source: io::Error },
+    /// `path` does not start with the ELF magic.
+    NotElf { path: PathBuf },
+    /// `path` is ELF but its headers are truncated or inconsistent.
+    Malformed { path: PathBuf, reason: String },
+    /// `path` is an ELF file of a kind the loader does not start (relocatable, core).
+    Unsupported { path: PathBuf, reason: String },
+    /// Resolving `path` inside the root met too many symbolic links.
+    SymlinkLoop { path: PathBuf },
+    /// `path` (or a link on the way to it) does not exist.
+    NotFound { path: PathBuf },
+    /// A dangling symbolic link: `path` points to `target`, which does not exist.
+    DanglingSymlink { path: PathBuf, target: PathBuf },
+    /// A configuration file the loader would read is invalid.
+    Config { path: PathBuf, reason: String },
+    /// A command-line or API usage error.
+    Usage(String),
+}
+
+/// Shorthand for results carrying [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wraps an I/O error with the file it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The file the error is about, when there is one.
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            Error::Io { path, .. }
+            | Error::NotElf { path }
+            | Error::Malformed { path, .. }
+            | Error::Unsupported { path, .. }
+            | Error::SymlinkLoop { path }
+            | Error::NotFound { path }
+            | Error::DanglingSymlink { path, .. }
+            | Error::Config { path, .. } => Some(path),
+            Error::Usage(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{}: {}", path.display(), source),
+            Error::NotElf { path } => write!(f, "{}: not an ELF file", path.display()),
+            Error::Malformed { path, reason } => {
+                write!(f, "{}: malformed ELF file: {}", path.display(), reason)
+            }
+            Error::Unsupported { path, reason } => write!(f, "{}: {}", path.display(), reason),
+            Error::SymlinkLoop { path } => {
+                write!(f, "{}: too many levels of symbolic links", path.display())
+            }
+            Error::NotFound { path } => write!(f, "{}: no such file or directory", path.display()),
+            Error::DanglingSymlink { path, target } => write!(
+                f,
+                "{}: dangling symbolic link to {}",
+                path.display(),
+                target.display()
+            ),
+            Error::Config { path, reason } => write!(f, "{}: {}", path.display(), reason),
+            Error::Usage(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
