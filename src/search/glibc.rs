@@ -1,0 +1,189 @@
+//! glibc's ld.so search order (ld.so(8), `_dl_map_object` in elf/dl-load.c).
+//!
+//! For a DT_NEEDED name without a slash: DT_RPATH of the needing object and
+//! of each object that loaded it up to the program (only when the needing
+//! object has no DT_RUNPATH); LD_LIBRARY_PATH; the needing object's own
+//! DT_RUNPATH; the cache (or, in a root without one, ld.so.conf's
+//! directories); the default directories unless DF_1_NODEFLIB. Each directory
+//! is tried with the hwcaps subdirectories first. A file of another
+//! architecture is skipped; a file that is not ELF stops the search.
+
+use std::path::Path;
+
+use crate::arch;
+use crate::elf::ElfFile;
+use crate::files::Files;
+use crate::search::ld_so_cache::LdCache;
+use crate::search::ld_so_conf::ConfDirs;
+use crate::search::{
+    Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, hwcaps, join,
+};
+
+/// What glibc's loader knows about the system before it loads anything.
+pub struct System<'a> {
+    pub files: &'a Files,
+    /// The root's ld.so.cache, when it has a readable one.
+    pub cache: Option<&'a LdCache>,
+    /// The root's ld.so.conf directories, used when there is no cache.
+    pub conf: &'a ConfDirs,
+    /// LD_LIBRARY_PATH elements, unexpanded.
+    pub ld_library_path: &'a [String],
+}
+
+/// The loader's view for one program's ABI: its default directories, the
+/// hwcaps subdirectories to try, `$LIB` and `$PLATFORM`, the cache flags.
+pub struct Abi {
+    pub defaults: Vec<String>,
+    pub subdirs: Vec<String>,
+    pub cache_hwcaps: Vec<String>,
+    pub cache_flags: i32,
+    pub lib: String,
+    pub platform: Option<&'static str>,
+}
+
+impl Abi {
+    /// Works out the loader's defaults for programs like `main` in this root:
+    /// Debian-style multiarch directories when the root has them, else the
+    /// ABI's own `lib64` or `lib`.
+    pub fn new(files: &Files, main: &ElfFile) -> Abi {
+        let root = files.root();
+        let triplet = arch::multiarch_triplet(main).filter(|t| {
+            [format!("/lib/{t}"), format!("/usr/lib/{t}")]
+                .iter()
+                .any(|d| matches!(root.resolve_dir(Path::new(d)), Ok(Some(_))))
+        });
+        let (defaults, lib) = match triplet {
+            Some(t) => (
+                vec![
+                    format!("/lib/{t}"),
+                    format!("/usr/lib/{t}"),
+                    "/lib".to_string(),
+                    "/usr/lib".to_string(),
+                ],
+                format!("lib/{t}"),
+            ),
+            None => {
+                let l = arch::libdir_name(main);
+                (vec![format!("/{l}"), format!("/usr/{l}")], l.to_string())
+            }
+        };
+        let hw = hwcaps::glibc_hwcaps(main);
+        let mut subdirs = hw.clone();
+        subdirs.extend(hwcaps::legacy_subdirs(main));
+        subdirs.push(String::new());
+        Abi {
+            defaults,
+            subdirs,
+            cache_hwcaps: hwcaps::cache_names(&hw),
+            cache_flags: arch::cache_flags(main),
+            lib,
+            platform: arch::platform(main),
+        }
+    }
+
+    /// Expands the tokens of one search-path element for an object at `origin`.
+    fn expand(&self, element: &str, origin: &str) -> Option<String> {
+        expand_tokens(element, Some(origin), Some(&self.lib), self.platform)
+    }
+}
+
+/// Finds `name`, needed by `chain[0]`; `chain` runs up to the program itself.
+pub fn search(sys: &System<'_>, abi: &Abi, name: &str, chain: &[Link<'_>]) -> SearchResult {
+    let want = chain.last().expect("chain holds at least the program").elf;
+    let mut p = Prober::new(sys.files, want);
+    let step = steps(sys, abi, name, chain, &mut p);
+    p.finish(step)
+}
+
+fn steps(
+    sys: &System<'_>,
+    abi: &Abi,
+    name: &str,
+    chain: &[Link<'_>],
+    p: &mut Prober<'_>,
+) -> Option<Step> {
+    let needer = chain[0];
+    macro_rules! try_step {
+        ($step:expr) => {
+            match $step {
+                Step::Next => {}
+                done => return Some(done),
+            }
+        };
+    }
+    if needer.elf.runpath.is_none() {
+        for link in chain {
+            if let Some(rpath) = link.elf.effective_rpath() {
+                for dir in rpath.split(':') {
+                    if let Some(dir) = abi.expand(dir, link.origin) {
+                        try_step!(p.dir(&dir, name, &abi.subdirs, Via::Rpath));
+                    }
+                }
+            }
+        }
+    }
+    for dir in sys.ld_library_path {
+        if let Some(dir) = abi.expand(dir, needer.origin) {
+            try_step!(p.dir(&dir, name, &abi.subdirs, Via::LdLibraryPath));
+        }
+    }
+    if let Some(runpath) = &needer.elf.runpath {
+        for dir in runpath.split(':') {
+            if let Some(dir) = abi.expand(dir, needer.origin) {
+                try_step!(p.dir(&dir, name, &abi.subdirs, Via::Runpath));
+            }
+        }
+    }
+    let nodeflib = needer.elf.nodeflib();
+    if let Some(cache) = sys.cache {
+        match cache.lookup(name, abi.cache_flags, &abi.cache_hwcaps) {
+            Some(hit) if nodeflib && in_dirs(hit.path, &abi.defaults) => {
+                p.note(hit.path, Via::Cache, TryResult::Absent);
+            }
+            Some(hit) => {
+                let baseline = hit.hwcaps.and_then(|_| {
+                    cache
+                        .lookup(name, abi.cache_flags, &[])
+                        .map(|b| b.path.to_string())
+                });
+                match p.file(hit.path, Via::Cache, true) {
+                    Step::Found(mut c) => {
+                        if let Some(sub) = hit.hwcaps {
+                            c.hwcaps = Some(crate::search::Hwcaps {
+                                subdir: format!("glibc-hwcaps/{sub}"),
+                                baseline,
+                            });
+                        }
+                        return Some(Step::Found(c));
+                    }
+                    Step::Next => {}
+                    stop => return Some(stop),
+                }
+            }
+            None => p.note("/etc/ld.so.cache", Via::Cache, TryResult::NoCacheEntry),
+        }
+    } else {
+        for dir in &sys.conf.dirs {
+            let dir = dir.to_string_lossy();
+            if nodeflib && in_dirs(&join(&dir, name), &abi.defaults) {
+                continue;
+            }
+            try_step!(p.dir(&dir, name, &abi.subdirs, Via::Conf));
+        }
+    }
+    if !nodeflib {
+        for dir in &abi.defaults {
+            try_step!(p.dir(dir, name, &abi.subdirs, Via::Default));
+        }
+    }
+    None
+}
+
+/// True when `path` lies under one of the default directories: ld.so compares
+/// the cached path's prefix with each system directory, slash included.
+fn in_dirs(path: &str, dirs: &[String]) -> bool {
+    dirs.iter().any(|d| {
+        path.strip_prefix(d.as_str())
+            .is_some_and(|rest| rest.starts_with('/') || d.ends_with('/'))
+    })
+}

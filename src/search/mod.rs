@@ -1,0 +1,382 @@
+//! The loaders' search rules: given a DT_NEEDED name and who needs it, where
+//! would glibc's ld.so or musl's loader find it, and what did it try.
+//!
+//! This stage reads files only through [`Files`] and returns plain data; the
+//! order of the steps lives in [`glibc`] and [`musl`].
+
+pub mod glibc;
+pub mod hwcaps;
+pub mod ld_so_cache;
+pub mod ld_so_conf;
+pub mod musl;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::elf::ElfFile;
+use crate::files::{Files, Probe};
+use crate::root::Lookup;
+
+/// How an object came to be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Via {
+    /// A file named on the command line.
+    #[serde(rename = "input")]
+    Input,
+    /// The program's PT_INTERP.
+    #[serde(rename = "interpreter")]
+    Interpreter,
+    /// A DT_NEEDED name containing '/', used as a path.
+    #[serde(rename = "path")]
+    Path,
+    /// An object already loaded under that name or SONAME.
+    #[serde(rename = "already-loaded")]
+    AlreadyLoaded,
+    #[serde(rename = "rpath")]
+    Rpath,
+    #[serde(rename = "ld_library_path")]
+    LdLibraryPath,
+    #[serde(rename = "runpath")]
+    Runpath,
+    /// The root's /etc/ld.so.cache.
+    #[serde(rename = "cache")]
+    Cache,
+    /// A directory of the root's /etc/ld.so.conf (no cache in the root).
+    #[serde(rename = "conf")]
+    Conf,
+    /// The loader's built-in directories.
+    #[serde(rename = "default")]
+    Default,
+    /// musl: a libc name that is the loader itself.
+    #[serde(rename = "loader")]
+    Loader,
+}
+
+impl Via {
+    /// The word used in JSON and in the tree output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Input => "input",
+            Via::Interpreter => "interpreter",
+            Via::Path => "path",
+            Via::AlreadyLoaded => "already-loaded",
+            Via::Rpath => "rpath",
+            Via::LdLibraryPath => "ld_library_path",
+            Via::Runpath => "runpath",
+            Via::Cache => "cache",
+            Via::Conf => "conf",
+            Via::Default => "default",
+            Via::Loader => "loader",
+        }
+    }
+}
+
+/// What one attempt gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum TryResult {
+    Absent,
+    NotAFile,
+    /// An ELF file of another class, byte order or machine: skipped.
+    WrongArch {
+        found: String,
+    },
+    NotElf,
+    Malformed {
+        reason: String,
+    },
+    Unreadable {
+        reason: String,
+    },
+    /// The cache has no entry for the name.
+    NoCacheEntry,
+}
+
+impl TryResult {
+    pub fn describe(&self) -> String {
+        match self {
+            TryResult::Absent => "absent".into(),
+            TryResult::NotAFile => "not a regular file".into(),
+            TryResult::WrongArch { found } => format!("wrong architecture ({found})"),
+            TryResult::NotElf => "invalid ELF header".into(),
+            TryResult::Malformed { reason } => format!("malformed: {reason}"),
+            TryResult::Unreadable { reason } => format!("unreadable: {reason}"),
+            TryResult::NoCacheEntry => "no entry".into(),
+        }
+    }
+}
+
+/// One path the loader would try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tried {
+    pub path: String,
+    pub via: Via,
+    #[serde(flatten)]
+    pub result: TryResult,
+}
+
+/// A glibc-hwcaps (or legacy hwcap) variant and the plain library it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hwcaps {
+    pub subdir: String,
+    /// The baseline library at the same name outside the subdirectory, if there is one.
+    pub baseline: Option<String>,
+}
+
+/// A file the loader would open.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The path as the loader opens it.
+    pub path: String,
+    /// Its canonical path inside the root.
+    pub real: PathBuf,
+    pub elf: Arc<ElfFile>,
+    pub via: Via,
+    pub hwcaps: Option<Hwcaps>,
+}
+
+/// The end of a search.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Found(Candidate),
+    /// Nothing usable anywhere.
+    NotFound,
+    /// The loader would stop at a file it cannot use (not ELF, truncated).
+    Invalid {
+        path: String,
+        reason: String,
+    },
+}
+
+/// A search's result and every path it tried, in order.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    pub outcome: Outcome,
+    pub tried: Vec<Tried>,
+}
+
+/// One object of the chain that leads from the needing object up to the program,
+/// with what its search paths need: its dynamic tags and its `$ORIGIN`.
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    pub elf: &'a ElfFile,
+    pub origin: &'a str,
+}
+
+/// What to do after trying one path.
+pub(crate) enum Step {
+    Found(Candidate),
+    Next,
+    Stop { path: String, reason: String },
+}
+
+/// The search state shared by the steps of one lookup.
+pub(crate) struct Prober<'a> {
+    pub files: &'a Files,
+    /// The program being loaded: candidates must match its class, byte order and machine.
+    pub want: &'a ElfFile,
+    pub tried: Vec<Tried>,
+}
+
+impl<'a> Prober<'a> {
+    pub fn new(files: &'a Files, want: &'a ElfFile) -> Self {
+        Prober {
+            files,
+            want,
+            tried: Vec::new(),
+        }
+    }
+
+    /// Tries one path; `record` says whether an absent file goes into the list.
+    pub fn file(&mut self, path: &str, via: Via, record: bool) -> Step {
+        let lookup = match self.files.root().lookup(Path::new(path)) {
+            Ok(l) => l,
+            Err(e) => {
+                self.note(
+                    path,
+                    via,
+                    TryResult::Unreadable {
+                        reason: e.to_string(),
+                    },
+                );
+                return Step::Next;
+            }
+        };
+        let real = match lookup {
+            Lookup::File(real) => real,
+            Lookup::Absent => {
+                if record {
+                    self.note(path, via, TryResult::Absent);
+                }
+                return Step::Next;
+            }
+            Lookup::Dir(_) | Lookup::Other(_) => {
+                self.note(path, via, TryResult::NotAFile);
+                return Step::Next;
+            }
+        };
+        match self.files.probe(&real) {
+            Probe::Elf(elf) if elf.compatible_with(self.want) => Step::Found(Candidate {
+                path: path.to_string(),
+                real,
+                elf,
+                via,
+                hwcaps: None,
+            }),
+            Probe::Elf(elf) => {
+                self.note(
+                    path,
+                    via,
+                    TryResult::WrongArch {
+                        found: elf.describe(),
+                    },
+                );
+                Step::Next
+            }
+            Probe::NotElf => self.stop(path, via, TryResult::NotElf),
+            Probe::Malformed(reason) => self.stop(path, via, TryResult::Malformed { reason }),
+            Probe::Unreadable(reason) => {
+                self.note(path, via, TryResult::Unreadable { reason });
+                Step::Next
+            }
+        }
+    }
+
+    /// Tries `dir/sub/name` for each hwcaps `sub` (best first), then `dir/name`.
+    pub fn dir(&mut self, dir: &str, name: &str, subdirs: &[String], via: Via) -> Step {
+        let root = self.files.root();
+        for sub in subdirs {
+            let subdir = join(dir, sub);
+            if !matches!(root.resolve_dir(Path::new(&subdir)), Ok(Some(_))) {
+                continue;
+            }
+            match self.file(&join(&subdir, name), via, false) {
+                Step::Found(mut c) => {
+                    let base = join(dir, name);
+                    let baseline =
+                        matches!(root.resolve_file(Path::new(&base)), Ok(Some(_))).then_some(base);
+                    c.hwcaps = Some(Hwcaps {
+                        subdir: sub.clone(),
+                        baseline,
+                    });
+                    return Step::Found(c);
+                }
+                Step::Next => {}
+                stop => return stop,
+            }
+        }
+        if !matches!(root.resolve_dir(Path::new(dir)), Ok(Some(_))) {
+            self.note(&join(dir, name), via, TryResult::Absent);
+            return Step::Next;
+        }
+        self.file(&join(dir, name), via, true)
+    }
+
+    pub fn note(&mut self, path: &str, via: Via, result: TryResult) {
+        self.tried.push(Tried {
+            path: path.to_string(),
+            via,
+            result,
+        });
+    }
+
+    fn stop(&mut self, path: &str, via: Via, result: TryResult) -> Step {
+        let reason = result.describe();
+        self.note(path, via, result);
+        Step::Stop {
+            path: path.to_string(),
+            reason,
+        }
+    }
+
+    /// Turns the last step into a result carrying everything tried.
+    pub fn finish(self, step: Option<Step>) -> SearchResult {
+        let outcome = match step {
+            Some(Step::Found(c)) => Outcome::Found(c),
+            Some(Step::Stop { path, reason }) => Outcome::Invalid { path, reason },
+            Some(Step::Next) | None => Outcome::NotFound,
+        };
+        SearchResult {
+            outcome,
+            tried: self.tried,
+        }
+    }
+}
+
+/// `dir/name`, without doubling a slash.
+pub(crate) fn join(dir: &str, name: &str) -> String {
+    if name.is_empty() {
+        return dir.to_string();
+    }
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Expands `$ORIGIN`, `$LIB` and `$PLATFORM` (also `${...}`) in one search-path
+/// element. None when the element must be dropped: a token whose value is unknown.
+pub fn expand_tokens(
+    s: &str,
+    origin: Option<&str>,
+    lib: Option<&str>,
+    platform: Option<&str>,
+) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (token, len) = if let Some(inner) = after.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        let value = match token {
+            "ORIGIN" => Some(origin),
+            "LIB" => Some(lib),
+            "PLATFORM" => Some(platform),
+            _ => None,
+        };
+        match value {
+            Some(Some(v)) => {
+                out.push_str(v);
+                rest = &after[len..];
+            }
+            Some(None) => return None,
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_tokens_in_both_forms() {
+        let e = |s| expand_tokens(s, Some("/o"), Some("lib/x86_64-linux-gnu"), Some("x86_64"));
+        assert_eq!(e("$ORIGIN/../lib").as_deref(), Some("/o/../lib"));
+        assert_eq!(
+            e("${ORIGIN}/x/$LIB/${PLATFORM}").as_deref(),
+            Some("/o/x/lib/x86_64-linux-gnu/x86_64")
+        );
+        assert_eq!(e("/a/$ORIGINAL").as_deref(), Some("/a/$ORIGINAL"));
+        assert_eq!(expand_tokens("$PLATFORM/x", None, None, None), None);
+        assert_eq!(e("/no/tokens").as_deref(), Some("/no/tokens"));
+    }
+}
