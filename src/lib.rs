@@ -1,0 +1,22 @@
+//! elfroot: what an ELF file needs to start, computed the way glibc's ld.so
+//! and musl's loader would, without executing anything.
+//!
+//! Data flows one way: [`elf`] reads files, [`root`] confines every path to
+//! a root file system, [`search`] applies the loaders' rules, [`closure`]
+//! builds the graph of what gets loaded, [`report`] gathers the closures of
+//! all inputs, and [`output`] writes them out.
+
+pub mod arch;
+pub mod closure;
+pub mod elf;
+pub mod error;
+pub mod files;
+pub mod output;
+pub mod report;
+pub mod root;
+pub mod search;
+
+pub use closure::{Analyzer, Closure, Libc, Options};
+pub use error::{Error, Result};
+pub use report::{Report, analyze};
+pub use root::Root;
