@@ -1,0 +1,110 @@
+//! The dependency tree, lddtree's shape: each object under the object whose
+//! DT_NEEDED loaded it, with how it was found; unresolved names with every
+//! path that was tried (like `libtree -v`).
+
+use std::io::{self, Write};
+
+use crate::closure::{Closure, InterpStatus, Object, ObjectId, Resolution};
+use crate::report::Report;
+
+/// Tree options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TreeOptions {
+    /// Also show names that resolved to an object shown elsewhere.
+    pub all: bool,
+}
+
+pub fn write(report: &Report, opts: TreeOptions, out: &mut dyn Write) -> io::Result<()> {
+    for entry in &report.entries {
+        let Ok(c) = &entry.result else { continue };
+        write_one(c, opts, out)?;
+    }
+    Ok(())
+}
+
+fn write_one(c: &Closure, opts: TreeOptions, out: &mut dyn Write) -> io::Result<()> {
+    if c.is_static {
+        return writeln!(out, "{} (static)", c.input);
+    }
+    let libc = c
+        .libc
+        .map(|l| format!("{l:?}").to_lowercase())
+        .unwrap_or_default();
+    writeln!(out, "{} ({libc})", c.input)?;
+    if let Some(i) = &c.interpreter {
+        let status = match &i.status {
+            InterpStatus::Loaded(_) => String::new(),
+            InterpStatus::Missing => " => not found".into(),
+            InterpStatus::Incompatible { found } => format!(" => incompatible ({found})"),
+            InterpStatus::Invalid { reason } => format!(" => invalid ({reason})"),
+        };
+        writeln!(out, "    {} [interpreter]{status}", i.path)?;
+    }
+    write_children(c, 0, 1, opts, out)
+}
+
+fn write_children(
+    c: &Closure,
+    id: ObjectId,
+    depth: usize,
+    opts: TreeOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let pad = "    ".repeat(depth);
+    for dep in &c.objects[id].deps {
+        match &dep.resolution {
+            Resolution::Object(t) => {
+                let o = &c.objects[*t];
+                let first = o.loaded_by == Some(id) && o.names.first() == Some(&dep.name);
+                if first {
+                    writeln!(out, "{pad}{} => {} [{}]", dep.name, o.path, how(o))?;
+                    write_children(c, *t, depth + 1, opts, out)?;
+                } else if opts.all {
+                    writeln!(out, "{pad}{} => {} [already loaded]", dep.name, o.path)?;
+                }
+            }
+            r @ Resolution::Missing { tried } => {
+                let what = if r.problem() == Some("incompatible") {
+                    "not found (only incompatible files)"
+                } else {
+                    "not found"
+                };
+                writeln!(out, "{pad}{} => {what}", dep.name)?;
+                write_tried(tried, &pad, out)?;
+            }
+            Resolution::Invalid {
+                path,
+                reason,
+                tried,
+            } => {
+                writeln!(out, "{pad}{} => {path}: {reason}", dep.name)?;
+                write_tried(tried, &pad, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_tried(tried: &[crate::search::Tried], pad: &str, out: &mut dyn Write) -> io::Result<()> {
+    for t in tried {
+        writeln!(
+            out,
+            "{pad}    tried {} [{}]: {}",
+            t.path,
+            t.via.as_str(),
+            t.result.describe()
+        )?;
+    }
+    Ok(())
+}
+
+fn how(o: &Object) -> String {
+    let mut s = o.via.as_str().to_string();
+    if let Some(h) = &o.hwcaps {
+        s.push_str(&format!(", {}", h.subdir));
+        if let Some(b) = &h.baseline {
+            s.push_str(&format!(", baseline {b}"));
+        }
+    }
+    s
+}
