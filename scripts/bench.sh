@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# scripts/bench.sh - benchmark elfroot against its peers on one fixed input list.
+#
+# Usage: scripts/bench.sh [--only SECTION[,SECTION...]] [--runs N] [-h|--help]
+#
+# Sections (default: all, in this order):
+#   list    elfroot list --paths FILE...  vs  ldd, libtree -p -vvv, lddtree -l
+#   bundle  elfroot tar bundler vs GNU tar            (placeholder: not yet implemented)
+#   doctor  elfroot doctor vs ldd -r                  (placeholder: not yet implemented)
+#
+# Environment:
+#   ELFROOT          elfroot binary to benchmark. If unset, the script runs
+#                    `cargo build --release` in the repo and uses target/release/elfroot.
+#   BENCH_RUNS       runs per tool; the best (minimum) wall time is reported (default 3).
+#   BENCH_DIR        directory whose dynamically linked ELF files are the inputs (default /usr/bin).
+#   BENCH_LDD_MODE   multi    = one `ldd FILE...` invocation (default; measured faster than
+#                               per-file on Debian 12, so it is the stricter baseline)
+#                    per-file = one `ldd FILE` invocation per input
+#   BENCH_TIME       GNU time binary used for peak RSS (default /usr/bin/time; package `time`).
+#   BENCH_KEEP=1     keep the scratch directory (stderr of every tool, input list).
+#
+# Measurement:
+#   * wall clock: bash $EPOCHREALTIME around each run, best of BENCH_RUNS, ms precision.
+#     Every run is wrapped in GNU time (same ~1 ms fork/exec overhead for every tool).
+#   * peak RSS: GNU time %M (KiB) = max RSS of the command and all of its waited-for
+#     descendants, so for per-file loops it is the max RSS of any single invocation.
+#     Reported value is the max over all runs.
+#   * stdout of every timed command goes to /dev/null; stderr is kept in the scratch dir.
+#   * a non-zero exit of a peer tool is reported as a note, never as a failure; a missing
+#     peer tool is reported as "skipped". A failing elfroot makes the script exit 1
+#     (after the peers were still measured).
+#
+# Progress messages go to stderr; the report goes to stdout.
+#
+# Adding a section: write `section_NAME` (use ensure_inputs / ensure_elfroot,
+# time_cmd / time_per_file / skip_row, then print_table and target_line) and add NAME to
+# SECTIONS below.
+
+# shellcheck disable=SC2317  # section_* and helpers are called indirectly
+set -euo pipefail
+export LC_ALL=C
+
+SECTIONS=(list bundle doctor)
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
+
+RUNS=${BENCH_RUNS:-3}
+BENCH_DIR=${BENCH_DIR:-/usr/bin}
+BENCH_LDD_MODE=${BENCH_LDD_MODE:-multi}
+TIME_BIN=${BENCH_TIME:-/usr/bin/time}
+ONLY=""
+EXIT_STATUS=0
+
+usage() {
+    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+die() { echo "bench.sh: error: $*" >&2; exit 2; }
+log() { echo "[bench] $*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --only) [ $# -ge 2 ] || die "--only needs an argument"; ONLY=$2; shift 2 ;;
+        --only=*) ONLY=${1#--only=}; shift ;;
+        --runs) [ $# -ge 2 ] || die "--runs needs an argument"; RUNS=$2; shift 2 ;;
+        --runs=*) RUNS=${1#--runs=}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS/--runs must be a positive integer, got '$RUNS'"
+case $BENCH_LDD_MODE in multi|per-file) ;; *) die "BENCH_LDD_MODE must be multi or per-file" ;; esac
+
+SELECTED=()
+if [ -n "$ONLY" ]; then
+    IFS=',' read -r -a _req <<< "$ONLY"
+    for s in "${_req[@]}"; do
+        found=0
+        for k in "${SECTIONS[@]}"; do [ "$s" = "$k" ] && found=1; done
+        [ "$found" = 1 ] || die "unknown section '$s' (known: ${SECTIONS[*]})"
+        SELECTED+=("$s")
+    done
+else
+    SELECTED=("${SECTIONS[@]}")
+fi
+
+WORK=$(mktemp -d /tmp/elfroot-bench.XXXXXX)
+cleanup() { if [ "${BENCH_KEEP:-0}" = 1 ]; then log "scratch kept in $WORK"; else rm -rf -- "$WORK"; fi; }
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------
+# GNU time (peak RSS)
+# ---------------------------------------------------------------------------
+HAVE_GNU_TIME=0
+if [ -x "$TIME_BIN" ] && "$TIME_BIN" --version 2>&1 | grep -q 'GNU'; then
+    HAVE_GNU_TIME=1
+else
+    log "GNU time not found at $TIME_BIN (apt-get install time); peak RSS will be reported as n/a"
+fi
+
+# ---------------------------------------------------------------------------
+# Formatting helpers (integer math only: microseconds, KiB)
+# ---------------------------------------------------------------------------
+fmt_secs() {   # microseconds -> seconds with ms precision
+    local ms=$(( ($1 + 500) / 1000 ))
+    printf '%d.%03d' $((ms / 1000)) $((ms % 1000))
+}
+fmt_mib() {    # KiB -> MiB with one decimal
+    local t=$(( ($1 * 10 + 512) / 1024 ))
+    printf '%d.%d' $((t / 10)) $((t % 10))
+}
+fmt_ratio() {  # num_us den_us -> X.Y (num/den), den floored at 1 us
+    local num=$1 den=$2
+    [ "$den" -ge 1 ] || den=1
+    local t=$(( (num * 10 + den / 2) / den ))
+    printf '%d.%d' $((t / 10)) $((t % 10))
+}
+
+# ---------------------------------------------------------------------------
+# Timing core
+#   R_US[name]    best wall time in microseconds
+#   R_RSS[name]   max peak RSS in KiB over all runs ("" if unknown)
+#   R_RC[name]    first non-zero exit status seen (0 if all runs succeeded)
+#   R_MODE[name]  human description of how the tool was invoked
+#   R_SKIP[name]  reason the tool was skipped (row printed as skipped)
+# ---------------------------------------------------------------------------
+declare -A R_US=() R_RSS=() R_RC=() R_MODE=() R_SKIP=()
+
+# time_cmd NAME CMD...   run CMD $RUNS times (stdout -> /dev/null, stderr -> $WORK/NAME.err)
+time_cmd() {
+    local name=$1; shift
+    local i t0 t1 us rc rss best="" maxrss="" firstrc=0
+    local err="$WORK/$name.err" tout="$WORK/$name.time"
+    for (( i = 1; i <= RUNS; i++ )); do
+        rc=0
+        t0=$EPOCHREALTIME
+        if [ "$HAVE_GNU_TIME" = 1 ]; then
+            "$TIME_BIN" -o "$tout" -f 'BENCH_RSS_KIB %M' "$@" > /dev/null 2> "$err" || rc=$?
+        else
+            "$@" > /dev/null 2> "$err" || rc=$?
+        fi
+        t1=$EPOCHREALTIME
+        us=$(( 10#${t1/./} - 10#${t0/./} ))
+        if [ -z "$best" ] || [ "$us" -lt "$best" ]; then best=$us; fi
+        if [ "$HAVE_GNU_TIME" = 1 ]; then
+            rss=$(sed -n 's/^BENCH_RSS_KIB \([0-9]*\)$/\1/p' "$tout" | tail -n 1)
+            if [ -n "$rss" ] && { [ -z "$maxrss" ] || [ "$rss" -gt "$maxrss" ]; }; then maxrss=$rss; fi
+        fi
+        if [ "$rc" -ne 0 ] && [ "$firstrc" -eq 0 ]; then firstrc=$rc; fi
+        log "$name run $i/$RUNS: $(fmt_secs "$us") s, exit $rc"
+    done
+    R_US[$name]=$best
+    R_RSS[$name]=$maxrss
+    R_RC[$name]=$firstrc
+}
+
+# Loop used by time_per_file: argv = K CMD(K words) FILE...
+PER_FILE_LOOP='k=$1; shift; cmd=("${@:1:k}"); shift "$k"; fails=0
+for f in "$@"; do "${cmd[@]}" "$f" || fails=$((fails + 1)); done
+if [ "$fails" -ne 0 ]; then echo "per-file: $fails of $# invocations failed" >&2; exit 1; fi'
+
+# time_per_file NAME CMD...   run `CMD FILE` once per input (one bash loop per run)
+time_per_file() {
+    local name=$1; shift
+    time_cmd "$name" bash -c "$PER_FILE_LOOP" per-file "$#" "$@" "${INPUTS[@]}"
+}
+
+skip_row() { R_SKIP[$1]=$2; log "$1: skipped ($2)"; }
+
+# print_table BASE NAME...   BASE is the reference row for the ratio column
+print_table() {
+    local base=$1; shift
+    local n secs rss ratio mode
+    printf '%-10s %9s %13s %8s  %s\n' tool seconds "peak RSS MiB" ratio mode
+    for n in "$base" "$@"; do
+        if [ -n "${R_SKIP[$n]:-}" ]; then
+            printf '%-10s %9s %13s %8s  %s\n' "$n" - - - "skipped: ${R_SKIP[$n]}"
+            continue
+        fi
+        secs=$(fmt_secs "${R_US[$n]}")
+        if [ -n "${R_RSS[$n]}" ]; then rss=$(fmt_mib "${R_RSS[$n]}"); else rss=n/a; fi
+        if [ -n "${R_SKIP[$base]:-}" ] || [ "${R_RC[$base]:-0}" -ne 0 ]; then
+            ratio=n/a
+        else
+            ratio="$(fmt_ratio "${R_US[$n]}" "${R_US[$base]}")x"
+        fi
+        mode=${R_MODE[$n]:-}
+        if [ "${R_RC[$n]}" -ne 0 ]; then mode="$mode; exit ${R_RC[$n]}"; fi
+        printf '%-10s %9s %13s %8s  %s\n' "$n" "$secs" "$rss" "$ratio" "$mode"
+    done
+    for n in "$base" "$@"; do
+        if [ -z "${R_SKIP[$n]:-}" ] && [ "${R_RC[$n]}" -ne 0 ]; then
+            printf 'note: %s exited %s (%s stderr lines; first: %s)\n' "$n" "${R_RC[$n]}" \
+                "$(wc -l < "$WORK/$n.err")" "$(grep -v -m 1 '^Command exited with' "$WORK/$n.err" || true)"
+        fi
+    done
+}
+
+# target_line BASE PEER TARGET   e.g. "elfroot vs libtree: 3.1x faster (target: > 1)"
+target_line() {
+    local base=$1 peer=$2 target=$3 val
+    if [ -n "${R_SKIP[$peer]:-}" ]; then
+        val="n/a ($peer skipped)"
+    elif [ -n "${R_SKIP[$base]:-}" ] || [ "${R_RC[$base]:-0}" -ne 0 ]; then
+        val="n/a ($base failed)"
+    else
+        val="$(fmt_ratio "${R_US[$peer]}" "${R_US[$base]}")x faster"
+    fi
+    printf '%s vs %s: %s (target: %s)\n' "$base" "$peer" "$val" "$target"
+}
+
+# ---------------------------------------------------------------------------
+# Inputs: every regular, dynamically linked (PT_INTERP) ELF file in $BENCH_DIR.
+# Nothing is executed: ELF header + program headers are read with perl.
+# Symlinks are resolved; each distinct file (dev:inode) is listed once, by its
+# real path (so $ORIGIN expands the same for every tool). Sorted, LC_ALL=C.
+# ---------------------------------------------------------------------------
+INPUTS=()
+INPUTS_READY=0
+SCAN_SUMMARY=""
+
+SCAN_PL='use strict; use warnings; use Cwd ();
+my $dir = shift;
+opendir(my $dh, $dir) or die "cannot open $dir: $!\n";
+my @names = sort grep { $_ ne "." && $_ ne ".." } readdir($dh);
+closedir($dh);
+my (%seen, @out);
+my ($entries, $notreg, $dup, $nonelf, $static) = (0) x 5;
+ENTRY: for my $n (@names) {
+    $entries++;
+    my $real = Cwd::realpath("$dir/$n");
+    my @st = defined $real ? stat($real) : ();
+    if (!@st || !-f _) { $notreg++; next; }
+    if ($seen{"$st[0]:$st[1]"}++) { $dup++; next; }
+    my ($fh, $hdr, $ph);
+    if (!open($fh, "<:raw", $real) || (read($fh, $hdr, 64) // 0) < 52
+        || substr($hdr, 0, 4) ne "\x7fELF") { $nonelf++; next; }
+    my ($class, $data) = unpack("x4 C C", $hdr);
+    my $e = $data == 1 ? "<" : $data == 2 ? ">" : undef;
+    my ($phoff, $phentsize, $phnum);
+    if (defined $e && $class == 2) {
+        $phoff = unpack("x32 Q$e", $hdr); ($phentsize, $phnum) = unpack("x54 S$e S$e", $hdr);
+    } elsif (defined $e && $class == 1) {
+        $phoff = unpack("x28 L$e", $hdr); ($phentsize, $phnum) = unpack("x42 S$e S$e", $hdr);
+    } else { $nonelf++; next; }
+    my $len = $phentsize * $phnum;
+    if ($phentsize >= 4 && $len > 0 && seek($fh, $phoff, 0) && (read($fh, $ph, $len) // 0) == $len) {
+        for my $i (0 .. $phnum - 1) {
+            if (unpack("x" . ($i * $phentsize) . " L$e", $ph) == 3) { push @out, $real; next ENTRY; }
+        }
+    }
+    $static++;
+}
+print "$_\n" for sort @out;
+printf STDERR "%d entries scanned: %d duplicate (symlink/hardlink), %d non-ELF, %d static (no PT_INTERP), %d not regular\n",
+    $entries, $dup, $nonelf, $static, $notreg;'
+
+ensure_inputs() {
+    [ "$INPUTS_READY" = 1 ] && return 0
+    command -v perl > /dev/null || die "perl is required to scan $BENCH_DIR"
+    [ -d "$BENCH_DIR" ] || die "BENCH_DIR $BENCH_DIR is not a directory"
+    perl -e "$SCAN_PL" "$BENCH_DIR" > "$WORK/inputs.txt" 2> "$WORK/scan.txt" \
+        || die "input scan failed: $(cat "$WORK/scan.txt")"
+    mapfile -t INPUTS < "$WORK/inputs.txt"
+    [ ${#INPUTS[@]} -gt 0 ] || die "no dynamically linked ELF files found in $BENCH_DIR"
+    SCAN_SUMMARY=$(cat "$WORK/scan.txt")
+    INPUTS_READY=1
+    log "inputs: ${#INPUTS[@]} files"
+}
+
+print_inputs() {
+    printf 'inputs: %d dynamically linked ELF files from %s (%s)\n' "${#INPUTS[@]}" "$BENCH_DIR" "$SCAN_SUMMARY"
+}
+
+# ---------------------------------------------------------------------------
+# elfroot binary
+# ---------------------------------------------------------------------------
+ELFROOT_READY=0
+ensure_elfroot() {
+    [ "$ELFROOT_READY" = 1 ] && return 0
+    if [ -n "${ELFROOT:-}" ]; then
+        log "using ELFROOT=$ELFROOT (no cargo build)"
+    else
+        command -v cargo > /dev/null || die "cargo not found and ELFROOT not set"
+        log "cargo build --release (in $REPO_ROOT)"
+        (cd "$REPO_ROOT" && cargo build --release >&2) || die "cargo build --release failed"
+        ELFROOT=$REPO_ROOT/target/release/elfroot
+    fi
+    { [ -f "$ELFROOT" ] && [ -x "$ELFROOT" ]; } || die "elfroot binary not executable: $ELFROOT"
+    ELFROOT_READY=1
+}
+
+tool_version() {  # best-effort one-line version string, never fails
+    local v=""
+    command -v "$1" > /dev/null || { printf '%s not installed' "$1"; return 0; }
+    case $1 in
+        ldd) v=$(ldd --version 2>/dev/null | head -n 1) ;;
+        libtree) v="libtree $(libtree --version 2>/dev/null | head -n 1)" ;;
+        lddtree) v=$(dpkg-query -W -f 'pax-utils ${Version}' pax-utils 2>/dev/null) || v="lddtree (version unknown)" ;;
+    esac
+    printf '%s' "${v:-unknown}"
+}
+
+# lddtree (pax-utils) is a python3 script using `#!/usr/bin/env python3`; if the python3
+# first on PATH (pyenv, venv) lacks pyelftools, fall back to the system /usr/bin/python3.
+LDDTREE_CMD=()
+resolve_lddtree() {
+    local p
+    p=$(command -v lddtree) || return 1
+    if lddtree --help > /dev/null 2>&1; then
+        LDDTREE_CMD=(lddtree); return 0
+    fi
+    if head -n 1 "$p" | grep -q python && [ -x /usr/bin/python3 ] \
+        && /usr/bin/python3 "$p" --help > /dev/null 2>&1; then
+        LDDTREE_CMD=(/usr/bin/python3 "$p"); return 0
+    fi
+    return 2
+}
+
+# ---------------------------------------------------------------------------
+# Section: list
+# ---------------------------------------------------------------------------
+section_list() {
+    echo "== section: list =="
+    ensure_inputs
+    ensure_elfroot
+    print_inputs
+    local n=${#INPUTS[@]}
+
+    # Untimed sanity/warm-up run (also warms the page cache for everybody).
+    local rc=0
+    "$ELFROOT" list --paths "${INPUTS[@]}" > "$WORK/elfroot.out" 2> "$WORK/elfroot.sanity.err" || rc=$?
+    printf 'elfroot: %s\n' "$ELFROOT"
+    printf 'elfroot closure: %d unique paths (%d lines), sanity run exit %d\n' \
+        "$(sort -u "$WORK/elfroot.out" | wc -l)" "$(wc -l < "$WORK/elfroot.out")" "$rc"
+    printf 'versions: %s | %s | %s\n' "$(tool_version ldd)" "$(tool_version libtree)" "$(tool_version lddtree)"
+
+    R_MODE[elfroot]="1 invocation: elfroot list --paths FILE... ($n files)"
+    time_cmd elfroot "$ELFROOT" list --paths "${INPUTS[@]}"
+    if [ "${R_RC[elfroot]}" -ne 0 ]; then EXIT_STATUS=1; fi
+
+    if command -v ldd > /dev/null; then
+        if [ "$BENCH_LDD_MODE" = per-file ]; then
+            R_MODE[ldd]="per-file: ldd FILE, $n invocations"
+            time_per_file ldd ldd
+        else
+            R_MODE[ldd]="1 invocation: ldd FILE... ($n files; faster than per-file)"
+            time_cmd ldd ldd "${INPUTS[@]}"
+        fi
+    else
+        skip_row ldd "ldd not found"
+    fi
+
+    if command -v libtree > /dev/null; then
+        R_MODE[libtree]="1 invocation: libtree -p -vvv FILE... ($n files)"
+        time_cmd libtree libtree -p -vvv "${INPUTS[@]}"
+    else
+        skip_row libtree "libtree not found (apt-get install libtree)"
+    fi
+
+    local lrc=0
+    resolve_lddtree || lrc=$?
+    if [ "$lrc" -eq 0 ]; then
+        R_MODE[lddtree]="1 invocation: ${LDDTREE_CMD[*]} -l FILE... ($n files)"
+        time_cmd lddtree "${LDDTREE_CMD[@]}" -l "${INPUTS[@]}"
+    elif [ "$lrc" -eq 1 ]; then
+        skip_row lddtree "lddtree not found (apt-get install pax-utils)"
+    else
+        skip_row lddtree "lddtree present but not runnable (python3 lacks pyelftools?)"
+    fi
+
+    echo "runs: best of $RUNS; peak RSS = max over runs (per-file loops: max of any single invocation)"
+    print_table elfroot ldd libtree lddtree
+    target_line elfroot libtree "> 1"
+    target_line elfroot ldd ">= 20"
+    if [ "${R_RC[elfroot]}" -ne 0 ]; then
+        echo "FAIL: elfroot exited ${R_RC[elfroot]}; its timing is not meaningful"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Section: bundle   (PLACEHOLDER)
+# TODO: elfroot's tar bundler vs GNU tar over the same closure, e.g.
+#   time_cmd elfroot-bundle "$ELFROOT" bundle ... "${INPUTS[@]}"
+#   time_cmd tar tar -cf - -T <closure list>      (then print_table / target_line)
+# ---------------------------------------------------------------------------
+section_bundle() {
+    echo "== section: bundle =="
+    echo "bundle: not yet implemented"
+}
+
+# ---------------------------------------------------------------------------
+# Section: doctor   (PLACEHOLDER)
+# TODO: elfroot doctor vs `ldd -r` (per-file or multi, like the list section), e.g.
+#   time_cmd elfroot-doctor "$ELFROOT" doctor "${INPUTS[@]}"
+#   time_cmd ldd-r ldd -r "${INPUTS[@]}"           (then print_table / target_line)
+# ---------------------------------------------------------------------------
+section_doctor() {
+    echo "== section: doctor =="
+    echo "doctor: not yet implemented"
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+printf '== elfroot benchmark ==\n'
+printf 'host: %s %s, %s CPUs; sections: %s; runs: %s\n' \
+    "$(uname -s)" "$(uname -m)" "$(nproc 2>/dev/null || echo '?')" "${SELECTED[*]}" "$RUNS"
+for s in "${SELECTED[@]}"; do
+    "section_$s"
+done
+exit $EXIT_STATUS
