@@ -70,7 +70,6 @@ impl Abi {
         let hw = hwcaps::glibc_hwcaps(main);
         let mut subdirs = hw.clone();
         subdirs.extend(hwcaps::legacy_subdirs(main));
-        subdirs.push(String::new());
         Abi {
             defaults,
             subdirs,

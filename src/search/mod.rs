@@ -247,7 +247,7 @@ impl<'a> Prober<'a> {
     /// Tries `dir/sub/name` for each hwcaps `sub` (best first), then `dir/name`.
     pub fn dir(&mut self, dir: &str, name: &str, subdirs: &[String], via: Via) -> Step {
         let root = self.files.root();
-        for sub in subdirs {
+        for sub in subdirs.iter().filter(|s| !s.is_empty()) {
             let subdir = join(dir, sub);
             if !matches!(root.resolve_dir(Path::new(&subdir)), Ok(Some(_))) {
                 continue;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs elfroot's whole test suite. Installs what the tests need first (as
+# root, with apt-get) — musl-tools, qemu-user-static, the foreign-root
+# tools — then runs `cargo test`. Extra arguments go to cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(musl-tools qemu-user-static binutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "scripts/test.sh: missing packages ${missing[*]}; their tests will skip (run as root to install)" >&2
+  fi
+fi
+
+# The foreign-root test compares with a real Debian arm64 root; build it once.
+if [ ! -x target/arm64/root/usr/bin/bash ] && [ "$(id -u)" = 0 ]; then
+  scripts/make-arm64-root.sh target/arm64/root >/dev/null
+fi
+
+exec cargo test --release "$@"

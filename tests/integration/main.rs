@@ -1,0 +1,8 @@
+//! One integration-test binary (keeps link time low); one module per area.
+
+mod util;
+
+mod errors;
+mod glibc;
+mod ldd;
+mod musl;

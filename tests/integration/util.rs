@@ -1,0 +1,295 @@
+//! Helpers shared by the integration tests: running the real binary, building
+//! fixtures with cc into temporary roots, and skipping (or, under CI, failing)
+//! when a tool or privilege is missing.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The output of one run of the real `elfroot` binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs `elfroot ARGS` with a clean LD_LIBRARY_PATH.
+pub fn elfroot(args: &[&str]) -> Run {
+    elfroot_env(args, &[])
+}
+
+/// Runs `elfroot ARGS` with extra environment variables.
+pub fn elfroot_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_elfroot"));
+    cmd.args(args).env_remove("LD_LIBRARY_PATH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run elfroot");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Says why a test cannot run here; under CI that is a failure.
+pub fn skip(why: &str) {
+    if in_ci() {
+        panic!("cannot run under CI: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// True when `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs a command and panics with its output when it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A temporary directory tree that tests fill with built fixtures.
+pub struct Tree {
+    dir: tempfile::TempDir,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        Tree {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The host path of `rel` (a path inside the tree, with or without a leading '/').
+    pub fn at(&self, rel: &str) -> PathBuf {
+        self.path().join(rel.trim_start_matches('/'))
+    }
+
+    /// The host path of `rel` as a string.
+    pub fn s(&self, rel: &str) -> String {
+        self.at(rel).to_string_lossy().into_owned()
+    }
+
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let p = self.at(rel);
+        fs::create_dir_all(&p).expect("mkdir");
+        p
+    }
+
+    pub fn write(&self, rel: &str, data: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.at(rel);
+        fs::create_dir_all(p.parent().unwrap()).expect("mkdir");
+        fs::write(&p, data).expect("write");
+        p
+    }
+
+    pub fn symlink(&self, target: &str, rel: &str) {
+        let p = self.at(rel);
+        fs::create_dir_all(p.parent().unwrap()).expect("mkdir");
+        symlink(target, p).expect("symlink");
+    }
+
+    /// Copies a host file into the tree, keeping its mode.
+    pub fn copy_in(&self, host: &str, rel: &str) {
+        let p = self.at(rel);
+        fs::create_dir_all(p.parent().unwrap()).expect("mkdir");
+        fs::copy(host, &p).unwrap_or_else(|e| panic!("copy {host}: {e}"));
+    }
+
+    /// Compiles C source `src` with `compiler` into `rel`, with extra arguments.
+    pub fn build(&self, compiler: &str, src: &str, rel: &str, args: &[&str]) -> PathBuf {
+        let out = self.at(rel);
+        fs::create_dir_all(out.parent().unwrap()).expect("mkdir");
+        let c = self.path().join(format!(
+            "src-{}.c",
+            rel.trim_start_matches('/').replace('/', "_")
+        ));
+        fs::write(&c, src).expect("write source");
+        run_ok(
+            Command::new(compiler)
+                .arg("-o")
+                .arg(&out)
+                .arg(&c)
+                .arg("-Wl,--build-id=none")
+                .args(args),
+        );
+        out
+    }
+
+    /// A shared library `rel` (SONAME = its file name) built with cc.
+    pub fn lib(&self, rel: &str, body: &str, args: &[&str]) -> PathBuf {
+        let soname = Path::new(rel)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let mut all = vec!["-shared", "-fPIC"];
+        let so = format!("-Wl,-soname,{soname}");
+        all.push(&so);
+        all.extend_from_slice(args);
+        self.build("cc", body, rel, &all)
+    }
+
+    /// An executable `rel` built with cc.
+    pub fn exe(&self, rel: &str, body: &str, args: &[&str]) -> PathBuf {
+        self.build("cc", body, rel, args)
+    }
+
+    /// Copies the host's glibc loader and libc into the tree (Debian layout,
+    /// merged /usr), so that the tree can serve as a root for real runs.
+    pub fn with_host_glibc(&self) {
+        self.mkdir("usr/lib/x86_64-linux-gnu");
+        self.mkdir("usr/lib64");
+        self.symlink("usr/lib", "lib");
+        self.symlink("usr/lib64", "lib64");
+        for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
+            self.copy_in(
+                &format!("/lib/x86_64-linux-gnu/{lib}"),
+                &format!("usr/lib/x86_64-linux-gnu/{lib}"),
+            );
+        }
+        self.symlink(
+            "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            "usr/lib64/ld-linux-x86-64.so.2",
+        );
+    }
+}
+
+/// `elfroot list --paths` for one file, as a sorted set of canonical host paths
+/// (for comparing with ldd, which reports paths the same way).
+pub fn canonical_set(paths: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            fs::canonicalize(p)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| p.to_string())
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Parses `ldd` output into (resolved paths, names reported "not found").
+pub fn parse_ldd(text: &str) -> (Vec<String>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some((name, rest)) = line.split_once(" => ") {
+            let rest = rest.trim();
+            if rest.starts_with("not found") {
+                missing.push(name.trim().to_string());
+            } else if let Some(p) = rest
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/'))
+            {
+                found.push(p.to_string());
+            }
+        } else if let Some(p) = line
+            .split_whitespace()
+            .next()
+            .filter(|p| p.starts_with('/'))
+        {
+            found.push(p.to_string());
+        }
+    }
+    (found, missing)
+}
+
+/// Runs the real ldd on `file` with the given environment (test-only: ldd executes the loader).
+pub fn ldd(file: &Path, env: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+    let mut cmd = Command::new("ldd");
+    cmd.arg(file).env_remove("LD_LIBRARY_PATH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run ldd");
+    parse_ldd(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The resolved paths and missing names from `elfroot list` (same parser as ldd's).
+pub fn elfroot_list(
+    file: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<String>, Vec<String>, Run) {
+    let f = file.to_string_lossy();
+    let mut args = vec!["list"];
+    args.extend_from_slice(extra);
+    args.push(&f);
+    let run = elfroot_env(&args, env);
+    let (found, missing) = parse_ldd(&run.stdout);
+    (found, missing, run)
+}
+
+/// Asserts that elfroot and the real ldd agree on `file` (same resolved
+/// canonical paths, same missing names).
+pub fn assert_same_as_ldd(file: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let (mut found, mut missing, run) = elfroot_list(file, extra, env);
+    let (mut lfound, mut lmissing) = ldd(file, env);
+    let refs: Vec<&str> = found.iter().map(String::as_str).collect();
+    let lrefs: Vec<&str> = lfound.iter().map(String::as_str).collect();
+    let (a, b) = (canonical_set(&refs), canonical_set(&lrefs));
+    found.sort();
+    lfound.sort();
+    missing.sort();
+    lmissing.sort();
+    assert_eq!(
+        a,
+        b,
+        "resolved paths differ from ldd for {}:\n{}",
+        file.display(),
+        run.stdout
+    );
+    assert_eq!(
+        missing,
+        lmissing,
+        "missing names differ from ldd for {}",
+        file.display()
+    );
+    run
+}
