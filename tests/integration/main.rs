@@ -3,6 +3,7 @@
 mod util;
 
 mod errors;
+mod foreign;
 mod glibc;
 mod ldd;
 mod musl;
