@@ -71,7 +71,30 @@ pub struct ElfFile {
     pub flags_1: u64,
     /// Whether the file has a PT_DYNAMIC segment.
     pub dynamic: bool,
+    /// Libraries named in `.note.dlopen` notes (FDO "ELF dlopen metadata").
+    pub dlopen: Vec<DlopenNote>,
 }
+
+/// One entry of an FDO dlopen note: alternatives for one feature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DlopenNote {
+    /// SONAMEs, any one of which provides the feature (first found wins).
+    pub soname: Vec<String>,
+    /// "required", "recommended" or "suggested" ("recommended" when absent).
+    #[serde(default = "recommended")]
+    pub priority: String,
+    #[serde(default)]
+    pub feature: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn recommended() -> String {
+    "recommended".into()
+}
+
+/// The note type and owner of FDO dlopen metadata.
+const NT_FDO_DLOPEN_METADATA: u32 = 0x407c_0c0a;
 
 /// Why bytes could not be read as ELF. The caller adds the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +173,7 @@ impl ElfFile {
             runpath: None,
             flags_1: 0,
             dynamic: false,
+            dlopen: Vec::new(),
         };
         if hdr.e_phnum == 0 {
             return Ok(file);
@@ -164,6 +188,9 @@ impl ElfFile {
                 ))
             })?;
         for ph in &phdrs {
+            if ph.p_type == program_header::PT_NOTE {
+                file.dlopen.extend(dlopen_notes(bytes, ph, data));
+            }
             if ph.p_type == program_header::PT_INTERP {
                 let start = ph.p_offset as usize;
                 let raw = start
@@ -277,6 +304,61 @@ impl ElfFile {
             crate::arch::machine_name(self.machine)
         )
     }
+}
+
+/// The FDO dlopen notes in one PT_NOTE segment; malformed notes are ignored,
+/// as a loader would ignore them.
+fn dlopen_notes(bytes: &[u8], ph: &ProgramHeader, data: Data) -> Vec<DlopenNote> {
+    let mut out = Vec::new();
+    let start = ph.p_offset as usize;
+    let Some(seg) = start
+        .checked_add(ph.p_filesz as usize)
+        .and_then(|end| bytes.get(start..end))
+    else {
+        return out;
+    };
+    let align = if ph.p_align == 8 { 8 } else { 4 };
+    let word = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = seg.get(at..at + 4)?.try_into().ok()?;
+        Some(match data {
+            Data::Little => u32::from_le_bytes(b),
+            Data::Big => u32::from_be_bytes(b),
+        })
+    };
+    let pad = |n: usize| n.div_ceil(align) * align;
+    let mut at = 0;
+    while let (Some(namesz), Some(descsz), Some(kind)) = (word(at), word(at + 4), word(at + 8)) {
+        let (namesz, descsz) = (namesz as usize, descsz as usize);
+        let name_at = at + 12;
+        let desc_at = name_at + pad(namesz);
+        let Some(desc) = seg.get(desc_at..desc_at + descsz) else {
+            break;
+        };
+        let name = seg.get(name_at..name_at + namesz).unwrap_or(&[]);
+        if kind == NT_FDO_DLOPEN_METADATA && name.starts_with(b"FDO") {
+            let json = desc.split(|&b| b == 0).next().unwrap_or(&[]);
+            if let Ok(notes) = serde_json::from_slice::<Vec<DlopenNote>>(json) {
+                out.extend(notes);
+            }
+        }
+        at = desc_at + pad(descsz);
+    }
+    out
+}
+
+/// The names of the dynamic symbols `bytes` imports (undefined, not weak).
+/// Parsed on demand: only the bundler and the doctor need symbols.
+pub fn undefined_symbols(bytes: &[u8]) -> Vec<String> {
+    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
+        return Vec::new();
+    };
+    elf.dynsyms
+        .iter()
+        .filter(|s| s.st_shndx == 0 && s.st_bind() != goblin::elf::sym::STB_WEAK)
+        .filter_map(|s| elf.dynstrtab.get_at(s.st_name))
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn vaddr_to_offset(phdrs: &[ProgramHeader], addr: u64) -> Option<u64> {

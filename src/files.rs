@@ -62,6 +62,14 @@ impl Files {
         probe
     }
 
+    /// The dynamic symbols the file at canonical path `real` imports.
+    pub fn undefined_symbols(&self, real: &Path) -> Vec<String> {
+        match self.root.contents(real) {
+            Ok(bytes) => crate::elf::undefined_symbols(&bytes),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Reads the file at canonical path `real` as ELF, turning failures into
     /// errors that name `shown` (the path as the user or the loader wrote it).
     pub fn elf(&self, real: &Path, shown: &Path) -> Result<Arc<ElfFile>> {

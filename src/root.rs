@@ -44,6 +44,19 @@ impl Deref for Contents {
     }
 }
 
+/// A path followed to its end, with the symbolic links on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// The canonical path inside the root.
+    pub real: PathBuf,
+    /// Each link met: (its canonical path, its target as written).
+    pub links: Vec<(PathBuf, PathBuf)>,
+    pub is_dir: bool,
+    pub is_file: bool,
+    /// Permission bits of what is at the end.
+    pub mode: u32,
+}
+
 /// What a path inside the root turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -182,7 +195,32 @@ impl Root {
     }
 
     /// Resolves every component of `path`; None when something on the way is absent.
-    fn walk(&self, path: &Path, mut hops: u32) -> Result<Option<(PathBuf, fs::Metadata)>> {
+    fn walk(&self, path: &Path, hops: u32) -> Result<Option<(PathBuf, fs::Metadata)>> {
+        self.walk_recording(path, hops, &mut Vec::new())
+    }
+
+    /// Follows `path` and records every symbolic link met on the way, as
+    /// (canonical path of the link, its target as written), so that a copy of
+    /// the path elsewhere can be given the same links.
+    pub fn trace(&self, path: &Path) -> Result<Option<Trace>> {
+        let mut links = Vec::new();
+        Ok(self
+            .walk_recording(path, 0, &mut links)?
+            .map(|(real, meta)| Trace {
+                real,
+                links,
+                is_dir: meta.is_dir(),
+                is_file: meta.is_file(),
+                mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+            }))
+    }
+
+    fn walk_recording(
+        &self,
+        path: &Path,
+        mut hops: u32,
+        links: &mut Vec<(PathBuf, PathBuf)>,
+    ) -> Result<Option<(PathBuf, fs::Metadata)>> {
         let mut pending: Vec<OsString> = Vec::new();
         push_components(&mut pending, path);
         let mut cur = PathBuf::from("/");
@@ -212,6 +250,7 @@ impl Root {
                     });
                 }
                 let target = fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
+                links.push((next, target.clone()));
                 if target.is_absolute() {
                     cur = PathBuf::from("/");
                     meta = fs::symlink_metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
