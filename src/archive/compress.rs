@@ -1,0 +1,131 @@
+//! gzip and zstd around the tar stream, with every setting that reaches the
+//! output fixed so that it depends on the entries alone.
+//!
+//! gzip: level 6 (gzip's default), header mtime 0, no file name, OS byte 3
+//! (Unix, what `gzip -n` writes). zstd: level 3 (zstd's default) with a
+//! content checksum, as the zstd tool writes it, compressed on all CPUs;
+//! multithreaded zstd output depends on the level and parameters but not on
+//! the number of worker threads, which the tests check.
+
+use std::io::{self, BufWriter, Write};
+
+use flate2::{Compression, GzBuilder, write::GzEncoder};
+
+use super::copy::CHUNK;
+
+/// gzip's default level.
+pub(crate) const GZIP_LEVEL: u32 = 6;
+/// zstd's default level.
+pub(crate) const ZSTD_LEVEL: i32 = 3;
+/// The gzip header's OS byte for Unix.
+const GZIP_OS_UNIX: u8 = 3;
+
+/// A gzip encoder writing through a buffer to `w` (the encoders emit small
+/// pieces; the buffer makes the writes to a file or pipe large).
+pub(crate) fn gzip<W: Write>(w: W) -> GzEncoder<BufWriter<W>> {
+    GzBuilder::new()
+        .mtime(0)
+        .operating_system(GZIP_OS_UNIX)
+        .write(
+            BufWriter::with_capacity(CHUNK, w),
+            Compression::new(GZIP_LEVEL),
+        )
+}
+
+/// A zstd encoder writing through a buffer to `w`, using one worker thread
+/// per CPU.
+pub(crate) fn zstd<W: Write>(w: W) -> io::Result<zstd::Encoder<'static, BufWriter<W>>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    zstd_with(w, u32::try_from(workers).unwrap_or(u32::MAX))
+}
+
+fn zstd_with<W: Write>(w: W, workers: u32) -> io::Result<zstd::Encoder<'static, BufWriter<W>>> {
+    let mut enc = zstd::Encoder::new(BufWriter::with_capacity(CHUNK, w), ZSTD_LEVEL)?;
+    enc.include_checksum(true)?;
+    enc.multithread(workers.max(1))?;
+    Ok(enc)
+}
+
+/// Flushes the buffer [`gzip`] and [`zstd`] put under the encoder and
+/// returns the writer.
+pub(crate) fn unbuffer<W: Write>(w: BufWriter<W>) -> io::Result<W> {
+    w.into_inner().map_err(|e| e.into_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::testutil::sample;
+    use crate::archive::{Format, WriteOptions, write, write_tar};
+    use std::fs;
+    use std::io::Read;
+
+    fn zst(input: &[u8], workers: u32) -> Vec<u8> {
+        let mut enc = zstd_with(Vec::new(), workers).unwrap();
+        enc.write_all(input).unwrap();
+        unbuffer(enc.finish().unwrap()).unwrap()
+    }
+
+    /// Several MiB of mildly compressible bytes, so that zstd splits the
+    /// work into several jobs.
+    fn corpus() -> Vec<u8> {
+        let mut x: u32 = 1;
+        (0..24 << 20)
+            .map(|i: u32| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                if i % 7 < 3 {
+                    (x >> 24) as u8
+                } else {
+                    (i / 64) as u8
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn zstd_output_does_not_depend_on_worker_count() {
+        let input = corpus();
+        let one = zst(&input, 1);
+        for workers in [2, 3, 8] {
+            assert!(
+                zst(&input, workers) == one,
+                "{workers} workers differ from 1"
+            );
+        }
+        assert_eq!(zstd::decode_all(&one[..]).unwrap(), input);
+    }
+
+    #[test]
+    fn compressed_files_are_deterministic_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample(dir.path());
+        let tar = write_tar(&entries, 7, Vec::new()).unwrap();
+        for (format, name) in [(Format::TarGz, "r.tar.gz"), (Format::TarZst, "r.tar.zst")] {
+            let opts = WriteOptions {
+                format,
+                mtime: 7,
+                force: false,
+            };
+            let out = dir.path().join(name);
+            write(&entries, &out, &opts).unwrap();
+            let first = fs::read(&out).unwrap();
+            write(&entries, &out, &opts).unwrap();
+            assert!(
+                fs::read(&out).unwrap() == first,
+                "{name} differs between runs"
+            );
+            let mut plain = Vec::new();
+            match format {
+                Format::TarGz => {
+                    // mtime 0, no flags (no name), deflate, OS Unix.
+                    assert_eq!(&first[..10], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+                    flate2::read::GzDecoder::new(&first[..])
+                        .read_to_end(&mut plain)
+                        .unwrap();
+                }
+                _ => plain = zstd::decode_all(&first[..]).unwrap(),
+            }
+            assert!(plain == tar, "{name} does not hold the tar stream");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Copying a host file's contents in fixed-size chunks, so memory stays flat
+//! however large the bundle, and each error names the side that failed: the
+//! source file when reading, the output when writing.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Size of one read. Large enough that per-call overhead vanishes next to
+/// compression, small enough to be irrelevant to memory use.
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// A reusable buffer of [`CHUNK`] bytes.
+pub(crate) fn buffer() -> Vec<u8> {
+    vec![0; CHUNK]
+}
+
+/// Opens `path` for reading and returns it with its size, taken from the
+/// open file so that header and contents agree. Refuses anything but a
+/// regular file (after following symbolic links): opening a FIFO would
+/// block, and a directory has no contents to copy.
+pub(crate) fn open(path: &Path) -> Result<(File, u64)> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    Ok((file, size))
+}
+
+/// Copies exactly `size` bytes from `src` to `dst` through `buf`. A source
+/// that has shrunk since its size was taken is an error (the header already
+/// promised `size` bytes); bytes beyond `size` are not read.
+pub(crate) fn copy_exact(
+    src: &mut File,
+    size: u64,
+    src_path: &Path,
+    dst: &mut impl Write,
+    dst_path: &Path,
+    buf: &mut [u8],
+) -> Result<()> {
+    let mut left = size;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match src.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(Error::io(
+                    src_path,
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("file shrank while being read (expected {size} bytes)"),
+                    ),
+                ));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(src_path, e)),
+        };
+        dst.write_all(&buf[..n])
+            .map_err(|e| Error::io(dst_path, e))?;
+        left -= n as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,309 @@
+//! The bundle as a directory tree on the host.
+//!
+//! A missing (or empty) OUT is built in a temporary sibling and renamed into
+//! place at the end, so it appears complete or not at all. With `force`, an
+//! existing non-empty OUT is written into directly: entries replace what is
+//! at their paths (never following a symbolic link that is there), anything
+//! else in OUT is left alone.
+//!
+//! Files get their mode (setuid bits too) and mtime through their open
+//! handle after their contents; directories get theirs last, deepest first,
+//! since writing their contents would change the mtime and a read-only mode
+//! would forbid it. Symbolic links keep the time they were made: std has no
+//! call that sets a link's own mtime. Owners are whoever runs elfroot (root
+//! when run as root, matching the 0:0 of the tar formats).
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::atomic::Temp;
+use super::copy;
+use super::plan::{Item, ItemKind};
+use crate::error::{Error, Result};
+
+/// Writes `items` as a tree at `out` and returns the bytes of file contents.
+pub(crate) fn write(items: &[Item<'_>], out: &Path, mtime: u64, force: bool) -> Result<u64> {
+    let time = SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(mtime))
+        .ok_or_else(|| Error::Usage(format!("mtime {mtime} is out of range")))?;
+    let shown = out.display();
+    let link_meta = match fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return build_beside(items, out, time);
+        }
+        Err(e) => return Err(Error::io(out, e)),
+    };
+    // Follows a symbolic link at OUT: writing into the directory it names
+    // is what the user asked for.
+    if !fs::metadata(out).map_err(|e| Error::io(out, e))?.is_dir() {
+        return Err(Error::Usage(format!(
+            "{shown}: exists and is not a directory"
+        )));
+    }
+    let empty = fs::read_dir(out)
+        .map_err(|e| Error::io(out, e))?
+        .next()
+        .is_none();
+    if empty && link_meta.is_dir() {
+        // rename(2) replaces an empty directory, keeping this atomic.
+        return build_beside(items, out, time);
+    }
+    if !empty && !force {
+        return Err(Error::Usage(format!(
+            "{shown}: directory exists and is not empty (use --force)"
+        )));
+    }
+    Tree::new(out, out, time).write(items)
+}
+
+fn build_beside(items: &[Item<'_>], out: &Path, time: SystemTime) -> Result<u64> {
+    let tmp = Temp::new(out, true)?;
+    let bytes = Tree::new(&tmp.path, out, time).write(items)?;
+    tmp.persist(out)?;
+    Ok(bytes)
+}
+
+struct Tree<'p> {
+    /// Where the tree is written.
+    base: &'p Path,
+    /// What errors call `base`: OUT, not the temporary directory.
+    shown: &'p Path,
+    time: SystemTime,
+    buf: Vec<u8>,
+}
+
+impl<'p> Tree<'p> {
+    fn new(base: &'p Path, shown: &'p Path, time: SystemTime) -> Tree<'p> {
+        Tree {
+            base,
+            shown,
+            time,
+            buf: copy::buffer(),
+        }
+    }
+
+    fn write(mut self, items: &[Item<'_>]) -> Result<u64> {
+        let mut bytes = 0;
+        for item in items {
+            bytes += self.entry(item)?;
+        }
+        // Reverse byte order visits every directory after all its
+        // descendants (a parent's path is a prefix of theirs).
+        for item in items.iter().rev() {
+            if item.kind == ItemKind::Dir {
+                self.finish_dir(item)?;
+            }
+        }
+        Ok(bytes)
+    }
+
+    fn host(&self, item: &Item<'_>) -> PathBuf {
+        self.base.join(item.relative())
+    }
+
+    fn err(&self, item: &Item<'_>, e: io::Error) -> Error {
+        Error::io(self.shown.join(item.relative()), e)
+    }
+
+    fn entry(&mut self, item: &Item<'_>) -> Result<u64> {
+        let p = self.host(item);
+        match item.kind {
+            ItemKind::Dir => {
+                match fs::symlink_metadata(&p) {
+                    Ok(m) if m.is_dir() => return Ok(0),
+                    Ok(_) => fs::remove_file(&p).map_err(|e| self.err(item, e))?,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(self.err(item, e)),
+                }
+                fs::create_dir(&p).map_err(|e| self.err(item, e))?;
+                Ok(0)
+            }
+            ItemKind::Symlink(target) => {
+                if let Err(e) = std::os::unix::fs::symlink(target, &p) {
+                    if e.kind() != io::ErrorKind::AlreadyExists {
+                        return Err(self.err(item, e));
+                    }
+                    self.remove_non_dir(item, &p)?;
+                    std::os::unix::fs::symlink(target, &p).map_err(|e| self.err(item, e))?;
+                }
+                Ok(0)
+            }
+            ItemKind::Data(data) => {
+                let mut file = self.create(item, &p)?;
+                file.write_all(data).map_err(|e| self.err(item, e))?;
+                self.finish_file(item, &file)?;
+                Ok(data.len() as u64)
+            }
+            ItemKind::File(source) => {
+                let (mut src, size) = copy::open(source)?;
+                let mut file = self.create(item, &p)?;
+                let shown = self.shown.join(item.relative());
+                copy::copy_exact(&mut src, size, source, &mut file, &shown, &mut self.buf)?;
+                self.finish_file(item, &file)?;
+                Ok(size)
+            }
+        }
+    }
+
+    /// Creates a new file at `p`. `create_new` never follows a symbolic link
+    /// left there; whatever is there (not a directory) is replaced.
+    fn create(&self, item: &Item<'_>, p: &Path) -> Result<File> {
+        let open = || OpenOptions::new().write(true).create_new(true).open(p);
+        match open() {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.remove_non_dir(item, p)?;
+                open().map_err(|e| self.err(item, e))
+            }
+            Err(e) => Err(self.err(item, e)),
+        }
+    }
+
+    fn remove_non_dir(&self, item: &Item<'_>, p: &Path) -> Result<()> {
+        let m = fs::symlink_metadata(p).map_err(|e| self.err(item, e))?;
+        if m.is_dir() {
+            return Err(self.err(
+                item,
+                io::Error::new(io::ErrorKind::IsADirectory, "a directory is in the way"),
+            ));
+        }
+        fs::remove_file(p).map_err(|e| self.err(item, e))
+    }
+
+    fn finish_file(&self, item: &Item<'_>, file: &File) -> Result<()> {
+        file.set_modified(self.time)
+            .map_err(|e| self.err(item, e))?;
+        file.set_permissions(Permissions::from_mode(item.mode))
+            .map_err(|e| self.err(item, e))
+    }
+
+    fn finish_dir(&self, item: &Item<'_>) -> Result<()> {
+        let p = self.host(item);
+        // The time first: a mode without read permission would stop the open.
+        File::open(&p)
+            .and_then(|d| d.set_modified(self.time))
+            .map_err(|e| self.err(item, e))?;
+        fs::set_permissions(&p, Permissions::from_mode(item.mode)).map_err(|e| self.err(item, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::archive::testutil::dir_names;
+    use crate::archive::testutil::{assert_tree, sample};
+    use crate::archive::{Entry, Error, Format, WriteOptions, write};
+    use std::fs;
+
+    const OPTS: WriteOptions = WriteOptions {
+        format: Format::Dir,
+        mtime: 1_600_000_000,
+        force: false,
+    };
+
+    #[test]
+    fn writes_the_tree_with_modes_and_mtimes() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample(dir.path());
+        let out = dir.path().join("root");
+        let bytes = write(&entries, &out, &OPTS).unwrap();
+        assert_eq!(bytes, 9 + 4 + 700_001 + 3 + 1);
+        assert_tree(&out, &entries, Some(OPTS.mtime));
+        // Added parents get 0o755 and the same mtime.
+        assert_tree(&out, &[Entry::dir("/usr/share", 0o755)], Some(OPTS.mtime));
+        assert!(!dir_names(dir.path()).iter().any(|n| n.contains(".tmp-")));
+    }
+
+    #[test]
+    fn empty_existing_directory_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("root");
+        fs::create_dir(&out).unwrap();
+        let entries = [Entry::data("/etc/hostname", "box\n", 0o644)];
+        write(&entries, &out, &OPTS).unwrap();
+        assert_tree(&out, &entries, Some(OPTS.mtime));
+    }
+
+    #[test]
+    fn refuses_a_non_empty_directory_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("root");
+        fs::create_dir_all(out.join("etc")).unwrap();
+        let entries = [Entry::data("/etc/hostname", "box\n", 0o644)];
+        let err = write(&entries, &out, &OPTS).unwrap_err();
+        let Error::Usage(msg) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            msg,
+            &format!(
+                "{}: directory exists and is not empty (use --force)",
+                out.display()
+            )
+        );
+        assert!(!out.join("etc/hostname").exists());
+    }
+
+    #[test]
+    fn force_writes_into_it_replacing_what_is_in_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "keep").unwrap();
+        fs::create_dir_all(out.join("etc")).unwrap();
+        fs::write(out.join("etc/other"), "other").unwrap();
+        // A link at a file's path must be replaced, not written through.
+        std::os::unix::fs::symlink(&outside, out.join("etc/hostname")).unwrap();
+        // A file where a directory goes, a directory where a link goes.
+        fs::write(out.join("usr"), "").unwrap();
+        fs::create_dir(out.join("lib")).unwrap();
+        let entries = [
+            Entry::data("/etc/hostname", "box\n", 0o644),
+            Entry::dir("/usr", 0o755),
+            Entry::symlink("/lib", "usr/lib"),
+        ];
+        let opts = WriteOptions {
+            force: true,
+            ..OPTS
+        };
+        let err = write(&entries, &out, &opts).unwrap_err();
+        assert_eq!(err.path(), Some(&out.join("lib")), "{err}");
+        fs::remove_dir(out.join("lib")).unwrap();
+        write(&entries, &out, &opts).unwrap();
+        assert_tree(&out, &entries, Some(OPTS.mtime));
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(fs::read(out.join("etc/other")).unwrap(), b"other");
+    }
+
+    #[test]
+    fn failure_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("root");
+        let entries = [
+            Entry::data("/a", "", 0o644),
+            Entry::file("/b", dir.path().join("missing"), 0o644),
+        ];
+        let err = write(&entries, &out, &OPTS).unwrap_err();
+        assert_eq!(err.path(), Some(&dir.path().join("missing")), "{err}");
+        assert!(dir_names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn output_that_is_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("root");
+        fs::write(&out, "").unwrap();
+        let opts = WriteOptions {
+            force: true,
+            ..OPTS
+        };
+        let err = write(&[Entry::dir("/etc", 0o755)], &out, &opts).unwrap_err();
+        assert!(
+            err.to_string().ends_with("exists and is not a directory"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! The writer stage of `elfroot bundle`: a list of [`Entry`]s becomes a
+//! directory tree, a tar stream, or a compressed tar file.
+//!
+//! The bundler decides *what* goes into a root file system; this module only
+//! decides *how* it is written, so that the same entries always give the same
+//! bytes (sorted, fixed owner and mtime, no host metadata), file contents are
+//! streamed in chunks and never held whole, and a failed write leaves no half
+//! finished output behind.
+//!
+//! `plan` checks and orders the entries, `tar` writes the stream,
+//! `compress` wraps it in gzip or zstd, `dir` writes a tree, `copy` moves
+//! file contents in chunks, and `atomic` makes an output appear at once or
+//! not at all.
+
+mod atomic;
+mod compress;
+mod copy;
+mod dir;
+mod plan;
+mod tar;
+#[cfg(test)]
+mod testutil;
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// One thing in the bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Absolute inside the bundle ("/usr/lib/x86_64-linux-gnu/libz.so.1"),
+    /// normalised, no trailing slash, never "/" itself.
+    pub path: String,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// Permission bits including setuid, setgid and sticky (`0o4755`); any
+    /// file-type bits above `0o7777` are ignored, and a symbolic link is
+    /// always written with 0o777.
+    pub mode: u32,
+}
+
+/// What an [`Entry`] is, and where its contents come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// Contents copied from this host file (read while writing, never held
+    /// whole in memory).
+    File { source: PathBuf },
+    /// Contents given inline (generated files such as /etc/passwd).
+    Data(Vec<u8>),
+    /// A symbolic link; the target is written as given.
+    Symlink { target: String },
+}
+
+impl Entry {
+    /// A directory entry.
+    pub fn dir(path: impl Into<String>, mode: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::Dir,
+            mode,
+        }
+    }
+
+    /// A file whose contents are copied from `source` on the host.
+    pub fn file(path: impl Into<String>, source: impl Into<PathBuf>, mode: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File {
+                source: source.into(),
+            },
+            mode,
+        }
+    }
+
+    /// A file with generated contents.
+    pub fn data(path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::Data(data.into()),
+            mode,
+        }
+    }
+
+    /// A symbolic link to `target`, with mode 0o777.
+    pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::Symlink {
+                target: target.into(),
+            },
+            mode: 0o777,
+        }
+    }
+}
+
+/// How the bundle is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A directory tree.
+    Dir,
+    /// An uncompressed tar stream.
+    Tar,
+    /// A gzip-compressed tar stream.
+    TarGz,
+    /// A zstd-compressed tar stream.
+    TarZst,
+}
+
+impl Format {
+    /// Guesses from the output name: "-" => Tar (stdout); *.tar => Tar;
+    /// *.tar.gz/*.tgz => TarGz; *.tar.zst/*.tzst => TarZst (ignoring ASCII
+    /// case); anything else => Dir.
+    pub fn guess(out: &Path) -> Format {
+        if out.as_os_str() == "-" {
+            return Format::Tar;
+        }
+        let Some(name) = out.file_name() else {
+            return Format::Dir;
+        };
+        let name = name.to_string_lossy().to_ascii_lowercase();
+        let ends = |suffixes: &[&str]| suffixes.iter().any(|s| name.ends_with(s));
+        if ends(&[".tar"]) {
+            Format::Tar
+        } else if ends(&[".tar.gz", ".tgz"]) {
+            Format::TarGz
+        } else if ends(&[".tar.zst", ".tzst"]) {
+            Format::TarZst
+        } else {
+            Format::Dir
+        }
+    }
+
+    /// Parses "dir" | "tar" | "tar.gz" | "tar.zst" (for `--format`).
+    pub fn parse(s: &str) -> std::result::Result<Format, String> {
+        match s {
+            "dir" => Ok(Format::Dir),
+            "tar" => Ok(Format::Tar),
+            "tar.gz" => Ok(Format::TarGz),
+            "tar.zst" => Ok(Format::TarZst),
+            _ => Err(format!(
+                "unknown format '{s}' (expected dir, tar, tar.gz or tar.zst)"
+            )),
+        }
+    }
+
+    /// The name [`Format::parse`] accepts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Dir => "dir",
+            Format::Tar => "tar",
+            Format::TarGz => "tar.gz",
+            Format::TarZst => "tar.zst",
+        }
+    }
+}
+
+/// How [`write()`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// The output format.
+    pub format: Format,
+    /// Modification time of every entry, in seconds since the epoch.
+    pub mtime: u64,
+    /// [`Format::Dir`] only: write into an existing, non-empty directory.
+    pub force: bool,
+}
+
+/// Writes `entries` to `out` ("-" = stdout, for the tar formats).
+///
+/// Entries may come in any order; they are checked, sorted and completed
+/// with missing parent directories first (see [`Entry`]). A file output is
+/// written to a temporary sibling and renamed over `out` at the end, so `out`
+/// is either the old file or the complete new one. Returns the number of
+/// bytes of file contents written (before compression), for reporting.
+pub fn write(entries: &[Entry], out: &Path, opts: &WriteOptions) -> Result<u64> {
+    let items = plan::plan(entries)?;
+    let stdout = out.as_os_str() == "-";
+    match opts.format {
+        Format::Dir if stdout => Err(Error::Usage(
+            "-: cannot write a directory bundle to standard output (use --format tar)".into(),
+        )),
+        Format::Dir => dir::write(&items, out, opts.mtime, opts.force),
+        format if stdout => write_stdout(&items, opts.mtime, format),
+        format => atomic::write_file(out, |file| encode(&items, opts.mtime, format, file, out)),
+    }
+}
+
+/// Writes `entries` as an uncompressed tar stream to `w` and gives `w` back.
+///
+/// The same checks and ordering as [`write()`] apply. Write errors name the
+/// pseudo-path `<tar stream>`; errors reading a source file name that file.
+pub fn write_tar<W: Write>(entries: &[Entry], mtime: u64, w: W) -> Result<W> {
+    let items = plan::plan(entries)?;
+    let (w, _) = tar::write(&items, mtime, w, Path::new("<tar stream>"))?;
+    Ok(w)
+}
+
+/// Writes a small generated file (a depfile, a manifest) at `path` the same
+/// atomic way as [`write()`]: a temporary sibling renamed over `path`.
+pub fn write_small_file(path: &Path, data: &[u8]) -> Result<()> {
+    atomic::write_file(path, |mut file| {
+        file.write_all(data).map_err(|e| Error::io(path, e))?;
+        Ok((file, ()))
+    })
+}
+
+/// The path that errors writing to standard output name; `main` can look for
+/// it with [`std::io::ErrorKind::BrokenPipe`] to treat a closed pipe as success.
+pub const STDOUT_PATH: &str = "<stdout>";
+
+fn write_stdout(items: &[plan::Item<'_>], mtime: u64, format: Format) -> Result<u64> {
+    let label = Path::new(STDOUT_PATH);
+    // Anything already printed through `Stdout` must come first.
+    io::stdout().flush().map_err(|e| Error::io(label, e))?;
+    // A duplicate of fd 1 as a plain `File`, so the archive bypasses the
+    // line buffering of `Stdout`; our own buffers make the writes large.
+    let fd = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io(label, e))?;
+    let (_, bytes) = encode(items, mtime, format, File::from(fd), label)?;
+    Ok(bytes)
+}
+
+/// Writes the tar stream, compressed as `format` says, to `w`; `out` names
+/// the output in errors. Returns `w` flushed, and the payload byte count.
+fn encode<W: Write>(
+    items: &[plan::Item<'_>],
+    mtime: u64,
+    format: Format,
+    w: W,
+    out: &Path,
+) -> Result<(W, u64)> {
+    let write_err = |e| Error::io(out, e);
+    match format {
+        Format::Tar => tar::write(items, mtime, w, out),
+        Format::TarGz => {
+            let (enc, bytes) = tar::write(items, mtime, compress::gzip(w), out)?;
+            let w = enc.finish().map_err(write_err)?;
+            Ok((compress::unbuffer(w).map_err(write_err)?, bytes))
+        }
+        Format::TarZst => {
+            let enc = compress::zstd(w).map_err(write_err)?;
+            let (enc, bytes) = tar::write(items, mtime, enc, out)?;
+            let w = enc.finish().map_err(write_err)?;
+            Ok((compress::unbuffer(w).map_err(write_err)?, bytes))
+        }
+        Format::Dir => Err(Error::Usage(format!(
+            "{}: a directory bundle is not a stream",
+            out.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guess_from_name() {
+        let g = |s: &str| Format::guess(Path::new(s));
+        assert_eq!(g("-"), Format::Tar);
+        assert_eq!(g("out/root.tar"), Format::Tar);
+        assert_eq!(g("root.tar.gz"), Format::TarGz);
+        assert_eq!(g("root.TGZ"), Format::TarGz);
+        assert_eq!(g("root.tar.zst"), Format::TarZst);
+        assert_eq!(g("root.tzst"), Format::TarZst);
+        assert_eq!(g("rootfs"), Format::Dir);
+        assert_eq!(g("root.tar.xz"), Format::Dir);
+        assert_eq!(g("/"), Format::Dir);
+    }
+
+    #[test]
+    fn parse_names() {
+        for f in [Format::Dir, Format::Tar, Format::TarGz, Format::TarZst] {
+            assert_eq!(Format::parse(f.as_str()), Ok(f));
+        }
+        let err = Format::parse("zip").unwrap_err();
+        assert!(err.contains("'zip'"), "{err}");
+    }
+
+    #[test]
+    fn small_file_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("root.d");
+        std::fs::write(&p, "old").unwrap();
+        write_small_file(&p, b"root.tar: a b\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"root.tar: a b\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dir_to_stdout_is_a_usage_error() {
+        let opts = WriteOptions {
+            format: Format::Dir,
+            mtime: 0,
+            force: false,
+        };
+        let err = write(&[], Path::new("-"), &opts).unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err}");
+    }
+}
