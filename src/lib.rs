@@ -7,6 +7,8 @@
 //! all inputs, and [`output`] writes them out.
 
 pub mod arch;
+pub mod archive;
+pub mod bundle;
 pub mod closure;
 pub mod elf;
 pub mod error;

@@ -1,10 +1,17 @@
-//! Every file-system access, confined to one root directory.
+//! Every file-system access, confined to one root file system.
 //!
 //! Paths handed to a [`Root`] are paths *inside* it, as a process chrooted
 //! there would see them. Symbolic links are followed by hand, one component at
 //! a time: an absolute target restarts at the root, `..` never climbs above it,
 //! and a chain of more than 40 links is a loop, as for the kernel. Nothing else
-//! in the crate calls `std::fs`.
+//! in the crate calls `std::fs` on a root.
+//!
+//! A root is a host directory, or a stack of image layers (directories and
+//! tar files, see [`layers`]) read into memory without unpacking; the path
+//! logic above works the same on both through four primitives (lstat,
+//! readlink, read, read_dir).
+
+pub mod layers;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,11 +26,14 @@ use crate::error::{Error, Result};
 /// The kernel's limit on symbolic links followed while resolving one path.
 const MAX_SYMLINKS: u32 = 40;
 
-/// A root file system: the host's `/` or a directory standing in for it.
+/// A root file system: the host's `/`, a directory standing in for it, or
+/// a stack of layers.
 #[derive(Debug)]
 pub struct Root {
     dir: PathBuf,
     host: bool,
+    /// Set when the root is a stack of layers held in memory.
+    tree: Option<layers::Tree>,
     /// Logical directory -> canonical directory inside the root (None: absent).
     dirs: RefCell<HashMap<PathBuf, Option<PathBuf>>>,
 }
@@ -32,6 +42,7 @@ pub struct Root {
 pub enum Contents {
     Mapped(memmap2::Mmap),
     Read(Vec<u8>),
+    Shared(std::sync::Arc<Vec<u8>>),
 }
 
 impl Deref for Contents {
@@ -40,7 +51,50 @@ impl Deref for Contents {
         match self {
             Contents::Mapped(m) => m,
             Contents::Read(v) => v,
+            Contents::Shared(v) => v,
         }
+    }
+}
+
+/// What lstat says, the same for a host directory and for layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// The type of a directory entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+impl Meta {
+    fn of(m: &fs::Metadata) -> Meta {
+        use std::os::unix::fs::PermissionsExt;
+        let ft = m.file_type();
+        Meta {
+            kind: if ft.is_symlink() {
+                Kind::Symlink
+            } else if ft.is_dir() {
+                Kind::Dir
+            } else if ft.is_file() {
+                Kind::File
+            } else {
+                Kind::Other
+            },
+            mode: m.permissions().mode() & 0o7777,
+        }
+    }
+    fn is_dir(&self) -> bool {
+        self.kind == Kind::Dir
+    }
+    fn is_file(&self) -> bool {
+        self.kind == Kind::File
     }
 }
 
@@ -76,6 +130,7 @@ impl Root {
         Root {
             dir: PathBuf::from("/"),
             host: true,
+            tree: None,
             dirs: RefCell::default(),
         }
     }
@@ -92,8 +147,58 @@ impl Root {
         Ok(Root {
             dir: canon,
             host: false,
+            tree: None,
             dirs: RefCell::default(),
         })
+    }
+
+    /// A root made of image layers applied in order (directories and tar
+    /// files, OCI whiteouts honoured), held in memory. One directory alone
+    /// is simply that directory.
+    pub fn layers(layers: &[PathBuf]) -> Result<Root> {
+        if let [one] = layers
+            && one.is_dir()
+        {
+            return Root::open(one);
+        }
+        let tree = layers::Tree::load(layers)?;
+        Ok(Root {
+            dir: PathBuf::from(
+                layers
+                    .iter()
+                    .map(|l| l.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
+            host: false,
+            tree: Some(tree),
+            dirs: RefCell::default(),
+        })
+    }
+
+    fn lstat(&self, inner: &Path) -> io::Result<Meta> {
+        match &self.tree {
+            Some(t) => t.lstat(inner),
+            None => fs::symlink_metadata(self.host_path(inner)).map(|m| Meta::of(&m)),
+        }
+    }
+
+    fn readlink(&self, inner: &Path) -> io::Result<PathBuf> {
+        match &self.tree {
+            Some(t) => t.readlink(inner),
+            None => fs::read_link(self.host_path(inner)),
+        }
+    }
+
+    /// The host file behind a canonical path, for copying it elsewhere.
+    pub fn source_of(&self, real: &Path) -> Result<PathBuf> {
+        match &self.tree {
+            None => Ok(self.host_path(real)),
+            Some(t) => t.source_of(real).ok_or_else(|| Error::Unsupported {
+                path: real.to_path_buf(),
+                reason: "a file inside a layer tarball cannot be copied from here".into(),
+            }),
+        }
     }
 
     /// True when this is the host's own `/`.
@@ -104,6 +209,20 @@ impl Root {
     /// The root's directory on the host.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// An input path made absolute: on the host a relative path is relative
+    /// to the working directory; in another root, to the root's `/`.
+    pub fn absolute(&self, input: &Path) -> PathBuf {
+        if input.is_absolute() {
+            return input.to_path_buf();
+        }
+        if self.host
+            && let Ok(cwd) = std::env::current_dir()
+        {
+            return cwd.join(input);
+        }
+        Path::new("/").join(input)
     }
 
     /// Where a canonical path inside the root lives on the host.
@@ -166,13 +285,12 @@ impl Root {
             return Ok(Lookup::Absent);
         };
         let inner = dir.join(name);
-        let host = self.host_path(&inner);
-        let meta = match fs::symlink_metadata(&host) {
+        let meta = match self.lstat(&inner) {
             Ok(m) => m,
             Err(e) if absent(&e) => return Ok(Lookup::Absent),
-            Err(e) => return Err(Error::io(host, e)),
+            Err(e) => return Err(Error::io(self.host_path(&inner), e)),
         };
-        if !meta.file_type().is_symlink() {
+        if meta.kind != Kind::Symlink {
             return Ok(classify(inner, &meta));
         }
         if hops >= MAX_SYMLINKS {
@@ -180,7 +298,9 @@ impl Root {
                 path: path.to_path_buf(),
             });
         }
-        let target = fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
+        let target = self
+            .readlink(&inner)
+            .map_err(|e| Error::io(self.host_path(&inner), e))?;
         let next = if target.is_absolute() {
             target
         } else {
@@ -195,7 +315,7 @@ impl Root {
     }
 
     /// Resolves every component of `path`; None when something on the way is absent.
-    fn walk(&self, path: &Path, hops: u32) -> Result<Option<(PathBuf, fs::Metadata)>> {
+    fn walk(&self, path: &Path, hops: u32) -> Result<Option<(PathBuf, Meta)>> {
         self.walk_recording(path, hops, &mut Vec::new())
     }
 
@@ -211,7 +331,7 @@ impl Root {
                 links,
                 is_dir: meta.is_dir(),
                 is_file: meta.is_file(),
-                mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+                mode: meta.mode,
             }))
     }
 
@@ -220,15 +340,17 @@ impl Root {
         path: &Path,
         mut hops: u32,
         links: &mut Vec<(PathBuf, PathBuf)>,
-    ) -> Result<Option<(PathBuf, fs::Metadata)>> {
+    ) -> Result<Option<(PathBuf, Meta)>> {
         let mut pending: Vec<OsString> = Vec::new();
         push_components(&mut pending, path);
         let mut cur = PathBuf::from("/");
-        let mut meta = fs::symlink_metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let top = Path::new("/");
+        let mut meta = self.lstat(top).map_err(|e| Error::io(&self.dir, e))?;
         while let Some(comp) = pending.pop() {
             if comp == ".." {
                 cur.pop();
-                meta = fs::symlink_metadata(self.host_path(&cur))
+                meta = self
+                    .lstat(&cur)
                     .map_err(|e| Error::io(self.host_path(&cur), e))?;
                 continue;
             }
@@ -236,24 +358,25 @@ impl Root {
                 return Ok(None);
             }
             let next = cur.join(&comp);
-            let host = self.host_path(&next);
-            let m = match fs::symlink_metadata(&host) {
+            let m = match self.lstat(&next) {
                 Ok(m) => m,
                 Err(e) if absent(&e) => return Ok(None),
-                Err(e) => return Err(Error::io(host, e)),
+                Err(e) => return Err(Error::io(self.host_path(&next), e)),
             };
-            if m.file_type().is_symlink() {
+            if m.kind == Kind::Symlink {
                 hops += 1;
                 if hops > MAX_SYMLINKS {
                     return Err(Error::SymlinkLoop {
                         path: path.to_path_buf(),
                     });
                 }
-                let target = fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
+                let target = self
+                    .readlink(&next)
+                    .map_err(|e| Error::io(self.host_path(&next), e))?;
                 links.push((next, target.clone()));
                 if target.is_absolute() {
                     cur = PathBuf::from("/");
-                    meta = fs::symlink_metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+                    meta = self.lstat(top).map_err(|e| Error::io(&self.dir, e))?;
                 }
                 push_components(&mut pending, &target);
                 continue;
@@ -267,12 +390,14 @@ impl Root {
     /// True when a symbolic link sits at `path` itself (used to explain a dangling input).
     pub fn link_target(&self, path: &Path) -> Option<PathBuf> {
         let parent = self.resolve_dir(path.parent()?).ok()??;
-        let host = self.host_path(&parent.join(path.file_name()?));
-        fs::read_link(host).ok()
+        self.readlink(&parent.join(path.file_name()?)).ok()
     }
 
     /// Maps or reads the file at the canonical path `real`.
     pub fn contents(&self, real: &Path) -> Result<Contents> {
+        if let Some(t) = &self.tree {
+            return t.contents(real).map_err(|e| Error::io(real, e));
+        }
         let host = self.host_path(real);
         let file = File::open(&host).map_err(|e| Error::io(&host, e))?;
         let len = file.metadata().map_err(|e| Error::io(&host, e))?.len();
@@ -291,6 +416,9 @@ impl Root {
 
     /// Reads the first bytes of the file at the canonical path `real`.
     pub fn head(&self, real: &Path, n: usize) -> Result<Vec<u8>> {
+        if let Some(t) = &self.tree {
+            return t.head(real, n).map_err(|e| Error::io(real, e));
+        }
         let host = self.host_path(real);
         let file = File::open(&host).map_err(|e| Error::io(&host, e))?;
         let mut buf = Vec::with_capacity(n);
@@ -305,8 +433,7 @@ impl Root {
         let Some(real) = self.resolve_file(path)? else {
             return Ok(None);
         };
-        let host = self.host_path(&real);
-        let bytes = fs::read(&host).map_err(|e| Error::io(&host, e))?;
+        let bytes = self.contents(&real)?;
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
@@ -315,6 +442,9 @@ impl Root {
         let Some(dir) = self.resolve_dir(path)? else {
             return Ok(Vec::new());
         };
+        if let Some(t) = &self.tree {
+            return Ok(t.read_dir(&dir));
+        }
         let host = self.host_path(&dir);
         let mut names = Vec::new();
         for entry in fs::read_dir(&host).map_err(|e| Error::io(&host, e))? {
@@ -328,34 +458,87 @@ impl Root {
     /// Every regular file under the directory at canonical path `dir`, sorted,
     /// without following symbolic links (so the walk cannot leave the root).
     pub fn walk_files(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        let host = self.host_path(dir);
+        Ok(self
+            .walk_tree(dir)?
+            .into_iter()
+            .filter(|e| e.kind == TreeKind::File)
+            .map(|e| e.path)
+            .collect())
+    }
+
+    /// Everything under the directory at canonical path `dir` (itself
+    /// included), sorted, without following symbolic links.
+    pub fn walk_tree(&self, dir: &Path) -> Result<Vec<TreeEntry>> {
         let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(&host)
-            .follow_links(false)
-            .sort_by_file_name()
-        {
-            let entry = entry.map_err(|e| {
-                let path = e
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| host.clone());
-                Error::io(
-                    path,
-                    e.into_io_error()
-                        .unwrap_or_else(|| io::Error::other("walk")),
-                )
-            })?;
-            if entry.file_type().is_file()
-                && let Some(inner) = self.inner_path(entry.path())
-            {
-                out.push(inner);
-            }
-        }
+        let meta = self
+            .lstat(dir)
+            .map_err(|e| Error::io(self.host_path(dir), e))?;
+        self.walk_into(dir, meta, &mut out)?;
         Ok(out)
+    }
+
+    fn walk_into(&self, path: &Path, meta: Meta, out: &mut Vec<TreeEntry>) -> Result<()> {
+        let kind = match meta.kind {
+            Kind::File => TreeKind::File,
+            Kind::Dir => TreeKind::Dir,
+            Kind::Symlink => TreeKind::Symlink(
+                self.readlink(path)
+                    .map_err(|e| Error::io(self.host_path(path), e))?,
+            ),
+            Kind::Other => TreeKind::Other,
+        };
+        out.push(TreeEntry {
+            path: path.to_path_buf(),
+            kind,
+            mode: meta.mode,
+        });
+        if meta.kind != Kind::Dir {
+            return Ok(());
+        }
+        let names = match &self.tree {
+            Some(t) => t.read_dir(path),
+            None => {
+                let host = self.host_path(path);
+                let mut names = Vec::new();
+                for entry in fs::read_dir(&host).map_err(|e| Error::io(&host, e))? {
+                    names.push(entry.map_err(|e| Error::io(&host, e))?.file_name());
+                }
+                names.sort();
+                names
+            }
+        };
+        for name in names {
+            let child = path.join(&name);
+            let m = self
+                .lstat(&child)
+                .map_err(|e| Error::io(self.host_path(&child), e))?;
+            self.walk_into(&child, m, out)?;
+        }
+        Ok(())
     }
 }
 
-fn classify(inner: PathBuf, meta: &fs::Metadata) -> Lookup {
+/// One entry met while walking a directory tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// Canonical path inside the root.
+    pub path: PathBuf,
+    pub kind: TreeKind,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeKind {
+    File,
+    Dir,
+    /// A symbolic link and its target as written.
+    Symlink(PathBuf),
+    /// A device, socket or fifo: never copied.
+    Other,
+}
+
+fn classify(inner: PathBuf, meta: &Meta) -> Lookup {
     if meta.is_file() {
         Lookup::File(inner)
     } else if meta.is_dir() {

@@ -1,0 +1,386 @@
+//! A root file system made of image layers, held in memory.
+//!
+//! Each layer is a directory or a tar file (plain, gzip or zstd, told apart
+//! by their magic bytes). Layers apply in order with the OCI whiteout rules:
+//! `.wh.NAME` deletes NAME from the layers below, `.wh..wh..opq` empties its
+//! directory of everything from below. Contents are kept for what the
+//! analysis reads — ELF files, scripts, /etc, small files — and only the
+//! first bytes of anything else, so large images fit without unpacking.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Contents, Kind, Meta};
+use crate::error::{Error, Result};
+
+const KEEP_SMALL: u64 = 64 * 1024;
+const HEAD: usize = 4096;
+
+#[derive(Debug, Clone)]
+enum Data {
+    Bytes(Arc<Vec<u8>>),
+    /// A file of a directory layer: read when asked.
+    Host(PathBuf),
+    /// Only the first bytes were kept.
+    Head(Arc<Vec<u8>>),
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Dir { mode: u32 },
+    File { mode: u32, data: Data },
+    Symlink(PathBuf),
+    Other { mode: u32 },
+}
+
+/// The merged tree of all layers.
+#[derive(Debug, Default)]
+pub struct Tree {
+    nodes: HashMap<PathBuf, Node>,
+    children: HashMap<PathBuf, BTreeSet<OsString>>,
+}
+
+/// One entry of a layer, before whiteouts are applied.
+enum Item {
+    Node(PathBuf, Node),
+    HardLink(PathBuf, PathBuf),
+    Whiteout(PathBuf),
+    Opaque(PathBuf),
+}
+
+impl Tree {
+    /// Applies `layers` in order.
+    pub fn load(layers: &[PathBuf]) -> Result<Tree> {
+        let mut t = Tree::default();
+        t.nodes
+            .insert(PathBuf::from("/"), Node::Dir { mode: 0o755 });
+        for layer in layers {
+            let items = if layer.is_dir() {
+                read_dir_layer(layer)?
+            } else {
+                read_tar_layer(layer)?
+            };
+            t.apply(items);
+        }
+        Ok(t)
+    }
+
+    fn apply(&mut self, items: Vec<Item>) {
+        // Whiteouts hide what is below this layer, never what it adds itself.
+        for item in &items {
+            match item {
+                Item::Whiteout(p) => self.remove(p),
+                Item::Opaque(dir) => {
+                    let kids: Vec<OsString> = self
+                        .children
+                        .get(dir)
+                        .map(|k| k.iter().cloned().collect())
+                        .unwrap_or_default();
+                    for k in kids {
+                        self.remove(&dir.join(k));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for item in items {
+            match item {
+                Item::Node(p, n) => self.insert(p, n),
+                Item::HardLink(p, target) => {
+                    if let Some(n) = self.nodes.get(&target).cloned() {
+                        self.insert(p, n);
+                    }
+                }
+                Item::Whiteout(_) | Item::Opaque(_) => {}
+            }
+        }
+    }
+
+    fn insert(&mut self, path: PathBuf, node: Node) {
+        if path == Path::new("/") {
+            if let Node::Dir { mode } = node {
+                self.nodes.insert(path, Node::Dir { mode });
+            }
+            return;
+        }
+        let Some(parent) = path.parent().map(Path::to_path_buf) else {
+            return;
+        };
+        if !matches!(self.nodes.get(&parent), Some(Node::Dir { .. })) {
+            self.insert(parent.clone(), Node::Dir { mode: 0o755 });
+        }
+        let replacing_dir = matches!(self.nodes.get(&path), Some(Node::Dir { .. }));
+        if replacing_dir && matches!(node, Node::Dir { .. }) {
+            self.nodes.insert(path, node);
+            return;
+        }
+        self.remove(&path);
+        if let Some(name) = path.file_name() {
+            self.children
+                .entry(parent)
+                .or_default()
+                .insert(name.to_os_string());
+        }
+        self.nodes.insert(path, node);
+    }
+
+    fn remove(&mut self, path: &Path) {
+        if self.nodes.remove(path).is_none() {
+            return;
+        }
+        if let Some(kids) = self.children.remove(path) {
+            for k in kids {
+                self.remove(&path.join(k));
+            }
+        }
+        if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+            && let Some(set) = self.children.get_mut(parent)
+        {
+            set.remove(name);
+        }
+    }
+
+    pub(super) fn lstat(&self, path: &Path) -> io::Result<Meta> {
+        match self.nodes.get(path) {
+            None => Err(io::ErrorKind::NotFound.into()),
+            Some(Node::Dir { mode }) => Ok(Meta {
+                kind: Kind::Dir,
+                mode: *mode,
+            }),
+            Some(Node::File { mode, .. }) => Ok(Meta {
+                kind: Kind::File,
+                mode: *mode,
+            }),
+            Some(Node::Symlink(_)) => Ok(Meta {
+                kind: Kind::Symlink,
+                mode: 0o777,
+            }),
+            Some(Node::Other { mode }) => Ok(Meta {
+                kind: Kind::Other,
+                mode: *mode,
+            }),
+        }
+    }
+
+    pub(super) fn readlink(&self, path: &Path) -> io::Result<PathBuf> {
+        match self.nodes.get(path) {
+            Some(Node::Symlink(t)) => Ok(t.clone()),
+            Some(_) => Err(io::Error::from_raw_os_error(22)),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    pub(super) fn contents(&self, path: &Path) -> io::Result<Contents> {
+        match self.nodes.get(path) {
+            Some(Node::File {
+                data: Data::Bytes(b),
+                ..
+            }) => Ok(Contents::Shared(b.clone())),
+            Some(Node::File {
+                data: Data::Host(p),
+                ..
+            }) => std::fs::read(p).map(Contents::Read),
+            Some(Node::File {
+                data: Data::Head(_),
+                ..
+            }) => Err(io::Error::other(
+                "only the first bytes of this file were kept from its layer",
+            )),
+            Some(_) => Err(io::Error::from_raw_os_error(21)),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    pub(super) fn head(&self, path: &Path, n: usize) -> io::Result<Vec<u8>> {
+        match self.nodes.get(path) {
+            Some(Node::File {
+                data: Data::Bytes(b) | Data::Head(b),
+                ..
+            }) => Ok(b[..n.min(b.len())].to_vec()),
+            Some(Node::File {
+                data: Data::Host(p),
+                ..
+            }) => {
+                let mut buf = Vec::new();
+                File::open(p)?.take(n as u64).read_to_end(&mut buf)?;
+                Ok(buf)
+            }
+            Some(_) => Err(io::Error::from_raw_os_error(21)),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    pub(super) fn read_dir(&self, path: &Path) -> Vec<OsString> {
+        self.children
+            .get(path)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn source_of(&self, path: &Path) -> Option<PathBuf> {
+        match self.nodes.get(path) {
+            Some(Node::File {
+                data: Data::Host(p),
+                ..
+            }) => Some(p.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// `./usr/bin/x`, `usr/bin/x/` -> `/usr/bin/x`; None for paths that climb out.
+fn normalise(p: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Sorts a layer path into a whiteout, an opaque marker or a plain path.
+fn classify(path: PathBuf, node: Node) -> Item {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let parent = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    match name.as_deref() {
+        Some(".wh..wh..opq") => Item::Opaque(parent),
+        Some(n) if n.starts_with(".wh.") => Item::Whiteout(parent.join(&n[4..])),
+        _ => Item::Node(path, node),
+    }
+}
+
+fn keep_whole(path: &Path, size: u64, head: &[u8]) -> bool {
+    size <= KEEP_SMALL
+        || head.starts_with(b"\x7fELF")
+        || head.starts_with(b"#!")
+        || path.starts_with("/etc")
+}
+
+fn read_tar_layer(path: &Path) -> Result<Vec<Item>> {
+    let io_err = |e: io::Error| Error::io(path, e);
+    let mut file = BufReader::new(File::open(path).map_err(io_err)?);
+    let magic = {
+        use std::io::BufRead;
+        file.fill_buf()
+            .map_err(io_err)?
+            .get(..4)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
+    };
+    let reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io_err)?)
+    } else {
+        Box::new(file)
+    };
+    let bad = |e: io::Error| Error::Malformed {
+        path: path.to_path_buf(),
+        reason: format!("not a readable tar layer: {e}"),
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut items = Vec::new();
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let raw = entry.path().map_err(bad)?.into_owned();
+        let Some(p) = normalise(&raw) else { continue };
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+        let kind = entry.header().entry_type();
+        let node = if kind.is_dir() {
+            Node::Dir { mode }
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(bad)?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            Node::Symlink(target)
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name()
+                .map_err(bad)?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            if let Some(t) = normalise(&target) {
+                items.push(Item::HardLink(p, t));
+            }
+            continue;
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            let size = entry.header().size().unwrap_or(0);
+            let mut head = Vec::with_capacity(HEAD);
+            (&mut entry)
+                .take(HEAD as u64)
+                .read_to_end(&mut head)
+                .map_err(bad)?;
+            let data = if keep_whole(&p, size, &head) {
+                let mut all = head;
+                entry.read_to_end(&mut all).map_err(bad)?;
+                Data::Bytes(Arc::new(all))
+            } else {
+                Data::Head(Arc::new(head))
+            };
+            Node::File { mode, data }
+        } else if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        } else {
+            Node::Other { mode }
+        };
+        items.push(classify(p, node));
+    }
+    Ok(items)
+}
+
+fn read_dir_layer(dir: &Path) -> Result<Vec<Item>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut items = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| {
+            let p = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| dir.to_path_buf());
+            Error::io(
+                p,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("walk")),
+            )
+        })?;
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let Some(p) = normalise(rel) else { continue };
+        let meta =
+            std::fs::symlink_metadata(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let ft = meta.file_type();
+        let node = if ft.is_symlink() {
+            Node::Symlink(std::fs::read_link(entry.path()).map_err(|e| Error::io(entry.path(), e))?)
+        } else if ft.is_dir() {
+            Node::Dir { mode }
+        } else if ft.is_file() {
+            Node::File {
+                mode,
+                data: Data::Host(entry.path().to_path_buf()),
+            }
+        } else {
+            Node::Other { mode }
+        };
+        items.push(classify(p, node));
+    }
+    Ok(items)
+}
