@@ -2,13 +2,16 @@
 //! their translation into library calls.
 
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use elfroot::archive::{Format, WriteOptions};
+use elfroot::bundle::{AddSpec, BundleOptions, DlopenMode, Extra};
+use elfroot::files::Files;
 use elfroot::output;
-use elfroot::{Options, Report, Root};
+use elfroot::{Analyzer, Libc, Options, Report, Root};
 
 /// What an ELF file needs to start, computed like glibc's and musl's loaders, without running it.
 #[derive(Parser, Debug)]
@@ -37,6 +40,67 @@ enum Command {
         #[arg(short, long)]
         paths: bool,
     },
+    /// Write everything FILEs need to start into a minimal root file system
+    /// (a directory, or a reproducible tar layer for `FROM scratch`).
+    Bundle(Box<BundleArgs>),
+}
+
+#[derive(Args, Debug)]
+struct BundleArgs {
+    /// Programs (or scripts) to bundle, at their own paths.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output: a directory, NAME.tar, NAME.tar.gz/.tgz, NAME.tar.zst, or - (a tar on stdout).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Override the format guessed from OUT: dir, tar, tar.gz or tar.zst.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Modification time of every entry (default: SOURCE_DATE_EPOCH, else 0).
+    #[arg(long, value_name = "SECONDS")]
+    mtime: Option<u64>,
+    /// Write into an existing non-empty directory.
+    #[arg(long)]
+    force: bool,
+    /// Path of the (single) input inside the bundle.
+    #[arg(long, value_name = "PATH")]
+    dest: Option<String>,
+    /// Take files from this root file system instead of the host's.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Extra LD_LIBRARY_PATH directories, colon separated.
+    #[arg(long, value_name = "PATHS")]
+    library_path: Option<String>,
+    /// Runtime-loaded extras chosen by the inputs' libc: auto or none.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "none"])]
+    extras: String,
+    /// The libc, where the inputs do not say: glibc or musl.
+    #[arg(long, value_name = "LIBC", value_parser = ["glibc", "musl"])]
+    libc: Option<String>,
+    /// Use this nsswitch.conf (and its NSS modules) instead of the minimal one.
+    #[arg(long, value_name = "FILE")]
+    nsswitch: Option<PathBuf>,
+    /// Do not write a minimal /etc/passwd and /etc/group.
+    #[arg(long)]
+    no_passwd: bool,
+    /// Optional extras: gconv, certs, tzdata, locale (repeat or separate with commas).
+    #[arg(long, value_name = "EXTRA", value_delimiter = ',')]
+    with: Vec<String>,
+    /// Libraries named in .note.dlopen notes: default (required and recommended), all, none.
+    #[arg(long, value_name = "WHICH", default_value = "default", value_parser = ["default", "all", "none"])]
+    dlopen: String,
+    /// Extra files, directories or globs, at their own path or at DEST; ELF files bring their closure.
+    #[arg(long, value_name = "SRC[:DEST]")]
+    add: Vec<String>,
+    /// Write a Make rule `OUT: <every host file in the bundle>` to FILE.
+    #[arg(long, value_name = "FILE")]
+    depfile: Option<PathBuf>,
+    /// Print the manifest as JSON: every entry, its source, its kind and why it is there.
+    #[arg(long)]
+    json: bool,
+    /// Write the bundle even when a library is missing.
+    #[arg(long)]
+    allow_missing: bool,
 }
 
 #[derive(Args, Debug)]
@@ -45,8 +109,9 @@ struct Common {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Analyse inside this root file system, as if chrooted there; FILEs are paths inside it.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    root: PathBuf,
+    /// A directory or a layer tarball (.tar, .tar.gz, .tar.zst); repeat to stack layers.
+    #[arg(long, value_name = "DIR|TAR", default_value = "/")]
+    root: Vec<PathBuf>,
     /// Extra LD_LIBRARY_PATH directories, colon separated (searched before the environment's).
     #[arg(long, value_name = "PATHS")]
     library_path: Option<String>,
@@ -68,6 +133,7 @@ pub fn run() -> Result<u8> {
     let (common, mode) = match &cli.command {
         Command::Tree { common, all } => (common, Mode::Tree { all: *all }),
         Command::List { common, paths } => (common, Mode::List { paths: *paths }),
+        Command::Bundle(args) => return bundle(args),
     };
     let report = analyze(common)?;
     for entry in &report.entries {
@@ -111,21 +177,129 @@ enum Mode {
 }
 
 fn analyze(common: &Common) -> Result<Report> {
-    let root = Root::open(&common.root)
-        .with_context(|| format!("cannot use {} as a root", common.root.display()))?;
-    let mut library_path: Vec<String> = Vec::new();
-    if let Some(p) = &common.library_path {
-        library_path.extend(p.split([':', ';']).map(str::to_string));
+    let (root, options) = setup(&common.root, common.library_path.as_deref())?;
+    Ok(elfroot::analyze(root, &common.files, options))
+}
+
+/// The root and the search options shared by every command.
+fn setup(roots: &[PathBuf], library_path: Option<&str>) -> Result<(Root, Options)> {
+    let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+    let root = Root::layers(roots)
+        .with_context(|| format!("cannot use {} as a root", shown.join(" + ")))?;
+    let mut paths: Vec<String> = Vec::new();
+    if let Some(p) = library_path {
+        paths.extend(p.split([':', ';']).map(str::to_string));
     }
     if root.is_host()
         && let Ok(env) = std::env::var("LD_LIBRARY_PATH")
         && !env.is_empty()
     {
-        library_path.extend(env.split([':', ';']).map(str::to_string));
+        paths.extend(env.split([':', ';']).map(str::to_string));
     }
-    Ok(elfroot::analyze(
+    Ok((
         root,
-        &common.files,
-        Options { library_path },
+        Options {
+            library_path: paths,
+        },
     ))
+}
+
+fn bundle(args: &BundleArgs) -> Result<u8> {
+    let format = match &args.format {
+        Some(f) => Format::parse(f).map_err(anyhow::Error::msg)?,
+        None => Format::guess(&args.output),
+    };
+    let stdout = args.output.as_os_str() == "-";
+    if stdout && args.json {
+        anyhow::bail!("--json with -o - would mix the manifest into the tar stream");
+    }
+    let mtime = match args.mtime {
+        Some(m) => m,
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
+            Err(_) => 0,
+        },
+    };
+    let nsswitch = match &args.nsswitch {
+        Some(p) => Some((
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+            std::path::absolute(p)?,
+        )),
+        None => None,
+    };
+    let with = args
+        .with
+        .iter()
+        .map(|w| Extra::parse(w))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let opts = BundleOptions {
+        dest: args.dest.clone(),
+        extras: args.extras == "auto",
+        libc: args
+            .libc
+            .as_deref()
+            .map(|l| if l == "musl" { Libc::Musl } else { Libc::Glibc }),
+        nsswitch,
+        passwd: !args.no_passwd,
+        with,
+        dlopen: match args.dlopen.as_str() {
+            "all" => DlopenMode::All,
+            "none" => DlopenMode::None,
+            _ => DlopenMode::Default,
+        },
+        add: args.add.iter().map(|a| AddSpec::parse(a)).collect(),
+    };
+    let (root, options) = setup(
+        std::slice::from_ref(&args.root),
+        args.library_path.as_deref(),
+    )?;
+    let inputs: Vec<PathBuf> = args.files.iter().map(|f| root.absolute(f)).collect();
+    let analyzer = Analyzer::new(Files::new(root), options);
+    let plan = elfroot::bundle::plan(&analyzer, &inputs, &opts)?;
+    for w in analyzer.take_warnings() {
+        eprintln!("elfroot: warning: {w}");
+    }
+    for m in &plan.missing {
+        eprintln!(
+            "elfroot: {}: {} (needed by {})",
+            m.name, m.status, m.needed_by
+        );
+    }
+    let refuse = !plan.missing.is_empty() && !args.allow_missing;
+    if refuse {
+        eprintln!(
+            "elfroot: nothing written to {}: the bundle would not start (use --allow-missing to write it anyway)",
+            args.output.display()
+        );
+    } else {
+        elfroot::archive::write(
+            &plan.layout.entries(),
+            &args.output,
+            &WriteOptions {
+                format,
+                mtime,
+                force: args.force,
+            },
+        )?;
+        if let Some(dep) = &args.depfile {
+            let target = if stdout {
+                Path::new("-")
+            } else {
+                args.output.as_path()
+            };
+            let text = output::manifest::depfile(&plan, target);
+            elfroot::archive::write_small_file(dep, text.as_bytes())?;
+        }
+    }
+    if args.json {
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        output::manifest::write(&plan, &args.output, format.as_str(), !refuse, &mut out)?;
+        out.flush()?;
+    }
+    Ok(if refuse { 1 } else { 0 })
 }

@@ -308,6 +308,38 @@ impl Analyzer {
         })
     }
 
+    /// Where `dlopen(name)` called from object `caller` of `closure` would
+    /// find `name`: an object already loaded, or the caller's search path
+    /// (its RPATH chain, LD_LIBRARY_PATH, its RUNPATH, cache, defaults).
+    pub fn locate(&self, closure: &Closure, caller: ObjectId, name: &str) -> Option<String> {
+        let libc = closure.libc?;
+        let mut loading = Loading {
+            analyzer: self,
+            libc,
+            objects: closure.objects.clone(),
+            interpreter: closure.interpreter.clone(),
+            abi: None,
+            musl_system: Vec::new(),
+            musl_interp: None,
+        };
+        loading.prepare();
+        if let Some(id) = loading.already_loaded(name) {
+            return Some(loading.objects[id].path.clone());
+        }
+        match loading
+            .search(caller.min(loading.objects.len() - 1), name)
+            .outcome
+        {
+            Outcome::Found(c) => Some(c.path),
+            _ => None,
+        }
+    }
+
+    /// The default directories of the loader for programs like `main`.
+    pub fn default_dirs(&self, main: &ElfFile) -> Vec<String> {
+        Abi::new(&self.files, main).defaults
+    }
+
     /// glibc unless the program names a musl loader, or (for a library) needs musl's libc.
     fn libc_of(&self, elf: &ElfFile) -> Libc {
         if let Some(interp) = &elf.interp {
@@ -369,8 +401,8 @@ struct Loading<'a> {
 }
 
 impl Loading<'_> {
-    /// Maps the interpreter, as the kernel does before the loader runs.
-    fn start(&mut self) -> Result<()> {
+    /// Sets up the loader's view of the system for this program's ABI.
+    fn prepare(&mut self) {
         let main = self.objects[0].elf.clone();
         let files = &self.analyzer.files;
         match self.libc {
@@ -386,6 +418,13 @@ impl Loading<'_> {
                 self.musl_interp = interp;
             }
         }
+    }
+
+    /// Maps the interpreter, as the kernel does before the loader runs.
+    fn start(&mut self) -> Result<()> {
+        self.prepare();
+        let main = self.objects[0].elf.clone();
+        let files = &self.analyzer.files;
         let Some(interp) = main.interp.clone() else {
             return Ok(());
         };

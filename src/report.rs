@@ -95,7 +95,7 @@ pub fn analyze(root: Root, inputs: &[PathBuf], options: Options) -> Report {
     let analyzer = Analyzer::new(Files::new(root), options);
     let mut entries = Vec::new();
     for input in inputs {
-        let input = absolute_inside(&analyzer, input);
+        let input = analyzer.files().root().absolute(input);
         match analyzer.files().root().lookup(&input) {
             Ok(Lookup::Dir(real)) => walk(&analyzer, &input, &real, &mut entries),
             _ => entries.push(Entry {
@@ -109,20 +109,6 @@ pub fn analyze(root: Root, inputs: &[PathBuf], options: Options) -> Report {
         entries,
         warnings: analyzer.take_warnings(),
     }
-}
-
-/// On the host a relative input is relative to the working directory; in
-/// another root, to the root's `/`.
-fn absolute_inside(analyzer: &Analyzer, input: &Path) -> PathBuf {
-    if input.is_absolute() {
-        return input.to_path_buf();
-    }
-    if analyzer.files().root().is_host()
-        && let Ok(cwd) = std::env::current_dir()
-    {
-        return cwd.join(input);
-    }
-    Path::new("/").join(input)
 }
 
 fn walk(analyzer: &Analyzer, shown: &Path, real: &Path, entries: &mut Vec<Entry>) {

@@ -135,7 +135,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         paths: report.paths(),
         warnings: report.warnings.iter().map(|w| w.to_string()).collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(super::json_error)?;
     writeln!(out)
 }
 

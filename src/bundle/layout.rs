@@ -1,0 +1,263 @@
+//! The bundle's file tree as it is being planned: each path once, with what
+//! it is, where it comes from and why it is there.
+//!
+//! Paths are added the way the loader reaches them: every symbolic link met
+//! on the way (`/lib64 -> usr/lib64`, `libz.so.1 -> libz.so.1.2.13`) becomes a
+//! link in the bundle too, and the file lands at its canonical path, so the
+//! layer lays cleanly over a base image of the same distribution.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::archive::{Entry, EntryKind};
+use crate::error::{Error, Result};
+use crate::root::{Root, TreeKind};
+
+/// What one path of the bundle is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A file copied from the host path.
+    File(PathBuf),
+    /// A generated file.
+    Data(Vec<u8>),
+    Symlink(String),
+    Dir,
+}
+
+/// One path of the bundle and why it is there.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub kind: ItemKind,
+    pub mode: u32,
+    pub reason: String,
+}
+
+/// The manifest line for one path (`--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestEntry {
+    pub path: String,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub mode: String,
+    pub reason: String,
+}
+
+/// The planned tree.
+#[derive(Debug, Default)]
+pub struct Layout {
+    items: BTreeMap<String, Item>,
+}
+
+impl Layout {
+    fn insert(&mut self, path: &str, kind: ItemKind, mode: u32, reason: &str) -> Result<()> {
+        let path = normalise(path);
+        if path == "/" {
+            return Ok(());
+        }
+        if let Some(old) = self.items.get(&path) {
+            if old.kind == kind || (old.kind == ItemKind::Dir && kind == ItemKind::Dir) {
+                return Ok(());
+            }
+            let same_file =
+                matches!((&old.kind, &kind), (ItemKind::File(a), ItemKind::File(b)) if a == b);
+            if same_file {
+                return Ok(());
+            }
+            return Err(Error::Usage(format!(
+                "{path}: two different things would go at this path in the bundle ({} and {})",
+                old.reason, reason
+            )));
+        }
+        self.items.insert(
+            path,
+            Item {
+                kind,
+                mode,
+                reason: reason.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a generated file.
+    pub fn add_data(&mut self, path: &str, data: Vec<u8>, mode: u32, reason: &str) -> Result<()> {
+        self.insert(path, ItemKind::Data(data), mode, reason)
+    }
+
+    /// True when something is already planned at `path`.
+    pub fn contains(&self, path: &str) -> bool {
+        self.items.contains_key(&normalise(path))
+    }
+
+    /// Adds what is at `path` inside the root, with every link on the way.
+    /// Returns the canonical path, or None when nothing is there.
+    pub fn add_path(&mut self, root: &Root, path: &str, reason: &str) -> Result<Option<PathBuf>> {
+        let Some(trace) = root.trace(Path::new(path))? else {
+            return Ok(None);
+        };
+        for (link, target) in &trace.links {
+            self.insert(
+                &link.to_string_lossy(),
+                ItemKind::Symlink(target.to_string_lossy().into_owned()),
+                0o777,
+                reason,
+            )?;
+        }
+        let real = trace.real.to_string_lossy().into_owned();
+        if trace.is_file {
+            self.insert(
+                &real,
+                ItemKind::File(root.host_path(&trace.real)),
+                trace.mode,
+                reason,
+            )?;
+        } else if trace.is_dir {
+            self.insert(&real, ItemKind::Dir, trace.mode, reason)?;
+        }
+        Ok(Some(trace.real))
+    }
+
+    /// Adds the file at canonical path `real` at another path `dest`.
+    pub fn add_file_at(
+        &mut self,
+        root: &Root,
+        real: &Path,
+        dest: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let trace = root.trace(real)?.ok_or_else(|| Error::NotFound {
+            path: real.to_path_buf(),
+        })?;
+        self.insert(
+            dest,
+            ItemKind::File(root.host_path(&trace.real)),
+            trace.mode,
+            reason,
+        )
+    }
+
+    /// Adds the directory tree at `src` (a path inside the root) at `dest`
+    /// (default: its own path). Links inside stay links, and what they point
+    /// to is brought along. Returns the canonical paths of the regular files.
+    pub fn add_tree(
+        &mut self,
+        root: &Root,
+        src: &str,
+        dest: Option<&str>,
+        reason: &str,
+    ) -> Result<Vec<PathBuf>> {
+        let Some(top) = self.add_path(root, src, reason)? else {
+            return Err(Error::NotFound {
+                path: PathBuf::from(src),
+            });
+        };
+        let dest = dest
+            .map(normalise)
+            .unwrap_or_else(|| top.to_string_lossy().into_owned());
+        let mut files = Vec::new();
+        let mut follow = Vec::new();
+        for e in root.walk_tree(&top)? {
+            let rel = e.path.strip_prefix(&top).unwrap_or(&e.path);
+            let at = if rel.as_os_str().is_empty() {
+                dest.clone()
+            } else {
+                format!("{}/{}", dest.trim_end_matches('/'), rel.display())
+            };
+            match e.kind {
+                TreeKind::File => {
+                    self.insert(&at, ItemKind::File(root.host_path(&e.path)), e.mode, reason)?;
+                    files.push(e.path);
+                }
+                TreeKind::Dir => self.insert(&at, ItemKind::Dir, e.mode, reason)?,
+                TreeKind::Symlink(target) => {
+                    self.insert(
+                        &at,
+                        ItemKind::Symlink(target.to_string_lossy().into_owned()),
+                        0o777,
+                        reason,
+                    )?;
+                    follow.push(e.path);
+                }
+                TreeKind::Other => {}
+            }
+        }
+        for link in follow {
+            let shown = link.to_string_lossy().into_owned();
+            if let Some(real) = self.add_path(root, &shown, &format!("target of {shown}"))? {
+                files.push(real);
+            }
+        }
+        Ok(files)
+    }
+
+    /// The writer's entries.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.items
+            .iter()
+            .map(|(path, item)| Entry {
+                path: path.clone(),
+                kind: match &item.kind {
+                    ItemKind::File(src) => EntryKind::File {
+                        source: src.clone(),
+                    },
+                    ItemKind::Data(d) => EntryKind::Data(d.clone()),
+                    ItemKind::Symlink(t) => EntryKind::Symlink { target: t.clone() },
+                    ItemKind::Dir => EntryKind::Dir,
+                },
+                mode: item.mode,
+            })
+            .collect()
+    }
+
+    /// Every host file copied into the bundle, sorted (for `--depfile`).
+    pub fn sources(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .items
+            .values()
+            .filter_map(|i| match &i.kind {
+                ItemKind::File(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The manifest, in path order.
+    pub fn manifest(&self) -> Vec<ManifestEntry> {
+        self.items
+            .iter()
+            .map(|(path, item)| {
+                let (kind, source, target) = match &item.kind {
+                    ItemKind::File(src) => ("file", Some(src.display().to_string()), None),
+                    ItemKind::Data(_) => ("generated", None, None),
+                    ItemKind::Symlink(t) => ("symlink", None, Some(t.clone())),
+                    ItemKind::Dir => ("dir", None, None),
+                };
+                ManifestEntry {
+                    path: path.clone(),
+                    kind,
+                    source,
+                    target,
+                    mode: format!("{:04o}", item.mode),
+                    reason: item.reason.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `/a//b/./c/` -> `/a/b/c` (no `..` handling: callers pass canonical paths).
+fn normalise(p: &str) -> String {
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
