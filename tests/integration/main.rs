@@ -2,6 +2,7 @@
 
 mod util;
 
+mod bundle;
 mod errors;
 mod foreign;
 mod glibc;

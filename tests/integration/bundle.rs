@@ -1,0 +1,649 @@
+//! `elfroot bundle`: the bundle must run. Each program is bundled into an
+//! empty directory, /etc/hosts is copied in as a container runtime would
+//! mount it, and `chroot DIR PROGRAM ARGS` must print what the program
+//! prints on the host, with the same exit status.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::*;
+
+/// One program run: (stdout, stderr, exit status).
+type Outcome = (String, String, i32);
+
+fn run_in(root: Option<&Path>, argv: &[&str]) -> Outcome {
+    let mut cmd = match root {
+        Some(r) => {
+            let mut c = Command::new("chroot");
+            c.arg(r).args(argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", "/root")
+        .current_dir("/");
+    let out = cmd.output().unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// Gives a bundle directory what a container runtime mounts into every
+/// container: /etc/hosts and the basic device nodes.
+fn as_a_runtime_would(root: &Path) {
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::copy("/etc/hosts", root.join("etc/hosts")).unwrap();
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    for (name, minor) in [("null", "3"), ("zero", "5"), ("urandom", "9")] {
+        let node = root.join("dev").join(name);
+        if !node.exists() {
+            run_ok(
+                Command::new("mknod")
+                    .args(["-m", "666"])
+                    .arg(&node)
+                    .args(["c", "1", minor]),
+            );
+        }
+    }
+}
+
+/// Bundles `program` (plus `extra` flags) into a fresh directory.
+fn bundle_dir(program: &str, extra: &[&str]) -> (tempfile::TempDir, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("root");
+    let out_s = out.to_string_lossy().into_owned();
+    let mut args = vec!["bundle", program, "-o", &out_s];
+    args.extend_from_slice(extra);
+    let run = elfroot(&args);
+    if run.code == 0 {
+        as_a_runtime_would(&out);
+    }
+    (dir, run)
+}
+
+fn need_root_and_chroot() -> bool {
+    if !is_root() {
+        skip("bundles are run with chroot, which needs root");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn twenty_programs_run_from_their_bundles_as_on_the_host() {
+    if !need_root_and_chroot() {
+        return;
+    }
+    let py = "import json, ssl; print(json.dumps([1]), ssl.OPENSSL_VERSION)";
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["/usr/bin/bash", "-c", "echo hello; exit 3"], vec![]),
+        (vec!["/usr/bin/ls", "--version"], vec![]),
+        (vec!["/usr/bin/curl", "--version"], vec![]),
+        (vec!["/usr/bin/git", "--version"], vec![]),
+        (
+            vec!["/usr/bin/python3", "-c", py],
+            vec!["--add", "/usr/lib/python3.11"],
+        ),
+        (vec!["/usr/bin/perl", "-e", "print qq(perl ok\\n)"], vec![]),
+        (vec!["/usr/bin/openssl", "version"], vec![]),
+        (vec!["/usr/bin/tar", "--version"], vec![]),
+        (vec!["/usr/bin/gzip", "--version"], vec![]),
+        (vec!["/usr/bin/ssh", "-V"], vec![]),
+        (vec!["/usr/bin/sqlite3", "--version"], vec![]),
+        (vec!["/usr/bin/sed", "--version"], vec![]),
+        (vec!["/usr/bin/grep", "--version"], vec![]),
+        (vec!["/usr/bin/find", "--version"], vec![]),
+        (vec!["/usr/bin/diff", "--version"], vec![]),
+        (vec!["/usr/bin/xz", "--version"], vec![]),
+        (vec!["/usr/bin/zstd", "--version"], vec![]),
+        (vec!["/usr/bin/date", "-u", "-d", "@86400"], vec![]),
+        (vec!["/usr/bin/make", "--version"], vec![]),
+        (vec!["/usr/bin/readelf", "--version"], vec![]),
+        (vec!["/usr/bin/objdump", "--version"], vec![]),
+        (vec!["/usr/bin/jq", "-n", "[1,2]|add"], vec![]),
+        (vec!["/usr/bin/gpg", "--version"], vec![]),
+        (vec!["/usr/bin/sha256sum", "/etc/passwd"], vec![]),
+        (vec!["/usr/bin/uname", "-s"], vec![]),
+    ];
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for (argv, extra) in &cases {
+        if !Path::new(argv[0]).exists() {
+            eprintln!("not on this machine: {}", argv[0]);
+            continue;
+        }
+        let (dir, run) = bundle_dir(argv[0], extra);
+        assert_eq!(run.code, 0, "bundle {}: {}", argv[0], run.stderr);
+        let root = dir.path().join("root");
+        // sha256sum reads /etc/passwd: give it the bundle's own.
+        let host = if argv[0].ends_with("sha256sum") {
+            let mut a = argv.clone();
+            let p = root.join("etc/passwd").to_string_lossy().into_owned();
+            a[1] = Box::leak(p.into_boxed_str());
+            let mut o = run_in(None, &a);
+            o.0 = o.0.replace(a[1], "/etc/passwd");
+            o
+        } else {
+            run_in(None, argv)
+        };
+        let inside = run_in(Some(&root), argv);
+        ran += 1;
+        if host != inside {
+            failures.push(format!(
+                "{argv:?}\n  host:   {host:?}\n  bundle: {inside:?}"
+            ));
+        }
+    }
+    assert!(ran >= 20, "only {ran} programs available");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn user_and_host_lookups_work_in_the_bundle() {
+    if !need_root_and_chroot() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("root");
+    let out_s = out.to_string_lossy().into_owned();
+    let run = elfroot(&["bundle", "/usr/bin/getent", "/usr/bin/id", "-o", &out_s]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    as_a_runtime_would(&out);
+    let (o, e, c) = run_in(Some(&out), &["/usr/bin/getent", "passwd", "root"]);
+    assert_eq!(
+        (o.as_str(), c),
+        ("root:x:0:0:root:/root:/bin/sh\n", 0),
+        "{e}"
+    );
+    let (o, e, c) = run_in(Some(&out), &["/usr/bin/getent", "hosts", "localhost"]);
+    assert_eq!(c, 0, "{e}");
+    assert!(o.contains("localhost"), "{o}");
+    let (o, e, c) = run_in(Some(&out), &["/usr/bin/id", "-un"]);
+    assert_eq!((o.as_str(), c), ("root\n", 0), "{e}");
+    assert!(out.join("etc/nsswitch.conf").is_file());
+}
+
+#[test]
+fn a_library_known_only_to_the_roots_cache_loads_in_the_bundle() {
+    if !need_root_and_chroot() {
+        return;
+    }
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.lib(
+        "opt/custom/lib/libcustom.so.1",
+        "#include <stdio.h>\nint f(void) { return puts(\"custom library loaded\") < 0; }\n",
+        &[],
+    );
+    let l = format!("-L{}", t.s("opt/custom/lib"));
+    t.exe(
+        "usr/bin/app",
+        "int f(void); int main(void) { return f(); }\n",
+        &[&l, "-l:libcustom.so.1"],
+    );
+    t.write("etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
+    t.write("etc/ld.so.conf.d/custom.conf", "/opt/custom/lib\n");
+    run_ok(Command::new("ldconfig").arg("-r").arg(t.path()));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    let root = t.s("");
+    let run = elfroot(&[
+        "bundle",
+        "--root",
+        &root,
+        "/usr/bin/app",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        out.join("etc/ld.so.cache").is_file(),
+        "the bundle needs its own cache"
+    );
+    assert!(out.join("opt/custom/lib/libcustom.so.1").is_file());
+    let (o, e, c) = run_in(Some(&out), &["/usr/bin/app"]);
+    assert_eq!((o.as_str(), c), ("custom library loaded\n", 0), "{e}");
+    // glibc's own tools read the cache elfroot wrote.
+    let listed = run_ok(
+        Command::new("ldconfig")
+            .arg("-p")
+            .arg("-C")
+            .arg(out.join("etc/ld.so.cache")),
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("libcustom.so.1 (libc6,x86-64) => /opt/custom/lib/libcustom.so.1"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn a_tar_bundle_runs_under_runc() {
+    if !need_root_and_chroot() {
+        return;
+    }
+    if !have("runc") {
+        return skip("runc not installed (apt-get install runc)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("layer.tar");
+    let run = elfroot(&["bundle", "/usr/bin/ls", "-o", &tar.to_string_lossy()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = dir.path().join("bundle");
+    let rootfs = bundle.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&rootfs),
+    );
+    run_ok(Command::new("runc").arg("spec").current_dir(&bundle));
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = false.into();
+    cfg["process"]["args"] = serde_json::json!(["/usr/bin/ls", "--version"]);
+    cfg["root"]["readonly"] = true.into();
+    std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let id = format!("elfroot-test-{}", std::process::id());
+    let out = Command::new("runc")
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(&id)
+        .output()
+        .unwrap();
+    let host = run_in(None, &["/usr/bin/ls", "--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        host.0,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_same_inputs_give_byte_identical_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["tar", "tar.gz", "tar.zst"] {
+        let a = dir.path().join(format!("a.{ext}"));
+        let b = dir.path().join(format!("b.{ext}"));
+        for out in [&a, &b] {
+            let run = elfroot(&["bundle", "/usr/bin/curl", "-o", &out.to_string_lossy()]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        }
+        let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert!(x.len() > 1000);
+        assert!(x == y, "{ext}: two runs differ");
+    }
+    // SOURCE_DATE_EPOCH sets every mtime; tar lists it.
+    let c = dir.path().join("c.tar");
+    let run = elfroot_env(
+        &["bundle", "/usr/bin/ls", "-o", &c.to_string_lossy()],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = run_ok(
+        Command::new("tar")
+            .args(["--numeric-owner", "--full-time", "-tvf"])
+            .arg(&c),
+    );
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .all(|l| l.contains("0/0") && l.contains("2023-11-14")),
+        "{list}"
+    );
+    // Links stay links: the merged-/usr directory links and SONAME links.
+    assert!(list.contains("lib -> usr/lib"), "{list}");
+    assert!(
+        list.lines().any(|l| l.contains("libpcre2-8.so.0 -> ")),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_tar_goes_to_stdout() {
+    let out = Command::new(env!("CARGO_BIN_EXE_elfroot"))
+        .args(["bundle", "/usr/bin/ls", "-o", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("x.tar");
+    std::fs::write(&tar, &out.stdout).unwrap();
+    let list = run_ok(Command::new("tar").arg("-tf").arg(&tar));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("usr/bin/ls"));
+}
+
+#[test]
+fn a_missing_library_writes_nothing() {
+    let t = Tree::new();
+    t.lib("gone/libgone.so", "int g(void) { return 0; }\n", &[]);
+    let l = format!("-L{}", t.s("gone"));
+    let app = t.exe(
+        "app",
+        "int g(void); int main(void) { return g(); }\n",
+        &[&l, "-lgone"],
+    );
+    std::fs::remove_file(t.at("gone/libgone.so")).unwrap();
+    let out = t.write("out.tar", "previous contents");
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("libgone.so")
+            && run.stderr.contains(&app.to_string_lossy().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous contents");
+    let leftovers: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let dir_out = t.at("outdir");
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "-o",
+        &dir_out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(!dir_out.exists());
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "-o",
+        &dir_out.to_string_lossy(),
+        "--allow-missing",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(dir_out.join(app.strip_prefix("/").unwrap()).is_file());
+    // An existing non-empty directory is refused without --force.
+    let again = elfroot(&["bundle", "/usr/bin/ls", "-o", &dir_out.to_string_lossy()]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+}
+
+#[test]
+fn scripts_bring_their_interpreter_and_crlf_is_refused() {
+    let t = Tree::new();
+    let script = t.write("hello.sh", "#!/bin/sh\necho \"hello from sh\"\n");
+    run_ok(Command::new("chmod").arg("755").arg(&script));
+    let out = t.at("b");
+    let run = elfroot(&[
+        "bundle",
+        &script.to_string_lossy(),
+        "--dest",
+        "/hello",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out.join("hello").is_file());
+    assert!(
+        std::fs::symlink_metadata(out.join("bin"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    if is_root() {
+        as_a_runtime_would(&out);
+        let (o, e, c) = run_in(Some(&out), &["/hello"]);
+        assert_eq!((o.as_str(), c), ("hello from sh\n", 0), "{e}");
+    }
+    let crlf = t.write("crlf.sh", "#!/bin/sh\r\necho hi\r\n");
+    let run = elfroot(&["bundle", &crlf.to_string_lossy(), "-o", &t.s("c")]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("CRLF") && run.stderr.contains("crlf.sh"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_symlinked_input_stays_a_symlink_and_the_manifest_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/python3",
+        "-o",
+        &out.to_string_lossy(),
+        "--json",
+        "--dlopen",
+        "none",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let link = std::fs::read_link(out.join("usr/bin/python3")).unwrap();
+    assert_eq!(link, std::fs::read_link("/usr/bin/python3").unwrap());
+    let doc = run.json();
+    assert_eq!(doc["schema"], "elfroot-bundle");
+    let entries = doc["entries"].as_array().unwrap();
+    let find = |p: &str| {
+        entries
+            .iter()
+            .find(|e| e["path"] == p)
+            .unwrap_or_else(|| panic!("{p} not in manifest"))
+    };
+    assert_eq!(find("/usr/bin/python3")["kind"], "symlink");
+    assert_eq!(find("/usr/bin/python3")["reason"], "input");
+    let libc = find("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    assert_eq!(libc["kind"], "file");
+    assert!(
+        libc["reason"].as_str().unwrap().starts_with("needed by "),
+        "{libc}"
+    );
+    assert!(
+        find("/usr/lib64/ld-linux-x86-64.so.2")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("interpreter")
+    );
+    assert_eq!(find("/etc/nsswitch.conf")["kind"], "generated");
+    assert!(
+        find("/usr/lib/x86_64-linux-gnu/libnss_files.so.2")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("NSS")
+    );
+}
+
+#[test]
+fn the_depfile_lists_every_host_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("layer.tar");
+    let dep = dir.path().join("layer.d");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/ls",
+        "-o",
+        &out.to_string_lossy(),
+        "--depfile",
+        &dep.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&dep).unwrap();
+    assert!(text.starts_with(&format!("{}:", out.display())), "{text}");
+    for f in [
+        "/usr/bin/ls",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libselinux.so.1",
+    ] {
+        let real = std::fs::canonicalize(f).unwrap();
+        assert!(
+            text.contains(&real.to_string_lossy().to_string()),
+            "{f} not in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn dlopen_notes_and_added_elf_files_bring_their_closures() {
+    let t = Tree::new();
+    let plug = t.s("plug");
+    t.lib(
+        "plug/libplug.so.1",
+        "#include <stdio.h>\nvoid hello(void) { puts(\"plugin says hello\"); }\n",
+        &[],
+    );
+    // A library with an FDO .note.dlopen naming libplug.so.1 as required.
+    let json = r#"[{\"feature\":\"hello\",\"soname\":[\"libnope.so.9\",\"libplug.so.1\"],\"priority\":\"required\"}]"#;
+    let note_src = format!(
+        "#define J \"{json}\"\nstruct n {{ unsigned a, b, c; char name[4]; char desc[(sizeof J + 3) & ~3]; }};\n\
+         __attribute__((section(\".note.dlopen\"), used, aligned(4))) static const struct n note = {{ 4, sizeof J, 0x407c0c0a, \"FDO\", J }};\n\
+         #include <dlfcn.h>\nint run(void) {{ void *h = dlopen(\"libplug.so.1\", RTLD_NOW); if (!h) return 1; ((void (*)(void))dlsym(h, \"hello\"))(); return 0; }}\n"
+    );
+    t.lib("lib/libhost.so", &note_src, &[]);
+    let l = format!("-L{}", t.s("lib"));
+    // RPATH, which the dlopen in libhost inherits (a RUNPATH would not be).
+    let rp = format!("-Wl,-rpath,{}:{plug}", t.s("lib"));
+    let app = t.exe(
+        "app",
+        "int run(void); int main(void) { return run(); }\n",
+        &[&l, "-lhost", &rp, "-Wl,--disable-new-dtags"],
+    );
+    let host = run_in(None, &[&app.to_string_lossy()]);
+    assert_eq!(
+        (host.0.as_str(), host.2),
+        ("plugin says hello\n", 0),
+        "{}",
+        host.1
+    );
+    let out = t.at("b");
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "-o",
+        &out.to_string_lossy(),
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    let plug_entry = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == format!("{plug}/libplug.so.1"))
+        .expect("the dlopen'ed plugin is in the bundle");
+    assert!(
+        plug_entry["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("dlopen note of"),
+        "{plug_entry}"
+    );
+    if is_root() {
+        as_a_runtime_would(&out);
+        let (o, e, c) = run_in(Some(&out), &[&app.to_string_lossy()]);
+        assert_eq!((o.as_str(), c), ("plugin says hello\n", 0), "{e}");
+    }
+    // --dlopen none leaves it out.
+    let out2 = t.at("b2");
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "-o",
+        &out2.to_string_lossy(),
+        "--dlopen",
+        "none",
+    ]);
+    assert_eq!(run.code, 0);
+    assert!(
+        !out2
+            .join(plug.trim_start_matches('/'))
+            .join("libplug.so.1")
+            .exists()
+    );
+    // --add of an ELF file brings its closure, at DEST.
+    let out3 = t.at("b3");
+    let add = format!("{plug}/libplug.so.1:/plugins/libplug.so.1");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/true",
+        "-o",
+        &out3.to_string_lossy(),
+        "--add",
+        &add,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out3.join("plugins/libplug.so.1").is_file());
+    assert!(out3.join("usr/lib/x86_64-linux-gnu/libc.so.6").is_file());
+}
+
+#[test]
+fn a_musl_program_bundle_runs() {
+    if !have("musl-gcc") {
+        return skip("musl-gcc not installed (apt-get install musl-tools)");
+    }
+    let t = Tree::new();
+    let app = t.build(
+        "musl-gcc",
+        "#include <stdio.h>\nint main(void) { puts(\"musl bundle ok\"); return 0; }\n",
+        "app",
+        &[],
+    );
+    let out = t.at("b");
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "--dest",
+        "/app",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!out.join("etc/nsswitch.conf").exists(), "musl has no NSS");
+    assert!(out.join("etc/passwd").exists());
+    if is_root() {
+        as_a_runtime_would(&out);
+        let (o, e, c) = run_in(Some(&out), &["/app"]);
+        assert_eq!((o.as_str(), c), ("musl bundle ok\n", 0), "{e}");
+    }
+}
+
+#[test]
+fn thread_cancellation_brings_libgcc_s() {
+    let t = Tree::new();
+    let app = t.exe(
+        "app",
+        "#include <pthread.h>\n#include <unistd.h>\nstatic void *f(void *a) { for (;;) pause(); return a; }\n\
+         int main(void) { pthread_t t; pthread_create(&t, 0, f, 0); pthread_cancel(t); pthread_join(t, 0); return 0; }\n",
+        &["-pthread"],
+    );
+    let out = t.at("b");
+    let run = elfroot(&[
+        "bundle",
+        &app.to_string_lossy(),
+        "--dest",
+        "/app",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out.join("usr/lib/x86_64-linux-gnu/libgcc_s.so.1").exists());
+    if is_root() {
+        as_a_runtime_would(&out);
+        let (_, e, c) = run_in(Some(&out), &["/app"]);
+        assert_eq!(c, 0, "{e}");
+    }
+}
