@@ -1,6 +1,8 @@
 //! Command-line flags (clap derive; the doc comments are the help text) and
 //! their translation into library calls.
 
+mod doctor;
+
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -43,6 +45,9 @@ enum Command {
     /// Write everything FILEs need to start into a minimal root file system
     /// (a directory, or a reproducible tar layer for `FROM scratch`).
     Bundle(Box<BundleArgs>),
+    /// Predict, without running anything, whether each FILE would start in a
+    /// target root (an image), quoting the error it would otherwise give.
+    Doctor(Box<doctor::DoctorArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +139,7 @@ pub fn run() -> Result<u8> {
         Command::Tree { common, all } => (common, Mode::Tree { all: *all }),
         Command::List { common, paths } => (common, Mode::List { paths: *paths }),
         Command::Bundle(args) => return bundle(args),
+        Command::Doctor(args) => return doctor::run(args),
     };
     let report = analyze(common)?;
     for entry in &report.entries {
@@ -182,7 +188,7 @@ fn analyze(common: &Common) -> Result<Report> {
 }
 
 /// The root and the search options shared by every command.
-fn setup(roots: &[PathBuf], library_path: Option<&str>) -> Result<(Root, Options)> {
+pub(crate) fn setup(roots: &[PathBuf], library_path: Option<&str>) -> Result<(Root, Options)> {
     let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
     let root = Root::layers(roots)
         .with_context(|| format!("cannot use {} as a root", shown.join(" + ")))?;
