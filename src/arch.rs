@@ -210,3 +210,28 @@ pub fn musl_arch_from_interp(interp: &str) -> Option<&str> {
     let base = interp.rsplit('/').next()?;
     base.strip_prefix("ld-musl-")?.strip_suffix(".so.1")
 }
+
+/// musl's name for the architecture (its `LDSO_ARCH`: the `ARCH` in
+/// `ld-musl-ARCH.so.1` and `/etc/ld-musl-ARCH.path`).
+pub fn musl_arch(f: &ElfFile) -> Option<&'static str> {
+    Some(match (f.machine, f.class, f.data) {
+        (EM_X86_64, Class::Elf64, _) => "x86_64",
+        (EM_X86_64, Class::Elf32, _) => "x32",
+        (EM_386, ..) => "i386",
+        (EM_AARCH64, _, Data::Little) => "aarch64",
+        (EM_AARCH64, _, Data::Big) => "aarch64_be",
+        (EM_ARM, _, Data::Little) if f.e_flags & EF_ARM_ABI_FLOAT_HARD != 0 => "armhf",
+        (EM_ARM, _, Data::Little) => "arm",
+        (EM_PPC64, _, Data::Little) => "powerpc64le",
+        (EM_PPC64, _, Data::Big) => "powerpc64",
+        (EM_PPC, ..) => "powerpc",
+        (EM_S390, Class::Elf64, _) => "s390x",
+        (EM_RISCV, Class::Elf64, _) => "riscv64",
+        (EM_LOONGARCH, ..) => "loongarch64",
+        (EM_MIPS, Class::Elf64, Data::Little) => "mips64el",
+        (EM_MIPS, Class::Elf64, Data::Big) => "mips64",
+        (EM_MIPS, Class::Elf32, Data::Little) => "mipsel",
+        (EM_MIPS, Class::Elf32, Data::Big) => "mips",
+        _ => return None,
+    })
+}

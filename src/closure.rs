@@ -256,6 +256,16 @@ impl Analyzer {
             }
         };
         let elf = self.files.elf(&real, input)?;
+        self.closure_of(input, real, elf)
+    }
+
+    /// The closure of an ELF file that is not in the root (a host file about
+    /// to be copied into an image), as if it were at `at` inside the root.
+    pub fn analyze_placed(&self, elf: Arc<ElfFile>, at: &Path) -> Result<Closure> {
+        self.closure_of(at, at.to_path_buf(), elf)
+    }
+
+    fn closure_of(&self, input: &Path, real: PathBuf, elf: Arc<ElfFile>) -> Result<Closure> {
         if matches!(elf.kind, Kind::Rel | Kind::Other) {
             return Err(Error::Unsupported {
                 path: input.to_path_buf(),
@@ -340,19 +350,41 @@ impl Analyzer {
         Abi::new(&self.files, main).defaults
     }
 
-    /// glibc unless the program names a musl loader, or (for a library) needs musl's libc.
+    /// Whose rules load the program: the loader's. That is musl when the
+    /// program names a musl loader, or when its PT_INTERP is in fact musl's
+    /// loader in this root (a `/lib64/ld-linux-x86-64.so.2` link to it), or
+    /// (for a library) when it needs musl's libc; glibc otherwise.
     fn libc_of(&self, elf: &ElfFile) -> Libc {
         if let Some(interp) = &elf.interp {
-            return if arch::musl_arch_from_interp(interp).is_some() {
-                Libc::Musl
-            } else {
-                Libc::Glibc
+            if arch::musl_arch_from_interp(interp).is_some() {
+                return Libc::Musl;
+            }
+            return match self.loader_libc(interp) {
+                Some(libc) => libc,
+                None => Libc::Glibc,
             };
         }
         let musl_libc = elf.needed.iter().any(|n| {
             n.starts_with("libc.musl-") || (n == "libc.so" && self.musl_loader(elf).is_some())
         });
         if musl_libc { Libc::Musl } else { Libc::Glibc }
+    }
+
+    /// What the file at a loader path in this root is: glibc's ld.so has a
+    /// SONAME (ld-linux-*.so.*, ld64.so.*, ld.so.*), musl's loader (its libc.so) has none.
+    pub fn loader_libc(&self, interp: &str) -> Option<Libc> {
+        let real = self.files.root().resolve_file(Path::new(interp)).ok()??;
+        match self.files.probe(&real) {
+            crate::files::Probe::Elf(f) => Some(match (&f.soname, real.to_string_lossy()) {
+                (None, _) => Libc::Musl,
+                (Some(s), _) if s.starts_with("libc.musl") || s.starts_with("ld-musl") => {
+                    Libc::Musl
+                }
+                (Some(_), p) if p.contains("musl") => Libc::Musl,
+                _ => Libc::Glibc,
+            }),
+            _ => None,
+        }
     }
 
     /// The musl loader of the root for objects like `elf`, if it has one.
@@ -373,8 +405,10 @@ impl Analyzer {
         })
     }
 
-    fn musl_system_path(&self, interp: &str) -> Vec<String> {
-        let arch = arch::musl_arch_from_interp(interp).unwrap_or("unknown");
+    fn musl_system_path(&self, interp: &str, main: &ElfFile) -> Vec<String> {
+        let arch = arch::musl_arch_from_interp(interp)
+            .or_else(|| arch::musl_arch(main))
+            .unwrap_or("unknown");
         if let Some(p) = self.musl_paths.borrow().get(interp) {
             return p.clone();
         }
@@ -413,7 +447,7 @@ impl Loading<'_> {
                     .clone()
                     .or_else(|| self.analyzer.musl_loader(&main));
                 if let Some(i) = &interp {
-                    self.musl_system = self.analyzer.musl_system_path(i);
+                    self.musl_system = self.analyzer.musl_system_path(i, &main);
                 }
                 self.musl_interp = interp;
             }

@@ -69,6 +69,9 @@ pub struct ElfFile {
     pub runpath: Option<String>,
     /// DT_FLAGS_1.
     pub flags_1: u64,
+    /// All symbols are bound at start (DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW):
+    /// a missing function fails the start instead of its first call.
+    pub bind_now: bool,
     /// Whether the file has a PT_DYNAMIC segment.
     pub dynamic: bool,
     /// Libraries named in `.note.dlopen` notes (FDO "ELF dlopen metadata").
@@ -172,6 +175,7 @@ impl ElfFile {
             rpath: None,
             runpath: None,
             flags_1: 0,
+            bind_now: false,
             dynamic: false,
             dlopen: Vec::new(),
         };
@@ -253,7 +257,12 @@ impl ElfFile {
                 dynamic::DT_SONAME => self.soname = Some(string(d.d_val)?),
                 dynamic::DT_RPATH => self.rpath = Some(string(d.d_val)?),
                 dynamic::DT_RUNPATH => self.runpath = Some(string(d.d_val)?),
-                dynamic::DT_FLAGS_1 => self.flags_1 = d.d_val,
+                dynamic::DT_FLAGS_1 => {
+                    self.flags_1 = d.d_val;
+                    self.bind_now |= d.d_val & 1 != 0;
+                }
+                dynamic::DT_FLAGS => self.bind_now |= d.d_val & 0x8 != 0,
+                dynamic::DT_BIND_NOW => self.bind_now = true,
                 _ => {}
             }
         }
@@ -346,19 +355,81 @@ fn dlopen_notes(bytes: &[u8], ph: &ProgramHeader, data: Data) -> Vec<DlopenNote>
     out
 }
 
-/// The names of the dynamic symbols `bytes` imports (undefined, not weak).
-/// Parsed on demand: only the bundler and the doctor need symbols.
-pub fn undefined_symbols(bytes: &[u8]) -> Vec<String> {
-    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
-        return Vec::new();
-    };
-    elf.dynsyms
-        .iter()
-        .filter(|s| s.st_shndx == 0 && s.st_bind() != goblin::elf::sym::STB_WEAK)
-        .filter_map(|s| elf.dynstrtab.get_at(s.st_name))
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .collect()
+/// An imported symbol and the version it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// The dynamic symbols and symbol versions of one object, read once per run
+/// (only the bundler and the doctor need them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Symbols {
+    /// Names of the dynamic symbols the object defines.
+    pub defined: std::collections::HashSet<String>,
+    /// Undefined, non-weak dynamic symbols.
+    pub imports: Vec<Import>,
+    /// DT_VERNEED: for each needed file, the version names required from it.
+    pub needs: Vec<(String, Vec<String>)>,
+    /// DT_VERDEF: the version names the object defines (its base name excluded).
+    pub versions: Vec<String>,
+}
+
+/// Reads the dynamic symbol table and the version sections.
+pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
+    use goblin::elf::sym;
+    let elf = goblin::elf::Elf::parse(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let strtab = &elf.dynstrtab;
+    let name = |off: usize| strtab.get_at(off).unwrap_or("").to_string();
+    let mut out = Symbols::default();
+    let mut version_names: std::collections::HashMap<u16, String> = Default::default();
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            let mut names = Vec::new();
+            for aux in need.iter() {
+                let n = name(aux.vna_name);
+                version_names.insert(aux.vna_other, n.clone());
+                names.push(n);
+            }
+            out.needs.push((name(need.vn_file), names));
+        }
+    }
+    if let Some(verdef) = &elf.verdef {
+        for def in verdef.iter() {
+            if def.vd_flags & 1 != 0 {
+                continue; // VER_FLG_BASE: the file's own name
+            }
+            if let Some(aux) = def.iter().next() {
+                out.versions.push(name(aux.vda_name));
+            }
+        }
+    }
+    for (i, s) in elf.dynsyms.iter().enumerate() {
+        let n = strtab.get_at(s.st_name).unwrap_or("");
+        if n.is_empty() {
+            continue;
+        }
+        let bind = s.st_bind();
+        if s.st_shndx != 0 {
+            if matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK | sym::STB_GNU_UNIQUE) {
+                out.defined.insert(n.to_string());
+            }
+        } else if bind != sym::STB_WEAK {
+            let version = elf
+                .versym
+                .as_ref()
+                .and_then(|v| v.get_at(i))
+                .map(|v| v.version())
+                .filter(|&v| v > 1)
+                .and_then(|v| version_names.get(&v).cloned());
+            out.imports.push(Import {
+                name: n.to_string(),
+                version,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn vaddr_to_offset(phdrs: &[ProgramHeader], addr: u64) -> Option<u64> {

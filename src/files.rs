@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::elf::{ElfFile, ParseError};
+use crate::elf::{ElfFile, ParseError, Symbols};
 use crate::error::{Error, Result};
 use crate::root::Root;
 
@@ -26,6 +26,7 @@ pub enum Probe {
 pub struct Files {
     root: Root,
     parsed: RefCell<HashMap<PathBuf, Probe>>,
+    symbols: RefCell<HashMap<PathBuf, Arc<Symbols>>>,
 }
 
 impl Files {
@@ -33,6 +34,7 @@ impl Files {
         Files {
             root,
             parsed: RefCell::default(),
+            symbols: RefCell::default(),
         }
     }
 
@@ -62,12 +64,23 @@ impl Files {
         probe
     }
 
-    /// The dynamic symbols the file at canonical path `real` imports.
-    pub fn undefined_symbols(&self, real: &Path) -> Vec<String> {
-        match self.root.contents(real) {
-            Ok(bytes) => crate::elf::undefined_symbols(&bytes),
-            Err(_) => Vec::new(),
+    /// The dynamic symbols and versions of the file at canonical path
+    /// `real`, read once per run (empty when unreadable).
+    pub fn symbols(&self, real: &Path) -> Arc<Symbols> {
+        if let Some(s) = self.symbols.borrow().get(real) {
+            return s.clone();
         }
+        let s = Arc::new(
+            self.root
+                .contents(real)
+                .ok()
+                .and_then(|b| crate::elf::symbols(&b).ok())
+                .unwrap_or_default(),
+        );
+        self.symbols
+            .borrow_mut()
+            .insert(real.to_path_buf(), s.clone());
+        s
     }
 
     /// Reads the file at canonical path `real` as ELF, turning failures into
