@@ -10,6 +10,7 @@ pub mod arch;
 pub mod archive;
 pub mod bundle;
 pub mod closure;
+pub mod doctor;
 pub mod elf;
 pub mod error;
 pub mod files;

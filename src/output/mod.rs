@@ -13,3 +13,4 @@ pub(crate) fn json_error(e: serde_json::Error) -> std::io::Error {
         None => std::io::Error::other(e),
     }
 }
+pub mod doctor;

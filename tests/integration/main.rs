@@ -3,6 +3,7 @@
 mod util;
 
 mod bundle;
+mod doctor;
 mod errors;
 mod foreign;
 mod glibc;

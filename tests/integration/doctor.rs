@@ -1,0 +1,337 @@
+//! `elfroot doctor` against reality: each case is built, doctor's verdict is
+//! taken, then the program is run in the target with chroot; whether it
+//! starts and the first error must match.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::*;
+
+const HELLO: &str = "#include <stdio.h>\nint main(int c, char **v) { printf(\"hello %s %d\\n\", v[0], c); return 0; }\n";
+
+/// Doctor's verdict on `/app` inside `root`: (starts, first error's messages, code).
+fn verdict(root: &Path, file: &str) -> (bool, Vec<String>, String, Run) {
+    let r = root.to_string_lossy();
+    let run = elfroot(&["doctor", "--json", "--root", &r, "--in-root", file]);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "doctor failed: {}",
+        run.stderr
+    );
+    let doc = run.json();
+    let p = &doc["programs"][0];
+    let starts = p["starts"].as_bool().unwrap();
+    assert_eq!(run.code, if starts { 0 } else { 1 });
+    let first = p["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "error");
+    let messages = first
+        .map(|f| {
+            f["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let code = first
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .unwrap_or_default();
+    (starts, messages, code, run)
+}
+
+/// Runs `file` in `root` with chroot: (exit status, stdout, stderr).
+fn reality(root: &Path, file: &str) -> Option<(i32, String, String)> {
+    if !is_root() {
+        skip("chroot needs root");
+        return None;
+    }
+    let out = Command::new("/usr/sbin/chroot")
+        .arg(root)
+        .arg(file)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Asserts that doctor and the real run agree; returns doctor's error code.
+fn agree(root: &Path, file: &str) -> String {
+    let (starts, messages, code, run) = verdict(root, file);
+    let Some((status, _, stderr)) = reality(root, file) else {
+        return code;
+    };
+    assert_eq!(
+        starts,
+        status == 0,
+        "doctor says starts={starts}, the run exited {status}: {stderr}\n{}",
+        run.stdout
+    );
+    if !starts {
+        // chroot names itself as it was called.
+        let first_line =
+            stderr
+                .lines()
+                .next()
+                .unwrap_or("")
+                .replacen("/usr/sbin/chroot:", "chroot:", 1);
+        let first_line = first_line.as_str();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m == first_line || m.ends_with(&format!(": {first_line}"))),
+            "the run said {first_line:?}; doctor predicted {messages:?}"
+        );
+    }
+    code
+}
+
+fn musl_root() -> Option<Tree> {
+    let loader = Path::new("/lib/ld-musl-x86_64.so.1");
+    if !loader.exists() {
+        skip("musl's loader is not installed (apt-get install musl-tools)");
+        return None;
+    }
+    let t = Tree::new();
+    let real = std::fs::canonicalize(loader).unwrap();
+    t.copy_in(&real.to_string_lossy(), "lib/ld-musl-x86_64.so.1");
+    Some(t)
+}
+
+#[test]
+fn glibc_fortified_program_on_musl() {
+    let Some(t) = musl_root() else { return };
+    t.exe("app", HELLO, &["-O2", "-D_FORTIFY_SOURCE=2"]);
+    // No glibc loader at all.
+    assert_eq!(agree(t.path(), "/app"), "interpreter-missing");
+    let (_, _, _, run) = verdict(t.path(), "/app");
+    assert!(
+        run.stdout.contains("musl"),
+        "the cause names the target's libc: {}",
+        run.stdout
+    );
+    // With the glibc loader path pointing at musl's loader: musl lacks __printf_chk.
+    t.symlink("/lib/ld-musl-x86_64.so.1", "lib64/ld-linux-x86-64.so.2");
+    assert_eq!(agree(t.path(), "/app"), "symbol-missing");
+    let (_, messages, _, _) = verdict(t.path(), "/app");
+    assert!(
+        messages.contains(&"Error relocating /app: __printf_chk: symbol not found".to_string()),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn unfortified_glibc_program_runs_on_musl_with_the_link() {
+    let Some(t) = musl_root() else { return };
+    t.exe("app", HELLO, &["-O0", "-U_FORTIFY_SOURCE"]);
+    t.symlink("/lib/ld-musl-x86_64.so.1", "lib64/ld-linux-x86-64.so.2");
+    assert_eq!(agree(t.path(), "/app"), "", "doctor must say it starts");
+    if let Some((status, out, _)) = reality(t.path(), "/app") {
+        assert_eq!((status, out.as_str()), (0, "hello /app 1\n"));
+    }
+}
+
+#[test]
+fn musl_program_on_glibc() {
+    if !have("musl-gcc") {
+        return skip("musl-gcc not installed");
+    }
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.build("musl-gcc", HELLO, "app", &[]);
+    assert_eq!(agree(t.path(), "/app"), "interpreter-missing");
+    let (_, _, _, run) = verdict(t.path(), "/app");
+    assert!(run.stdout.contains("glibc"), "{}", run.stdout);
+}
+
+#[test]
+fn missing_library_under_each_libc() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.lib("build/libgone.so", "int g(void) { return 0; }\n", &[]);
+    let l = format!("-L{}", t.s("build"));
+    t.exe(
+        "app",
+        "int g(void); int main(void) { return g(); }\n",
+        &[&l, "-lgone"],
+    );
+    assert_eq!(agree(t.path(), "/app"), "library-missing");
+
+    if !have("musl-gcc") {
+        return skip("musl-gcc not installed");
+    }
+    let Some(m) = musl_root() else { return };
+    m.build(
+        "musl-gcc",
+        "int g(void) { return 0; }\n",
+        "build/libgone.so",
+        &["-shared", "-fPIC", "-Wl,-soname,libgone.so"],
+    );
+    let l = format!("-L{}", m.s("build"));
+    m.build(
+        "musl-gcc",
+        "int g(void); int main(void) { return g(); }\n",
+        "app",
+        &[&l, "-lgone"],
+    );
+    assert_eq!(agree(m.path(), "/app"), "library-missing");
+}
+
+#[test]
+fn glibc_version_newer_than_the_targets() {
+    // A stand-in libc.so.6 whose versions stop at GLIBC_2.31, with the real loader.
+    let t = Tree::new();
+    t.with_host_glibc();
+    std::fs::remove_file(t.at("usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
+    t.write(
+        "build/libc.map",
+        "GLIBC_2.2.5 { global: printf; puts; __libc_start_main; __cxa_finalize; local: *; };\nGLIBC_2.31 { } GLIBC_2.2.5;\n",
+    );
+    let map = format!("-Wl,--version-script={}", t.s("build/libc.map"));
+    t.build(
+        "cc",
+        "int printf(const char *f, ...) { return 0; } int puts(const char *s) { return 0; }\n\
+         int __libc_start_main(void) { return 0; } void __cxa_finalize(void *d) { }\n",
+        "usr/lib/x86_64-linux-gnu/libc.so.6",
+        &[
+            "-shared",
+            "-fPIC",
+            "-nostdlib",
+            "-Wl,-soname,libc.so.6",
+            &map,
+        ],
+    );
+    t.exe("app", HELLO, &[]);
+    assert_eq!(agree(t.path(), "/app"), "version-missing");
+    let (_, messages, _, _) = verdict(t.path(), "/app");
+    assert!(
+        messages[0].contains("version `GLIBC_2.34' not found (required by /app)"),
+        "{messages:?}"
+    );
+
+    // elfroot bundle runs the same checks and refuses that bundle...
+    let out = t.at("out");
+    let root = t.s("");
+    let run = elfroot(&[
+        "bundle",
+        "--root",
+        &root,
+        "/app",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("version-missing"), "{}", run.stderr);
+    assert!(!out.exists());
+    // ...unless told to write it anyway.
+    let run = elfroot(&[
+        "bundle",
+        "--root",
+        &root,
+        "/app",
+        "-o",
+        &out.to_string_lossy(),
+        "--allow-broken",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out.join("app").is_file());
+}
+
+#[test]
+fn a_crlf_script() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.copy_in("/usr/bin/dash", "usr/bin/dash");
+    t.symlink("usr/bin", "bin");
+    t.symlink("dash", "usr/bin/sh");
+    t.write("s.sh", "#!/bin/sh\r\necho hi\r\n");
+    run_ok(Command::new("chmod").arg("755").arg(t.at("s.sh")));
+    assert_eq!(agree(t.path(), "/s.sh"), "shebang-crlf");
+    t.write("ok.sh", "#!/bin/sh\necho hi\n");
+    run_ok(Command::new("chmod").arg("755").arg(t.at("ok.sh")));
+    assert_eq!(agree(t.path(), "/ok.sh"), "");
+}
+
+#[test]
+fn an_aarch64_binary_on_an_x86_64_root() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.copy_in(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/aarch64/app"),
+        "app",
+    );
+    run_ok(Command::new("chmod").arg("755").arg(t.at("app")));
+    // Without binfmt_misc emulation the kernel refuses it (exec format
+    // error); with qemu-user registered it runs it, and the aarch64 loader is
+    // missing (no such file). Doctor predicts both; the run shows which.
+    assert_eq!(agree(t.path(), "/app"), "exec-format");
+}
+
+#[test]
+fn host_files_are_checked_at_their_place_and_layers_stack() {
+    // A glibc root as a layer tarball, the program from the host at --at.
+    let t = Tree::new();
+    t.with_host_glibc();
+    let layers = tempfile::tempdir().unwrap();
+    let base = layers.path().join("base.tar");
+    run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&base)
+            .arg("-C")
+            .arg(t.path())
+            .arg("."),
+    );
+    let app = t.exe("build/app", HELLO, &[]);
+    let run = elfroot(&[
+        "doctor",
+        "--root",
+        &base.to_string_lossy(),
+        "--at",
+        "/usr/bin/app",
+        &app.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("/usr/bin/app: starts"),
+        "{}",
+        run.stdout
+    );
+    // A second layer that whites libc out.
+    let upper = Tree::new();
+    upper.write("usr/lib/x86_64-linux-gnu/.wh.libc.so.6", "");
+    let layer2 = base.with_file_name("upper.tar");
+    run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&layer2)
+            .arg("-C")
+            .arg(upper.path())
+            .arg("."),
+    );
+    let run = elfroot(&[
+        "doctor",
+        "--root",
+        &base.to_string_lossy(),
+        "--root",
+        &layer2.to_string_lossy(),
+        "--at",
+        "/usr/bin/app",
+        &app.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("libc.so.6: cannot open shared object file"),
+        "{}",
+        run.stdout
+    );
+}
