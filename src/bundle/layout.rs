@@ -214,6 +214,31 @@ impl Layout {
             .collect()
     }
 
+    /// The planned tree as a root that can be analysed before it is written.
+    pub fn as_root(&self) -> crate::root::Root {
+        use crate::root::layers::Virtual;
+        let items = self
+            .items
+            .iter()
+            .map(|(path, item)| {
+                let v = match &item.kind {
+                    ItemKind::File(host) => Virtual::File {
+                        mode: item.mode,
+                        host: host.clone(),
+                    },
+                    ItemKind::Data(d) => Virtual::Data {
+                        mode: item.mode,
+                        bytes: d.clone(),
+                    },
+                    ItemKind::Symlink(t) => Virtual::Symlink(PathBuf::from(t)),
+                    ItemKind::Dir => Virtual::Dir { mode: item.mode },
+                };
+                (PathBuf::from(path), v)
+            })
+            .collect();
+        crate::root::Root::from_virtual("<bundle>", items)
+    }
+
     /// Every host file copied into the bundle, sorted (for `--depfile`).
     pub fn sources(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = self

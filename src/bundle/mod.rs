@@ -99,6 +99,8 @@ pub struct Missing {
 #[derive(Debug)]
 pub struct Bundle {
     pub layout: Layout,
+    /// Where each input is in the bundle.
+    pub placed: Vec<PathBuf>,
     pub missing: Vec<Missing>,
     /// The closures of every ELF file that went in (inputs, extras, added files).
     pub closures: Vec<Closure>,
@@ -118,8 +120,15 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         closures: Vec::new(),
         cache: Vec::new(),
     };
+    let mut placed = Vec::new();
     for input in inputs {
         p.input(input, opts.dest.as_deref())?;
+        placed.push(
+            opts.dest
+                .as_ref()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| input.clone()),
+        );
     }
     for spec in &opts.add {
         p.add(spec)?;
@@ -164,10 +173,26 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     p.ld_so_cache()?;
     Ok(Bundle {
         layout: p.layout,
+        placed,
         missing: p.missing,
         closures: p.closures,
         extra_sources,
     })
+}
+
+/// Runs the doctor's checks on the planned bundle, before anything is
+/// written: the verdict on each input as it would start from the bundle.
+pub fn verify(bundle: &Bundle) -> Result<Vec<crate::doctor::Verdict>> {
+    let analyzer = Analyzer::new(
+        crate::files::Files::new(bundle.layout.as_root()),
+        crate::closure::Options::default(),
+    );
+    let target = crate::doctor::Target::survey(&analyzer);
+    bundle
+        .placed
+        .iter()
+        .map(|p| crate::doctor::check(&analyzer, &target, p, &crate::doctor::Placement::InRoot))
+        .collect()
 }
 
 struct Planner<'a> {
@@ -331,7 +356,10 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|c| c.libc == Some(Libc::Glibc))
             .flat_map(|c| c.objects.iter())
-            .flat_map(|o| self.analyzer.files().undefined_symbols(&o.real))
+            .flat_map(|o| {
+                let s = self.analyzer.files().symbols(&o.real);
+                s.imports.iter().map(|i| i.name.clone()).collect::<Vec<_>>()
+            })
             .collect();
         if extras::needs_libgcc_s(&imports)
             && let Some(path) = self.analyzer.locate(&main, libc, "libgcc_s.so.1")

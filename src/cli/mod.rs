@@ -106,6 +106,9 @@ struct BundleArgs {
     /// Write the bundle even when a library is missing.
     #[arg(long)]
     allow_missing: bool,
+    /// Write the bundle even when `elfroot doctor` says it would not start.
+    #[arg(long)]
+    allow_broken: bool,
 }
 
 #[derive(Args, Debug)]
@@ -275,10 +278,30 @@ fn bundle(args: &BundleArgs) -> Result<u8> {
             m.name, m.status, m.needed_by
         );
     }
-    let refuse = !plan.missing.is_empty() && !args.allow_missing;
+    let mut refuse = !plan.missing.is_empty() && !args.allow_missing;
+    if !refuse && !args.allow_broken {
+        for v in elfroot::bundle::verify(&plan)? {
+            // With --allow-missing, missing libraries are accepted; anything else is not.
+            let fatal: Vec<_> = v
+                .findings
+                .iter()
+                .filter(|f| f.severity == elfroot::doctor::Severity::Error)
+                .filter(|f| !(args.allow_missing && f.code == "library-missing"))
+                .collect();
+            if !fatal.is_empty() {
+                refuse = true;
+                for f in fatal {
+                    eprintln!(
+                        "elfroot: {}: would not start from the bundle: [{}] {}",
+                        v.file, f.code, f.cause
+                    );
+                }
+            }
+        }
+    }
     if refuse {
         eprintln!(
-            "elfroot: nothing written to {}: the bundle would not start (use --allow-missing to write it anyway)",
+            "elfroot: nothing written to {}: the bundle would not start (--allow-missing or --allow-broken write it anyway)",
             args.output.display()
         );
     } else {

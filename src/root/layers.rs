@@ -44,6 +44,24 @@ pub struct Tree {
     children: HashMap<PathBuf, BTreeSet<OsString>>,
 }
 
+/// A file-system object described in memory (see [`Tree::from_virtual`]).
+#[derive(Debug, Clone)]
+pub enum Virtual {
+    Dir {
+        mode: u32,
+    },
+    /// A file whose contents are the host file's.
+    File {
+        mode: u32,
+        host: PathBuf,
+    },
+    Data {
+        mode: u32,
+        bytes: Vec<u8>,
+    },
+    Symlink(PathBuf),
+}
+
 /// One entry of a layer, before whiteouts are applied.
 enum Item {
     Node(PathBuf, Node),
@@ -67,6 +85,30 @@ impl Tree {
             t.apply(items);
         }
         Ok(t)
+    }
+
+    /// A tree of the given objects (paths absolute, parents created as needed):
+    /// a planned bundle, checked before it is written.
+    pub fn from_virtual(items: Vec<(PathBuf, Virtual)>) -> Tree {
+        let mut t = Tree::default();
+        t.nodes
+            .insert(PathBuf::from("/"), Node::Dir { mode: 0o755 });
+        for (path, v) in items {
+            let node = match v {
+                Virtual::Dir { mode } => Node::Dir { mode },
+                Virtual::File { mode, host } => Node::File {
+                    mode,
+                    data: Data::Host(host),
+                },
+                Virtual::Data { mode, bytes } => Node::File {
+                    mode,
+                    data: Data::Bytes(Arc::new(bytes)),
+                },
+                Virtual::Symlink(target) => Node::Symlink(target),
+            };
+            t.insert(path, node);
+        }
+        t
     }
 
     fn apply(&mut self, items: Vec<Item>) {

@@ -176,6 +176,16 @@ impl Root {
         })
     }
 
+    /// A root made of objects described in memory (a bundle before it is written).
+    pub fn from_virtual(name: &str, items: Vec<(PathBuf, layers::Virtual)>) -> Root {
+        Root {
+            dir: PathBuf::from(name),
+            host: false,
+            tree: Some(layers::Tree::from_virtual(items)),
+            dirs: RefCell::default(),
+        }
+    }
+
     fn lstat(&self, inner: &Path) -> io::Result<Meta> {
         match &self.tree {
             Some(t) => t.lstat(inner),
