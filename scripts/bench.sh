@@ -381,25 +381,87 @@ section_list() {
 }
 
 # ---------------------------------------------------------------------------
-# Section: bundle   (PLACEHOLDER)
-# TODO: elfroot's tar bundler vs GNU tar over the same closure, e.g.
-#   time_cmd elfroot-bundle "$ELFROOT" bundle ... "${INPUTS[@]}"
-#   time_cmd tar tar -cf - -T <closure list>      (then print_table / target_line)
+# Section: bundle
+# elfroot's bundler against GNU tar over the same files: python3 with its
+# standard library (--add /usr/lib/python3.11). The file list is elfroot's
+# own depfile: every host file that goes into the bundle.
 # ---------------------------------------------------------------------------
 section_bundle() {
     echo "== section: bundle =="
-    echo "bundle: not yet implemented"
+    ensure_elfroot
+    local py=${BENCH_BUNDLE_PROGRAM:-/usr/bin/python3} add=${BENCH_BUNDLE_ADD:-/usr/lib/python3.11}
+    if [ ! -x "$py" ] || [ ! -e "$add" ]; then
+        echo "bundle: skipped ($py or $add missing)"
+        return
+    fi
+    local d="$WORK/bundle"
+    mkdir -p "$d"
+    "$ELFROOT" bundle "$py" --add "$add" -o "$d/probe.tar" --depfile "$d/probe.d" > /dev/null
+    sed -e '1d' -e 's/ *\\$//' -e 's/^ *//' -e 's/\\ / /g' -e 's/\$\$/$/g' "$d/probe.d" > "$d/files.list"
+    local nfiles bytes
+    nfiles=$(wc -l < "$d/files.list")
+    bytes=$(tr '\n' '\0' < "$d/files.list" | du -cb --files0-from=- | tail -n 1 | cut -f1)
+    printf 'input: %s --add %s: %d files, %s MiB (the same list for every tool)\n' \
+        "$py" "$add" "$nfiles" "$(fmt_mib $((bytes / 1024)))"
+    printf 'versions: %s | %s | %s\n' "$(tar --version | head -n 1)" "$(gzip --version | head -n 1)" \
+        "$(zstd --version 2> /dev/null | head -n 1 || echo 'zstd: n/a')"
+
+    R_MODE[e-tar]="elfroot bundle -o x.tar"
+    time_cmd e-tar "$ELFROOT" bundle "$py" --add "$add" -o "$d/e.tar"
+    R_MODE[tar]="tar -cf x.tar -T list"
+    time_cmd tar tar -cPf "$d/g.tar" -T "$d/files.list"
+    R_MODE[e-tar.gz]="elfroot bundle -o x.tar.gz"
+    time_cmd e-tar.gz "$ELFROOT" bundle "$py" --add "$add" -o "$d/e.tar.gz"
+    R_MODE[tar-gzip]="tar -cf - -T list | gzip"
+    time_cmd tar-gzip bash -c 'tar -cPf - -T "$1" | gzip > "$2"' _ "$d/files.list" "$d/g.tar.gz"
+    R_MODE[e-tar.zst]="elfroot bundle -o x.tar.zst"
+    time_cmd e-tar.zst "$ELFROOT" bundle "$py" --add "$add" -o "$d/e.tar.zst"
+    if command -v zstd > /dev/null; then
+        R_MODE[tar-zstd]="tar -cf - -T list | zstd -T0 (reference)"
+        time_cmd tar-zstd bash -c 'tar -cPf - -T "$1" | zstd -q -T0 > "$2"' _ "$d/files.list" "$d/g.tar.zst"
+    else
+        skip_row tar-zstd "zstd not installed"
+    fi
+    local f
+    for f in e.tar g.tar e.tar.gz g.tar.gz e.tar.zst g.tar.zst; do
+        [ -f "$d/$f" ] && R_MODE[size-$f]=$(stat -c %s "$d/$f")
+    done
+    echo "runs: best of $RUNS; sizes: e.tar $(fmt_mib $((${R_MODE[size-e.tar]:-0} / 1024))) MiB, tar $(fmt_mib $((${R_MODE[size-g.tar]:-0} / 1024))) MiB," \
+        "e.tar.gz $(fmt_mib $((${R_MODE[size-e.tar.gz]:-0} / 1024))) MiB, tar|gzip $(fmt_mib $((${R_MODE[size-g.tar.gz]:-0} / 1024))) MiB," \
+        "e.tar.zst $(fmt_mib $((${R_MODE[size-e.tar.zst]:-0} / 1024))) MiB, tar|zstd $(fmt_mib $((${R_MODE[size-g.tar.zst]:-0} / 1024))) MiB"
+    print_table e-tar tar e-tar.gz tar-gzip e-tar.zst tar-zstd
+    target_line e-tar tar ">= 1 (uncompressed as fast as tar -cf)"
+    target_line e-tar.gz tar-gzip "> 1 at a similar size"
+    target_line e-tar.zst tar-gzip "> 1"
+    target_line e-tar.zst e-tar.gz "> 1 (.tar.zst faster than .tar.gz)"
 }
 
 # ---------------------------------------------------------------------------
-# Section: doctor   (PLACEHOLDER)
-# TODO: elfroot doctor vs `ldd -r` (per-file or multi, like the list section), e.g.
-#   time_cmd elfroot-doctor "$ELFROOT" doctor "${INPUTS[@]}"
-#   time_cmd ldd-r ldd -r "${INPUTS[@]}"           (then print_table / target_line)
+# Section: doctor
+# `elfroot doctor --in-root` over every dynamic program in /usr/bin against
+# `ldd -r` (which loads and relocates each one) on the same list.
 # ---------------------------------------------------------------------------
 section_doctor() {
     echo "== section: doctor =="
-    echo "doctor: not yet implemented"
+    ensure_inputs
+    ensure_elfroot
+    print_inputs
+    local n=${#INPUTS[@]} rc=0
+    "$ELFROOT" doctor --in-root "${INPUTS[@]}" > "$WORK/doctor.out" 2> /dev/null || rc=$?
+    printf 'elfroot doctor: %d start, %d would not (sanity run exit %d)\n' \
+        "$(grep -c ': starts' "$WORK/doctor.out" || true)" "$(grep -c ': will not start' "$WORK/doctor.out" || true)" "$rc"
+    R_MODE[doctor]="1 invocation: elfroot doctor --in-root FILE... ($n files)"
+    time_cmd doctor "$ELFROOT" doctor --in-root "${INPUTS[@]}"
+    R_RC[doctor]=0
+    if command -v ldd > /dev/null; then
+        R_MODE[ldd-r]="1 invocation: ldd -r FILE... ($n files)"
+        time_cmd ldd-r ldd -r "${INPUTS[@]}"
+    else
+        skip_row ldd-r "ldd not found"
+    fi
+    echo "runs: best of $RUNS"
+    print_table doctor ldd-r
+    target_line doctor ldd-r ">= 10"
 }
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@
 
 pub mod target;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -237,7 +236,7 @@ impl Checker<'_> {
             return Ok(());
         }
         if elf.is_static() {
-            let nss = bytes.windows(18).any(|w| w == b"/etc/nsswitch.conf");
+            let nss = memchr::memmem::find(&bytes, b"/etc/nsswitch.conf").is_some();
             self.findings.push(Finding {
                 code: "static",
                 severity: Severity::Note,
@@ -440,15 +439,16 @@ impl Checker<'_> {
 
     /// Non-weak undefined symbols that no object of the closure defines.
     fn undefined(&mut self, s: &str, c: &Closure, symbols: &[Arc<Symbols>], libc: Libc) {
-        let defined: HashSet<&str> = symbols
-            .iter()
-            .flat_map(|x| x.defined.iter().map(String::as_str))
-            .collect();
+        // One lookup in each object's own table (built once per run), no union
+        // per program; the largest tables (libc) first, where most imports are.
+        let mut by_size: Vec<&Arc<Symbols>> = symbols.iter().collect();
+        by_size.sort_by_key(|x| std::cmp::Reverse(x.defined.len()));
+        let defined = |name: &str| by_size.iter().any(|x| x.defined.contains(name));
         for (i, o) in c.objects.iter().enumerate() {
             let missing: Vec<&crate::elf::Import> = symbols[i]
                 .imports
                 .iter()
-                .filter(|imp| !defined.contains(imp.name.as_str()))
+                .filter(|imp| !defined(&imp.name))
                 .collect();
             if missing.is_empty() {
                 continue;
@@ -528,7 +528,13 @@ impl Checker<'_> {
                 continue;
             }
             let module = format!("libnss_{service}.so.2");
-            if self.analyzer.locate(c, libc_id, &module).is_none() {
+            let found = *self
+                .target
+                .nss_modules
+                .borrow_mut()
+                .entry(module.clone())
+                .or_insert_with(|| self.analyzer.locate(c, libc_id, &module).is_some());
+            if !found {
                 self.findings.push(Finding {
                     code: "nss-module-missing",
                     severity: Severity::Warning,

@@ -43,6 +43,8 @@ pub struct Target {
     /// /etc/nsswitch.conf, when there is one.
     pub nsswitch: Option<String>,
     pub has_passwd: bool,
+    /// NSS module name -> found, remembered across programs.
+    pub(crate) nss_modules: std::cell::RefCell<std::collections::HashMap<String, bool>>,
 }
 
 const LIB_DIRS: &[&str] = &["/lib", "/usr/lib", "/lib64", "/usr/lib64"];

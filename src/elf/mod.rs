@@ -4,6 +4,10 @@
 //! is parsed — the ELF header, the program headers and the dynamic section —
 //! so section headers a loader ignores cannot make a file unreadable here.
 
+mod symbols;
+
+pub use symbols::{Import, Symbols, symbols};
+
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::dynamic::{self, Dynamic};
 use goblin::elf::header;
@@ -355,84 +359,7 @@ fn dlopen_notes(bytes: &[u8], ph: &ProgramHeader, data: Data) -> Vec<DlopenNote>
     out
 }
 
-/// An imported symbol and the version it asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Import {
-    pub name: String,
-    pub version: Option<String>,
-}
-
-/// The dynamic symbols and symbol versions of one object, read once per run
-/// (only the bundler and the doctor need them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Symbols {
-    /// Names of the dynamic symbols the object defines.
-    pub defined: std::collections::HashSet<String>,
-    /// Undefined, non-weak dynamic symbols.
-    pub imports: Vec<Import>,
-    /// DT_VERNEED: for each needed file, the version names required from it.
-    pub needs: Vec<(String, Vec<String>)>,
-    /// DT_VERDEF: the version names the object defines (its base name excluded).
-    pub versions: Vec<String>,
-}
-
-/// Reads the dynamic symbol table and the version sections.
-pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
-    use goblin::elf::sym;
-    let elf = goblin::elf::Elf::parse(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
-    let strtab = &elf.dynstrtab;
-    let name = |off: usize| strtab.get_at(off).unwrap_or("").to_string();
-    let mut out = Symbols::default();
-    let mut version_names: std::collections::HashMap<u16, String> = Default::default();
-    if let Some(verneed) = &elf.verneed {
-        for need in verneed.iter() {
-            let mut names = Vec::new();
-            for aux in need.iter() {
-                let n = name(aux.vna_name);
-                version_names.insert(aux.vna_other, n.clone());
-                names.push(n);
-            }
-            out.needs.push((name(need.vn_file), names));
-        }
-    }
-    if let Some(verdef) = &elf.verdef {
-        for def in verdef.iter() {
-            if def.vd_flags & 1 != 0 {
-                continue; // VER_FLG_BASE: the file's own name
-            }
-            if let Some(aux) = def.iter().next() {
-                out.versions.push(name(aux.vda_name));
-            }
-        }
-    }
-    for (i, s) in elf.dynsyms.iter().enumerate() {
-        let n = strtab.get_at(s.st_name).unwrap_or("");
-        if n.is_empty() {
-            continue;
-        }
-        let bind = s.st_bind();
-        if s.st_shndx != 0 {
-            if matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK | sym::STB_GNU_UNIQUE) {
-                out.defined.insert(n.to_string());
-            }
-        } else if bind != sym::STB_WEAK {
-            let version = elf
-                .versym
-                .as_ref()
-                .and_then(|v| v.get_at(i))
-                .map(|v| v.version())
-                .filter(|&v| v > 1)
-                .and_then(|v| version_names.get(&v).cloned());
-            out.imports.push(Import {
-                name: n.to_string(),
-                version,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn vaddr_to_offset(phdrs: &[ProgramHeader], addr: u64) -> Option<u64> {
+pub(crate) fn vaddr_to_offset(phdrs: &[ProgramHeader], addr: u64) -> Option<u64> {
     phdrs
         .iter()
         .filter(|ph| ph.p_type == program_header::PT_LOAD)
