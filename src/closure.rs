@@ -49,6 +49,13 @@ pub struct Object {
     origin: String,
 }
 
+impl Object {
+    /// The directory `$ORIGIN` stands for in this object's search paths.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
 /// One DT_NEEDED entry and where it led.
 #[derive(Debug, Clone)]
 pub struct Dep {

@@ -278,11 +278,17 @@ impl Layout {
     }
 }
 
-/// `/a//b/./c/` -> `/a/b/c` (no `..` handling: callers pass canonical paths).
+/// `/a//b/./c/../d/` -> `/a/b/d` (textually, as for a path built from `$ORIGIN/..`).
 fn normalise(p: &str) -> String {
-    let parts: Vec<&str> = p
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
+    let mut parts: Vec<&str> = Vec::new();
+    for s in p.split('/') {
+        match s {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
     format!("/{}", parts.join("/"))
 }

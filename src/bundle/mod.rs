@@ -119,6 +119,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         missing: Vec::new(),
         closures: Vec::new(),
         cache: Vec::new(),
+        moved: None,
     };
     let mut placed = Vec::new();
     for input in inputs {
@@ -180,6 +181,14 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     })
 }
 
+/// The directory part of a path inside the root ("/" for a top-level file).
+fn parent(path: &str) -> String {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) | None => "/".to_string(),
+        Some(i) => path[..i].to_string(),
+    }
+}
+
 /// Runs the doctor's checks on the planned bundle, before anything is
 /// written: the verdict on each input as it would start from the bundle.
 pub fn verify(bundle: &Bundle) -> Result<Vec<crate::doctor::Verdict>> {
@@ -202,6 +211,8 @@ struct Planner<'a> {
     closures: Vec<Closure>,
     /// (name, path) of libraries the loader found through the cache or ld.so.conf.
     cache: Vec<(String, String)>,
+    /// While adding a program moved by --dest: (its directory, its new directory).
+    moved: Option<(String, String)>,
 }
 
 impl<'a> Planner<'a> {
@@ -244,7 +255,15 @@ impl<'a> Planner<'a> {
         }
         let closure = self.analyzer.analyze(input)?;
         self.place(input, &real, dest, "input")?;
+        // A program moved by --dest takes the libraries it finds through
+        // $ORIGIN along: they go at the same place relative to its new home.
+        if let Some(d) = dest {
+            let from = closure.objects[0].origin().to_string();
+            let to = parent(d);
+            self.moved = Some((from, to));
+        }
         self.closure(closure);
+        self.moved = None;
         Ok(())
     }
 
@@ -278,7 +297,16 @@ impl<'a> Planner<'a> {
                 (_, Some(by)) => format!("needed by {}", c.objects[by].path),
                 _ => format!("needed by {}", c.input),
             };
-            if let Err(e) = self.layout.add_path(root, &o.path, &reason) {
+            let moved = self.moved.as_ref().and_then(|(from, to)| {
+                let rest = o.path.strip_prefix(from.as_str())?.strip_prefix('/')?;
+                matches!(o.via, Via::Rpath | Via::Runpath)
+                    .then(|| format!("{}/{rest}", to.trim_end_matches('/')))
+            });
+            let added = match moved {
+                Some(at) => self.layout.add_file_at(root, &o.real, &at, &reason),
+                None => self.layout.add_path(root, &o.path, &reason).map(|_| ()),
+            };
+            if let Err(e) = added {
                 failures.push(e);
             }
             if let Some(b) = o.hwcaps.as_ref().and_then(|h| h.baseline.as_ref())

@@ -5,6 +5,7 @@ mod util;
 mod bundle;
 mod doctor;
 mod errors;
+mod examples;
 mod foreign;
 mod glibc;
 mod ldd;
