@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs elfroot's whole test suite. Installs what the tests need first (as
-# root, with apt-get) — musl-tools, qemu-user-static, the foreign-root
-# tools — then runs `cargo test`. Extra arguments go to cargo test.
+# root, with apt-get): musl-tools (musl programs), qemu-user-static (the arm64
+# root's own loader), runc, umoci and skopeo (running bundles and images),
+# make; then runs `cargo test`. Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(musl-tools qemu-user-static binutils)
+packages=(musl-tools qemu-user-static binutils runc umoci skopeo make tar python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
