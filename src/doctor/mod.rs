@@ -484,7 +484,9 @@ impl Checker<'_> {
                 .iter()
                 .any(|n| n.starts_with("__") && n.ends_with("_chk"));
             let glibc_on_musl = libc == Libc::Musl
-                && c.objects.iter().any(|x| x.elf.needed.iter().any(|n| n == "libc.so.6"));
+                && c.objects
+                    .iter()
+                    .any(|x| x.elf.needed.iter().any(|n| n == "libc.so.6"));
             self.findings.push(Finding {
                 code: "symbol-missing",
                 severity,
