@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod elf;
 pub mod error;
 pub mod files;
+pub mod oci;
 pub mod output;
 pub mod report;
 pub mod root;

@@ -214,8 +214,9 @@ impl Layout {
             .collect()
     }
 
-    /// The planned tree as a root that can be analysed before it is written.
-    pub fn as_root(&self) -> crate::root::Root {
+    /// The planned tree, on top of `base` layers, as a root that can be
+    /// analysed before it is written.
+    pub fn as_root(&self, base: &[PathBuf]) -> Result<crate::root::Root> {
         use crate::root::layers::Virtual;
         let items = self
             .items
@@ -236,7 +237,7 @@ impl Layout {
                 (PathBuf::from(path), v)
             })
             .collect();
-        crate::root::Root::from_virtual("<bundle>", items)
+        crate::root::Root::from_virtual("<bundle>", base, items)
     }
 
     /// Every host file copied into the bundle, sorted (for `--depfile`).

@@ -190,10 +190,11 @@ fn parent(path: &str) -> String {
 }
 
 /// Runs the doctor's checks on the planned bundle, before anything is
-/// written: the verdict on each input as it would start from the bundle.
-pub fn verify(bundle: &Bundle) -> Result<Vec<crate::doctor::Verdict>> {
+/// written: the verdict on each input as it would start from the bundle laid
+/// over the `base` image's layers (none for a plain layer).
+pub fn verify(bundle: &Bundle, base: &[PathBuf]) -> Result<Vec<crate::doctor::Verdict>> {
     let analyzer = Analyzer::new(
-        crate::files::Files::new(bundle.layout.as_root()),
+        crate::files::Files::new(bundle.layout.as_root(base)?),
         crate::closure::Options::default(),
     );
     let target = crate::doctor::Target::survey(&analyzer);

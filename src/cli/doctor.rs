@@ -16,8 +16,9 @@ pub struct DoctorArgs {
     /// (or at --at), or paths inside the target with --in-root.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// The target: a root directory or a layer tarball (.tar, .tar.gz,
-    /// .tar.zst); repeat to stack layers in order (OCI whiteouts honoured).
+    /// The target: a root directory, a layer tarball (.tar, .tar.gz, .tar.zst),
+    /// oci:DIR[:TAG] or oci-archive:FILE[:TAG]; repeat to stack layers in
+    /// order (OCI whiteouts honoured).
     #[arg(long, value_name = "TARGET", default_value = "/")]
     root: Vec<PathBuf>,
     /// Where the (single) FILE goes in the target.

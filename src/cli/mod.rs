@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use elfroot::archive::{Format, WriteOptions};
+use elfroot::archive::WriteOptions;
 use elfroot::bundle::{AddSpec, BundleOptions, DlopenMode, Extra};
 use elfroot::files::Files;
 use elfroot::output;
@@ -48,6 +48,13 @@ enum Command {
     /// Predict, without running anything, whether each FILE would start in a
     /// target root (an image), quoting the error it would otherwise give.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on standard output.
+    Man,
 }
 
 #[derive(Args, Debug)]
@@ -55,10 +62,12 @@ struct BundleArgs {
     /// Programs (or scripts) to bundle, at their own paths.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Output: a directory, NAME.tar, NAME.tar.gz/.tgz, NAME.tar.zst, or - (a tar on stdout).
+    /// Output: a directory, NAME.tar, NAME.tar.gz/.tgz, NAME.tar.zst, NAME.oci.tar (an OCI
+    /// image archive), or - (a tar on stdout).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Override the format guessed from OUT: dir, tar, tar.gz or tar.zst.
+    /// Override the format guessed from OUT: dir, tar, tar.gz, tar.zst, oci (an OCI image
+    /// layout directory) or oci-archive (the same as one tar file).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
     /// Modification time of every entry (default: SOURCE_DATE_EPOCH, else 0).
@@ -109,6 +118,45 @@ struct BundleArgs {
     /// Write the bundle even when `elfroot doctor` says it would not start.
     #[arg(long)]
     allow_broken: bool,
+    /// Image layer compression: gzip (default), zstd or none.
+    #[arg(long, value_name = "HOW", value_parser = ["gzip", "zstd", "none"], help_heading = "Image")]
+    compress: Option<String>,
+    /// Image Entrypoint, one argument per flag or one JSON array (default: the first FILE,
+    /// or the base image's).
+    #[arg(
+        long,
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Image"
+    )]
+    entrypoint: Vec<String>,
+    /// Image Cmd (arguments to the Entrypoint), one argument per flag or one JSON array.
+    #[arg(
+        long,
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        help_heading = "Image"
+    )]
+    cmd: Vec<String>,
+    /// Image environment variable (repeatable; PATH is set by default without --base).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Image")]
+    env: Vec<String>,
+    /// Image working directory.
+    #[arg(long, value_name = "DIR", help_heading = "Image")]
+    workdir: Option<String>,
+    /// Image user (NAME, UID or UID:GID).
+    #[arg(long, value_name = "USER", help_heading = "Image")]
+    user: Option<String>,
+    /// Image label (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Image")]
+    label: Vec<String>,
+    /// Image tag in the layout's index (org.opencontainers.image.ref.name; default: latest).
+    #[arg(long, value_name = "TAG", help_heading = "Image")]
+    tag: Option<String>,
+    /// Put the layer on top of this OCI image (a layout directory or an oci-archive file),
+    /// keeping its layers and config.
+    #[arg(long, value_name = "DIR[:TAG]", help_heading = "Image")]
+    base: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -143,6 +191,16 @@ pub fn run() -> Result<u8> {
         Command::List { common, paths } => (common, Mode::List { paths: *paths }),
         Command::Bundle(args) => return bundle(args),
         Command::Doctor(args) => return doctor::run(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "elfroot", &mut io::stdout());
+            return Ok(0);
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut io::stdout())?;
+            return Ok(0);
+        }
     };
     let report = analyze(common)?;
     for entry in &report.entries {
@@ -193,8 +251,23 @@ fn analyze(common: &Common) -> Result<Report> {
 /// The root and the search options shared by every command.
 pub(crate) fn setup(roots: &[PathBuf], library_path: Option<&str>) -> Result<(Root, Options)> {
     let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-    let root = Root::layers(roots)
+    // oci:DIR[:TAG] and oci-archive:FILE[:TAG] stand for their layers, in order.
+    // Layer tarballs are read into memory, so the image may go once the root is built.
+    let mut layers = Vec::new();
+    let mut images = Vec::new();
+    for r in roots {
+        let spec = r.to_string_lossy();
+        if elfroot::oci::is_image_spec(&spec) {
+            let image = elfroot::oci::open_image(&spec)?;
+            layers.extend(image.layer_paths().iter().cloned());
+            images.push(image);
+        } else {
+            layers.push(r.clone());
+        }
+    }
+    let root = Root::layers(&layers)
         .with_context(|| format!("cannot use {} as a root", shown.join(" + ")))?;
+    drop(images);
     let mut paths: Vec<String> = Vec::new();
     if let Some(p) = library_path {
         paths.extend(p.split([':', ';']).map(str::to_string));
@@ -214,9 +287,29 @@ pub(crate) fn setup(roots: &[PathBuf], library_path: Option<&str>) -> Result<(Ro
 }
 
 fn bundle(args: &BundleArgs) -> Result<u8> {
+    use elfroot::oci::{self, BundleFormat};
     let format = match &args.format {
-        Some(f) => Format::parse(f).map_err(anyhow::Error::msg)?,
-        None => Format::guess(&args.output),
+        Some(f) => BundleFormat::parse(f).map_err(anyhow::Error::msg)?,
+        None => BundleFormat::guess(&args.output),
+    };
+    let image_flags = args.compress.is_some()
+        || !args.entrypoint.is_empty()
+        || !args.cmd.is_empty()
+        || !args.env.is_empty()
+        || args.workdir.is_some()
+        || args.user.is_some()
+        || !args.label.is_empty()
+        || args.tag.is_some()
+        || args.base.is_some();
+    if image_flags && !format.is_image() {
+        anyhow::bail!(
+            "--compress, --entrypoint, --cmd, --env, --workdir, --user, --label, --tag and --base \
+             need --format oci or oci-archive (or OUT named *.oci.tar)"
+        );
+    }
+    let mut base = match &args.base {
+        Some(b) => Some(oci::open_path(b).with_context(|| format!("--base {b}"))?),
+        None => None,
     };
     let stdout = args.output.as_os_str() == "-";
     if stdout && args.json {
@@ -280,7 +373,11 @@ fn bundle(args: &BundleArgs) -> Result<u8> {
     }
     let mut refuse = !plan.missing.is_empty() && !args.allow_missing;
     if !refuse && !args.allow_broken {
-        for v in elfroot::bundle::verify(&plan)? {
+        let base_layers: Vec<PathBuf> = base
+            .as_ref()
+            .map(|b| b.layer_paths().to_vec())
+            .unwrap_or_default();
+        for v in elfroot::bundle::verify(&plan, &base_layers)? {
             // With --allow-missing, missing libraries are accepted; anything else is not.
             let fatal: Vec<_> = v
                 .findings
@@ -305,15 +402,56 @@ fn bundle(args: &BundleArgs) -> Result<u8> {
             args.output.display()
         );
     } else {
-        elfroot::archive::write(
-            &plan.layout.entries(),
-            &args.output,
-            &WriteOptions {
-                format,
-                mtime,
-                force: args.force,
-            },
-        )?;
+        match format {
+            BundleFormat::Root(format) => {
+                elfroot::archive::write(
+                    &plan.layout.entries(),
+                    &args.output,
+                    &WriteOptions {
+                        format,
+                        mtime,
+                        force: args.force,
+                    },
+                )?;
+            }
+            BundleFormat::Oci | BundleFormat::OciArchive => {
+                let in_bundle: Vec<String> = match &args.dest {
+                    Some(d) => vec![d.clone()],
+                    None => inputs.iter().map(|i| i.display().to_string()).collect(),
+                };
+                let platform = plan
+                    .closures
+                    .first()
+                    .and_then(|c| c.objects.first())
+                    .map_or_else(oci::Platform::host, |o| oci::Platform::of(&o.elf));
+                let image = oci::ImageOptions {
+                    archive: format == BundleFormat::OciArchive,
+                    compression: match &args.compress {
+                        Some(c) => oci::Compression::parse(c).map_err(anyhow::Error::msg)?,
+                        None => oci::Compression::Gzip,
+                    },
+                    mtime,
+                    force: args.force,
+                    platform,
+                    program: in_bundle[0].clone(),
+                    run: oci::RunConfig {
+                        entrypoint: oci::parse_command(&args.entrypoint),
+                        cmd: oci::parse_command(&args.cmd),
+                        env: args.env.clone(),
+                        workdir: args.workdir.clone(),
+                        user: args.user.clone(),
+                        labels: args.label.clone(),
+                    },
+                    tag: args.tag.clone(),
+                    created_by: format!("elfroot bundle {}", in_bundle.join(" ")),
+                    base: base.take(),
+                };
+                let written = oci::write(&plan.layout.entries(), &args.output, &image)?;
+                if !stdout && !args.json {
+                    println!("{}", written.manifest_digest);
+                }
+            }
+        }
         if let Some(dep) = &args.depfile {
             let target = if stdout {
                 Path::new("-")

@@ -87,12 +87,11 @@ impl Tree {
         Ok(t)
     }
 
-    /// A tree of the given objects (paths absolute, parents created as needed):
-    /// a planned bundle, checked before it is written.
-    pub fn from_virtual(items: Vec<(PathBuf, Virtual)>) -> Tree {
-        let mut t = Tree::default();
-        t.nodes
-            .insert(PathBuf::from("/"), Node::Dir { mode: 0o755 });
+    /// `layers` applied in order, then the given objects on top (paths
+    /// absolute, parents created as needed): a planned bundle, on its base
+    /// image if it has one, checked before it is written.
+    pub fn from_virtual(layers: &[PathBuf], items: Vec<(PathBuf, Virtual)>) -> Result<Tree> {
+        let mut t = Tree::load(layers)?;
         for (path, v) in items {
             let node = match v {
                 Virtual::Dir { mode } => Node::Dir { mode },
@@ -108,7 +107,7 @@ impl Tree {
             };
             t.insert(path, node);
         }
-        t
+        Ok(t)
     }
 
     fn apply(&mut self, items: Vec<Item>) {

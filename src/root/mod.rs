@@ -176,14 +176,19 @@ impl Root {
         })
     }
 
-    /// A root made of objects described in memory (a bundle before it is written).
-    pub fn from_virtual(name: &str, items: Vec<(PathBuf, layers::Virtual)>) -> Root {
-        Root {
+    /// A root made of `layers` and then objects described in memory on top
+    /// (a bundle before it is written, on its base image's layers).
+    pub fn from_virtual(
+        name: &str,
+        layers: &[PathBuf],
+        items: Vec<(PathBuf, layers::Virtual)>,
+    ) -> Result<Root> {
+        Ok(Root {
             dir: PathBuf::from(name),
             host: false,
-            tree: Some(layers::Tree::from_virtual(items)),
+            tree: Some(layers::Tree::from_virtual(layers, items)?),
             dirs: RefCell::default(),
-        }
+        })
     }
 
     fn lstat(&self, inner: &Path) -> io::Result<Meta> {

@@ -335,3 +335,46 @@ fn host_files_are_checked_at_their_place_and_layers_stack() {
         run.stdout
     );
 }
+
+#[test]
+fn oci_images_are_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("img");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/curl",
+        "--format",
+        "oci",
+        "-o",
+        &layout.to_string_lossy(),
+        "--tag",
+        "v1",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let spec = format!("oci:{}:v1", layout.display());
+    let ok = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/curl"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    let missing = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/ls"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stdout.contains("error[file-missing]"),
+        "{}",
+        missing.stdout
+    );
+    // The host's ls placed in the image lacks libselinux there.
+    let placed = elfroot(&["doctor", "--root", &spec, "/usr/bin/ls"]);
+    assert_eq!(placed.code, 1);
+    assert!(
+        placed
+            .stdout
+            .contains("libselinux.so.1: cannot open shared object file"),
+        "{}",
+        placed.stdout
+    );
+    let archive = dir.path().join("img.oci.tar");
+    let run = elfroot(&["bundle", "/usr/bin/ls", "-o", &archive.to_string_lossy()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let spec = format!("oci-archive:{}", archive.display());
+    let ok = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/ls"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+}

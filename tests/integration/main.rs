@@ -10,3 +10,4 @@ mod foreign;
 mod glibc;
 mod ldd;
 mod musl;
+mod oci;

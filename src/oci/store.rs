@@ -1,0 +1,323 @@
+//! The files of an image layout, in a directory or in a tar archive, read
+//! and checked against their descriptors.
+//!
+//! An archive is indexed once (the offset and size of each member, nothing
+//! extracted); members are then read in place with positioned reads, and
+//! only the layer blobs asked for are copied out.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::digest::{Digest, Hasher, HashingReader};
+use super::spec::Descriptor;
+use crate::error::{Error, Result};
+
+/// The largest JSON document (index, manifest, config) read into memory.
+const MAX_JSON: u64 = 16 << 20;
+
+/// Where the layout's files are.
+pub(crate) enum Store {
+    Dir(PathBuf),
+    Archive {
+        path: PathBuf,
+        file: File,
+        /// Regular members by normalised path: (content offset, size).
+        members: HashMap<String, (u64, u64)>,
+    },
+}
+
+impl Store {
+    /// An image layout directory.
+    pub(crate) fn dir(path: &Path) -> Result<Store> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Ok(Store::Dir(path.to_path_buf())),
+            Ok(_) => Err(Error::Config {
+                path: path.to_path_buf(),
+                reason: "not an OCI image layout directory (use oci-archive: for a tar file)"
+                    .into(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
+                path: path.to_path_buf(),
+            }),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// An image layout in a tar file, indexed.
+    pub(crate) fn archive(path: &Path) -> Result<Store> {
+        let io_err = |e: io::Error| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => Error::io(path, e),
+        };
+        let mut file = File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 4];
+        let n = file.read_at(&mut magic, 0).map_err(io_err)?;
+        if magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n] == [0x28, 0xb5, 0x2f, 0xfd] {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                reason: "compressed; an oci-archive is a plain tar file (decompress it first)"
+                    .into(),
+            });
+        }
+        let bad = |e: io::Error| Error::Config {
+            path: path.to_path_buf(),
+            reason: format!("not a readable tar archive: {e}"),
+        };
+        let mut members = HashMap::new();
+        let mut links = Vec::new();
+        {
+            let mut tar = tar::Archive::new(&mut file);
+            for entry in tar.entries_with_seek().map_err(bad)? {
+                let entry = entry.map_err(bad)?;
+                let name = normalise(&entry.path().map_err(bad)?);
+                let kind = entry.header().entry_type();
+                if kind.is_file() {
+                    members.insert(name, (entry.raw_file_position(), entry.size()));
+                } else if kind.is_hard_link()
+                    && let Some(target) = entry.link_name().map_err(bad)?
+                {
+                    links.push((name, normalise(&target)));
+                }
+            }
+        }
+        for (name, target) in links {
+            if let Some(&at) = members.get(&target) {
+                members.insert(name, at);
+            }
+        }
+        Ok(Store::Archive {
+            path: path.to_path_buf(),
+            file,
+            members,
+        })
+    }
+
+    /// Checks the `oci-layout` marker file.
+    pub(crate) fn check_layout(&self) -> Result<()> {
+        let layout = self.read_json("oci-layout")?;
+        match layout.get("imageLayoutVersion") {
+            Some(Value::String(_)) => Ok(()),
+            _ => Err(self.bad("oci-layout", "no imageLayoutVersion")),
+        }
+    }
+
+    /// How errors name `rel`: the file in the layout, or ARCHIVE/rel.
+    fn shown(&self, rel: &str) -> PathBuf {
+        match self {
+            Store::Dir(dir) => dir.join(rel),
+            Store::Archive { path, .. } => PathBuf::from(format!("{}/{rel}", path.display())),
+        }
+    }
+
+    /// An error about the layout's file `rel`.
+    pub(crate) fn bad(&self, rel: &str, reason: &str) -> Error {
+        Error::Config {
+            path: self.shown(rel),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The size of `rel`, or an error saying it is missing.
+    fn size(&self, rel: &str, missing: &str) -> Result<u64> {
+        let gone = || self.bad(rel, missing);
+        match self {
+            Store::Dir(dir) => match std::fs::metadata(dir.join(rel)) {
+                Ok(m) if m.is_file() => Ok(m.len()),
+                Ok(_) => Err(self.bad(rel, "not a regular file")),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(gone()),
+                Err(e) => Err(Error::io(self.shown(rel), e)),
+            },
+            Store::Archive { members, .. } => members.get(rel).map(|m| m.1).ok_or_else(gone),
+        }
+    }
+
+    /// A reader of the whole of `rel`.
+    fn open(&self, rel: &str) -> Result<Box<dyn Read + '_>> {
+        match self {
+            Store::Dir(dir) => {
+                let f = File::open(dir.join(rel)).map_err(|e| Error::io(self.shown(rel), e))?;
+                Ok(Box::new(f))
+            }
+            Store::Archive { file, members, .. } => {
+                let &(offset, size) = members.get(rel).ok_or_else(|| self.bad(rel, "missing"))?;
+                Ok(Box::new(RangeReader {
+                    file,
+                    offset,
+                    left: size,
+                }))
+            }
+        }
+    }
+
+    fn read_small(&self, rel: &str, size: u64) -> Result<Vec<u8>> {
+        if size > MAX_JSON {
+            return Err(self.bad(
+                rel,
+                &format!("{size} bytes is too large for a JSON document"),
+            ));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        self.open(rel)?
+            .take(size)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io(self.shown(rel), e))?;
+        Ok(buf)
+    }
+
+    fn parse_json(&self, rel: &str, bytes: &[u8]) -> Result<Value> {
+        serde_json::from_slice(bytes).map_err(|e| self.bad(rel, &format!("bad JSON: {e}")))
+    }
+
+    /// A file of the layout that is not a blob (oci-layout, index.json).
+    pub(crate) fn read_json(&self, rel: &str) -> Result<Value> {
+        let missing = match self {
+            Store::Dir(_) => "missing: not an OCI image layout",
+            Store::Archive { .. } => "missing: not an OCI image archive",
+        };
+        let size = self.size(rel, missing)?;
+        let bytes = self.read_small(rel, size)?;
+        self.parse_json(rel, &bytes)
+    }
+
+    /// The digest of a descriptor found in `named_in` (a path in the layout).
+    pub(crate) fn digest_of(&self, d: &Descriptor, named_in: &str) -> Result<Digest> {
+        Digest::parse(&d.digest).map_err(|reason| self.bad(named_in, &reason))
+    }
+
+    /// A JSON blob, checked against its descriptor (`digest` is its digest).
+    pub(crate) fn read_json_blob(
+        &self,
+        d: &Descriptor,
+        digest: &Digest,
+        what: &str,
+    ) -> Result<Value> {
+        let rel = digest.blob_path();
+        let size = self.blob_size(d, digest, what)?;
+        let bytes = self.read_small(&rel, size)?;
+        let actual = {
+            let mut h = Hasher::new(digest.algorithm());
+            h.update(&bytes);
+            h.finish()
+        };
+        self.check_digest(&rel, digest, &actual)?;
+        self.parse_json(&rel, &bytes)
+    }
+
+    fn blob_size(&self, d: &Descriptor, digest: &Digest, what: &str) -> Result<u64> {
+        let rel = digest.blob_path();
+        let size = self.size(&rel, &format!("missing blob (the {what} {digest})"))?;
+        if size != d.size {
+            return Err(self.bad(
+                &rel,
+                &format!(
+                    "size mismatch: the descriptor says {} bytes, the blob has {size}",
+                    d.size
+                ),
+            ));
+        }
+        Ok(size)
+    }
+
+    fn check_digest(&self, rel: &str, want: &Digest, got: &Digest) -> Result<()> {
+        if want != got {
+            return Err(self.bad(rel, &format!("digest mismatch: the contents are {got}")));
+        }
+        Ok(())
+    }
+
+    /// The host path of a layer blob of the manifest `manifest`, checked;
+    /// an archive's is copied into `temp`.
+    pub(crate) fn layer(
+        &self,
+        d: &Descriptor,
+        manifest: &Digest,
+        temp: Option<&Path>,
+    ) -> Result<PathBuf> {
+        let digest = self.digest_of(d, &manifest.blob_path())?;
+        let rel = digest.blob_path();
+        self.blob_size(d, &digest, "layer")?;
+        let reader = HashingReader::new(self.open(&rel)?, digest.algorithm());
+        let (host, actual) = match (self, temp) {
+            (Store::Dir(dir), _) => {
+                let (actual, _) = reader.drain().map_err(|e| Error::io(self.shown(&rel), e))?;
+                (dir.join(&rel), actual)
+            }
+            (Store::Archive { .. }, Some(temp)) => {
+                let host = temp.join(digest.hex());
+                let mut out = File::create(&host).map_err(|e| Error::io(&host, e))?;
+                let mut reader = reader;
+                io::copy(&mut reader, &mut out).map_err(|e| Error::io(self.shown(&rel), e))?;
+                out.flush().map_err(|e| Error::io(&host, e))?;
+                let (actual, _) = reader.drain().map_err(|e| Error::io(self.shown(&rel), e))?;
+                (host, actual)
+            }
+            (Store::Archive { .. }, None) => {
+                return Err(Error::Usage("internal: no directory for layers".into()));
+            }
+        };
+        self.check_digest(&rel, &digest, &actual)?;
+        Ok(host)
+    }
+}
+
+/// `./blobs/sha256/x` and `/blobs/sha256/x` are `blobs/sha256/x`.
+fn normalise(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    let mut s: &str = &s;
+    loop {
+        if let Some(rest) = s.strip_prefix("./") {
+            s = rest;
+        } else if let Some(rest) = s.strip_prefix('/') {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s.trim_end_matches('/').to_string()
+}
+
+/// Reads `left` bytes of `file` from `offset`, without moving a shared cursor.
+struct RangeReader<'f> {
+    file: &'f File,
+    offset: u64,
+    left: u64,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the archive ends inside this member",
+            ));
+        }
+        self.offset += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_are_normalised() {
+        assert_eq!(normalise(Path::new("./index.json")), "index.json");
+        assert_eq!(normalise(Path::new("/blobs/sha256/")), "blobs/sha256");
+    }
+}
