@@ -83,10 +83,15 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+/// The message already names the cause (an I/O error's text included), so
+/// no separate source is reported: `{:#}` would print it twice.
+impl std::error::Error for Error {}
+
+impl Error {
+    /// The underlying I/O error kind, when there is one (a closed pipe, say).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(source.kind()),
             _ => None,
         }
     }

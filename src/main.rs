@@ -22,5 +22,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<elfroot::Error>()
+                .is_some_and(|e| e.io_kind() == Some(io::ErrorKind::BrokenPipe))
     })
 }

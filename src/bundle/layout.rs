@@ -188,7 +188,9 @@ impl Layout {
         }
         for link in follow {
             let shown = link.to_string_lossy().into_owned();
-            if let Some(real) = self.add_path(root, &shown, &format!("target of {shown}"))? {
+            if let Some(real) = self.add_path(root, &shown, &format!("target of {shown}"))?
+                && matches!(root.lookup(&real)?, crate::root::Lookup::File(_))
+            {
                 files.push(real);
             }
         }

@@ -465,7 +465,8 @@ impl<'a> Planner<'a> {
                 path: PathBuf::from(&spec.src),
             });
         }
-        let many = matches.len() > 1;
+        // With a glob, DEST is a directory, as for `cp PATTERN DEST/`.
+        let many = matches.len() > 1 || spec.src.contains(['*', '?', '[']);
         for m in matches {
             let shown = m.to_string_lossy().into_owned();
             let dest = spec.dest.as_ref().map(|d| {

@@ -647,3 +647,216 @@ fn thread_cancellation_brings_libgcc_s() {
         assert_eq!(c, 0, "{e}");
     }
 }
+
+/// Runs `argv` in `root` (or on the host) with extra environment and stdin.
+fn run_with(root: Option<&Path>, argv: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Outcome {
+    use std::io::Write;
+    let mut cmd = match root {
+        Some(r) => {
+            let mut c = Command::new("/usr/sbin/chroot");
+            c.arg(r).args(argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir("/");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn optional_extras_gconv_tzdata_locale_and_certs() {
+    let dir = tempfile::tempdir().unwrap();
+    // iconv needs its gconv modules for anything but UTF-8 <-> ASCII.
+    let out = dir.path().join("iconv");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/iconv",
+        "-o",
+        &out.to_string_lossy(),
+        "--with",
+        "gconv,locale",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        out.join("usr/lib/x86_64-linux-gnu/gconv/gconv-modules")
+            .exists()
+    );
+    assert!(
+        out.join("usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so")
+            .exists()
+    );
+    assert!(out.join("usr/lib/locale/C.utf8/LC_CTYPE").exists());
+    let argv = ["/usr/bin/iconv", "-f", "UTF-8", "-t", "ISO-8859-15"];
+    let input = "caf\u{e9} \u{20ac}\n".as_bytes();
+    if is_root() {
+        as_a_runtime_would(&out);
+        assert_eq!(
+            run_with(Some(&out), &argv, &[], input),
+            run_with(None, &argv, &[], input)
+        );
+        // Without --with gconv the same conversion fails in the bundle.
+        let bare = dir.path().join("bare");
+        assert_eq!(
+            elfroot(&["bundle", "/usr/bin/iconv", "-o", &bare.to_string_lossy()]).code,
+            0
+        );
+        as_a_runtime_would(&bare);
+        assert_ne!(run_with(Some(&bare), &argv, &[], input).2, 0);
+    }
+    // Time zones.
+    let out = dir.path().join("date");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/date",
+        "-o",
+        &out.to_string_lossy(),
+        "--with",
+        "tzdata",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out.join("usr/share/zoneinfo/Europe/Paris").exists());
+    if is_root() {
+        as_a_runtime_would(&out);
+        let argv = ["/usr/bin/date", "-d", "@0"];
+        let env = [("TZ", "Europe/Paris")];
+        let host = run_with(None, &argv, &env, b"");
+        assert!(host.0.contains("CET"), "{host:?}");
+        assert_eq!(run_with(Some(&out), &argv, &env, b""), host);
+    }
+    // CA certificates come with a TLS library; --no-passwd leaves the user database out.
+    let out = dir.path().join("curl");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/curl",
+        "-o",
+        &out.to_string_lossy(),
+        "--no-passwd",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out.join("etc/ssl/certs/ca-certificates.crt").is_file());
+    assert!(!out.join("etc/passwd").exists() && !out.join("etc/group").exists());
+    // --extras none: no NSS configuration and no certificates.
+    let out = dir.path().join("none");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/curl",
+        "-o",
+        &out.to_string_lossy(),
+        "--extras",
+        "none",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!out.join("etc/nsswitch.conf").exists() && !out.join("etc/ssl").exists());
+}
+
+#[test]
+fn a_given_nsswitch_conf_brings_its_modules() {
+    let t = Tree::new();
+    t.lib(
+        "nss/libnss_elfroottest.so.2",
+        "int _nss_elfroottest_getpwnam_r(void) { return 0; }\n",
+        &[],
+    );
+    t.write("nsswitch.conf", "passwd: files elfroottest\nhosts: files\n");
+    let out = t.at("b");
+    let lp = format!("--library-path={}", t.s("nss"));
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/getent",
+        "-o",
+        &out.to_string_lossy(),
+        "--nsswitch",
+        &t.s("nsswitch.conf"),
+        &lp,
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/nsswitch.conf")).unwrap(),
+        "passwd: files elfroottest\nhosts: files\n"
+    );
+    let doc = run.json();
+    let module = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/libnss_elfroottest.so.2")
+        })
+        .expect("the module named by the given nsswitch.conf");
+    assert_eq!(module["reason"], "NSS module for 'elfroottest'");
+}
+
+#[test]
+fn added_trees_keep_links_and_bring_their_targets() {
+    let t = Tree::new();
+    t.write("opt/jdk/lib/conf.real", "setting=1\n");
+    t.write("etc/jdk/security.conf", "x\n");
+    // A JDK-like tree: a link into /etc (absolute), one inside the tree (relative).
+    t.symlink(&t.s("etc/jdk/security.conf"), "opt/jdk/conf/security.conf");
+    t.symlink("../lib/conf.real", "opt/jdk/conf/main.conf");
+    let out = t.at("b");
+    let add = t.s("opt/jdk");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/true",
+        "-o",
+        &out.to_string_lossy(),
+        "--add",
+        &add,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let inside = |p: &str| out.join(p.trim_start_matches('/'));
+    let link = inside(&t.s("opt/jdk/conf/security.conf"));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        inside(&t.s("etc/jdk/security.conf")).is_file(),
+        "the link's target came too"
+    );
+    assert_eq!(
+        std::fs::read_link(inside(&t.s("opt/jdk/conf/main.conf"))).unwrap(),
+        Path::new("../lib/conf.real")
+    );
+    // Globs, and SRC:DEST.
+    let out2 = t.at("b2");
+    let glob = format!("{}:/conf", t.s("opt/jdk/lib/*.real"));
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/true",
+        "-o",
+        &out2.to_string_lossy(),
+        "--add",
+        &glob,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(out2.join("conf/conf.real").is_file());
+}
