@@ -325,9 +325,9 @@ fn read_tar_layer(path: &Path) -> Result<Vec<Item>> {
     } else {
         Box::new(file)
     };
-    let bad = |e: io::Error| Error::Malformed {
+    let bad = |e: io::Error| Error::Unsupported {
         path: path.to_path_buf(),
-        reason: format!("not a readable tar layer: {e}"),
+        reason: format!("not a directory or a readable layer tarball ({e})"),
     };
     let mut archive = tar::Archive::new(reader);
     let mut items = Vec::new();
