@@ -8,32 +8,8 @@ use std::process::Command;
 
 use crate::util::*;
 
-/// One program run: (stdout, stderr, exit status).
-type Outcome = (String, String, i32);
-
 fn run_in(root: Option<&Path>, argv: &[&str]) -> Outcome {
-    let mut cmd = match root {
-        Some(r) => {
-            let mut c = Command::new("chroot");
-            c.arg(r).args(argv);
-            c
-        }
-        None => {
-            let mut c = Command::new(argv[0]);
-            c.args(&argv[1..]);
-            c
-        }
-    };
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
-        .env("HOME", "/root")
-        .current_dir("/");
-    let out = cmd.output().unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
+    run_program(root, argv, &[("HOME", "/root")], b"")
 }
 
 /// Gives a bundle directory what a container runtime mounts into every
@@ -648,42 +624,6 @@ fn thread_cancellation_brings_libgcc_s() {
     }
 }
 
-/// Runs `argv` in `root` (or on the host) with extra environment and stdin.
-fn run_with(root: Option<&Path>, argv: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Outcome {
-    use std::io::Write;
-    let mut cmd = match root {
-        Some(r) => {
-            let mut c = Command::new("/usr/sbin/chroot");
-            c.arg(r).args(argv);
-            c
-        }
-        None => {
-            let mut c = Command::new(argv[0]);
-            c.args(&argv[1..]);
-            c
-        }
-    };
-    cmd.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .current_dir("/");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
 #[test]
 fn optional_extras_gconv_tzdata_locale_and_certs() {
     let dir = tempfile::tempdir().unwrap();
@@ -712,8 +652,8 @@ fn optional_extras_gconv_tzdata_locale_and_certs() {
     if is_root() {
         as_a_runtime_would(&out);
         assert_eq!(
-            run_with(Some(&out), &argv, &[], input),
-            run_with(None, &argv, &[], input)
+            run_program(Some(&out), &argv, &[], input),
+            run_program(None, &argv, &[], input)
         );
         // Without --with gconv the same conversion fails in the bundle.
         let bare = dir.path().join("bare");
@@ -722,7 +662,7 @@ fn optional_extras_gconv_tzdata_locale_and_certs() {
             0
         );
         as_a_runtime_would(&bare);
-        assert_ne!(run_with(Some(&bare), &argv, &[], input).2, 0);
+        assert_ne!(run_program(Some(&bare), &argv, &[], input).2, 0);
     }
     // Time zones.
     let out = dir.path().join("date");
@@ -740,9 +680,9 @@ fn optional_extras_gconv_tzdata_locale_and_certs() {
         as_a_runtime_would(&out);
         let argv = ["/usr/bin/date", "-d", "@0"];
         let env = [("TZ", "Europe/Paris")];
-        let host = run_with(None, &argv, &env, b"");
+        let host = run_program(None, &argv, &env, b"");
         assert!(host.0.contains("CET"), "{host:?}");
-        assert_eq!(run_with(Some(&out), &argv, &env, b""), host);
+        assert_eq!(run_program(Some(&out), &argv, &env, b""), host);
     }
     // CA certificates come with a TLS library; --no-passwd leaves the user database out.
     let out = dir.path().join("curl");

@@ -49,18 +49,8 @@ fn reality(root: &Path, file: &str) -> Option<(i32, String, String)> {
         skip("chroot needs root");
         return None;
     }
-    let out = Command::new("/usr/sbin/chroot")
-        .arg(root)
-        .arg(file)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
-    Some((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    let (stdout, stderr, status) = run_program(Some(root), &[file], &[], b"");
+    Some((status, stdout, stderr))
 }
 
 /// Asserts that doctor and the real run agree; returns doctor's error code.

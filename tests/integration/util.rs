@@ -293,3 +293,53 @@ pub fn assert_same_as_ldd(file: &Path, extra: &[&str], env: &[(&str, &str)]) -> 
     );
     run
 }
+
+/// One program run: (stdout, stderr, exit status).
+pub type Outcome = (String, String, i32);
+
+/// Runs `argv` with a clean environment (plus `env`) and `stdin`, on the
+/// host or, with `root`, inside it with chroot (test-only: running bundles is
+/// how the tests prove them).
+pub fn run_program(
+    root: Option<&Path>,
+    argv: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+) -> Outcome {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = match root {
+        Some(r) => {
+            let mut c = Command::new("/usr/sbin/chroot");
+            c.arg(r).args(argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .current_dir("/");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        // A program that exits without reading its input closes the pipe: fine.
+        let _ = input.write_all(stdin);
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
