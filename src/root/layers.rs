@@ -425,3 +425,86 @@ fn read_dir_layer(dir: &Path) -> Result<Vec<Item>> {
     }
     Ok(items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{Entry, write_tar};
+
+    fn layer(dir: &Path, name: &str, entries: &[Entry]) -> PathBuf {
+        let path = dir.join(name);
+        let bytes = write_tar(entries, 0, Vec::new()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_directories_hide_lower_layers_only() {
+        let t = tempfile::tempdir().unwrap();
+        let base = layer(
+            t.path(),
+            "base.tar",
+            &[
+                Entry::data("/etc/a", "a", 0o644),
+                Entry::data("/etc/b", "b", 0o644),
+                Entry::data("/opt/x/one", "1", 0o644),
+                Entry::data("/opt/x/two", "2", 0o644),
+                Entry::symlink("/lib", "usr/lib"),
+            ],
+        );
+        let upper = layer(
+            t.path(),
+            "upper.tar",
+            &[
+                Entry::data("/etc/.wh.a", "", 0o644),
+                Entry::data("/opt/x/.wh..wh..opq", "", 0o644),
+                Entry::data("/opt/x/three", "3", 0o644),
+                Entry::data("/etc/c", "c", 0o600),
+            ],
+        );
+        let tree = Tree::load(&[base, upper]).unwrap();
+        let names = |p: &str| -> Vec<String> {
+            tree.read_dir(Path::new(p))
+                .iter()
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names("/etc"), ["b", "c"]);
+        assert_eq!(
+            names("/opt/x"),
+            ["three"],
+            "opaque: only this layer's entries"
+        );
+        assert_eq!(
+            tree.readlink(Path::new("/lib")).unwrap(),
+            Path::new("usr/lib")
+        );
+        assert_eq!(tree.lstat(Path::new("/etc/c")).unwrap().mode, 0o600);
+        assert_eq!(&*tree.contents(Path::new("/etc/b")).unwrap(), b"b");
+        assert!(tree.lstat(Path::new("/etc/a")).is_err());
+    }
+
+    #[test]
+    fn compressed_layers_are_read_by_their_magic() {
+        let t = tempfile::tempdir().unwrap();
+        let entries = [Entry::data("/hello", "hi", 0o644)];
+        let plain = write_tar(&entries, 0, Vec::new()).unwrap();
+        let gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&plain).unwrap();
+            e.finish().unwrap()
+        };
+        let zst = zstd::encode_all(&plain[..], 1).unwrap();
+        for (name, bytes) in [("a.tar.gz", gz), ("a.tar.zst", zst), ("a.bin", plain)] {
+            let p = t.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let tree = Tree::load(&[p]).unwrap();
+            assert_eq!(
+                &*tree.contents(Path::new("/hello")).unwrap(),
+                b"hi",
+                "{name}"
+            );
+        }
+    }
+}
