@@ -224,7 +224,7 @@ impl Tree {
             Some(Node::File {
                 data: Data::Host(p),
                 ..
-            }) => std::fs::read(p).map(Contents::Read),
+            }) => super::read_host_file(p),
             Some(Node::File {
                 data: Data::Head(_),
                 ..

@@ -414,19 +414,7 @@ impl Root {
             return t.contents(real).map_err(|e| Error::io(real, e));
         }
         let host = self.host_path(real);
-        let file = File::open(&host).map_err(|e| Error::io(&host, e))?;
-        let len = file.metadata().map_err(|e| Error::io(&host, e))?.len();
-        if len < 64 * 1024 {
-            let mut buf = Vec::with_capacity(len as usize);
-            (&file)
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::io(&host, e))?;
-            return Ok(Contents::Read(buf));
-        }
-        // SAFETY: the map is read-only and private. A file truncated under us
-        // could fault; the loader's own inputs are not expected to change mid-run.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&host, e))?;
-        Ok(Contents::Mapped(map))
+        read_host_file(&host).map_err(|e| Error::io(&host, e))
     }
 
     /// Reads the first bytes of the file at the canonical path `real`.
@@ -551,6 +539,22 @@ pub enum TreeKind {
     Symlink(PathBuf),
     /// A device, socket or fifo: never copied.
     Other,
+}
+
+/// A host file's contents: mapped when large (only the pages the ELF
+/// reader touches are read), read when small.
+pub(crate) fn read_host_file(host: &Path) -> io::Result<Contents> {
+    let file = File::open(host)?;
+    let len = file.metadata()?.len();
+    if len < 64 * 1024 {
+        let mut buf = Vec::with_capacity(len as usize);
+        (&file).read_to_end(&mut buf)?;
+        return Ok(Contents::Read(buf));
+    }
+    // SAFETY: the map is read-only and private. A file truncated under us
+    // could fault; the loader's own inputs are not expected to change mid-run.
+    let map = unsafe { memmap2::Mmap::map(&file) }?;
+    Ok(Contents::Mapped(map))
 }
 
 fn classify(inner: PathBuf, meta: &Meta) -> Lookup {
