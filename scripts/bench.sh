@@ -11,7 +11,7 @@
 # Environment:
 #   ELFROOT          elfroot binary to benchmark. If unset, the script runs
 #                    `cargo build --release` in the repo and uses target/release/elfroot.
-#   BENCH_RUNS       runs per tool; the best (minimum) wall time is reported (default 3).
+#   BENCH_RUNS       runs per tool; the median wall time is reported (default 5).
 #   BENCH_DIR        directory whose dynamically linked ELF files are the inputs (default /usr/bin).
 #   BENCH_LDD_MODE   multi    = one `ldd FILE...` invocation (default; measured faster than
 #                               per-file on Debian 12, so it is the stricter baseline)
@@ -20,7 +20,7 @@
 #   BENCH_KEEP=1     keep the scratch directory (stderr of every tool, input list).
 #
 # Measurement:
-#   * wall clock: bash $EPOCHREALTIME around each run, best of BENCH_RUNS, ms precision.
+#   * wall clock: bash $EPOCHREALTIME around each run, median of BENCH_RUNS, ms precision.
 #     Every run is wrapped in GNU time (same ~1 ms fork/exec overhead for every tool).
 #   * peak RSS: GNU time %M (KiB) = max RSS of the command and all of its waited-for
 #     descendants, so for per-file loops it is the max RSS of any single invocation.
@@ -45,7 +45,7 @@ SECTIONS=(list bundle doctor)
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 BENCH_DIR=${BENCH_DIR:-/usr/bin}
 BENCH_LDD_MODE=${BENCH_LDD_MODE:-multi}
 TIME_BIN=${BENCH_TIME:-/usr/bin/time}
@@ -120,7 +120,7 @@ fmt_ratio() {  # num_us den_us -> X.Y (num/den), den floored at 1 us
 
 # ---------------------------------------------------------------------------
 # Timing core
-#   R_US[name]    best wall time in microseconds
+#   R_US[name]    median wall time in microseconds
 #   R_RSS[name]   max peak RSS in KiB over all runs ("" if unknown)
 #   R_RC[name]    first non-zero exit status seen (0 if all runs succeeded)
 #   R_MODE[name]  human description of how the tool was invoked
@@ -131,7 +131,8 @@ declare -A R_US=() R_RSS=() R_RC=() R_MODE=() R_SKIP=()
 # time_cmd NAME CMD...   run CMD $RUNS times (stdout -> /dev/null, stderr -> $WORK/NAME.err)
 time_cmd() {
     local name=$1; shift
-    local i t0 t1 us rc rss best="" maxrss="" firstrc=0
+    local i t0 t1 us rc rss maxrss="" firstrc=0
+    local -a samples=()
     local err="$WORK/$name.err" tout="$WORK/$name.time"
     for (( i = 1; i <= RUNS; i++ )); do
         rc=0
@@ -143,7 +144,7 @@ time_cmd() {
         fi
         t1=$EPOCHREALTIME
         us=$(( 10#${t1/./} - 10#${t0/./} ))
-        if [ -z "$best" ] || [ "$us" -lt "$best" ]; then best=$us; fi
+        samples+=("$us")
         if [ "$HAVE_GNU_TIME" = 1 ]; then
             rss=$(sed -n 's/^BENCH_RSS_KIB \([0-9]*\)$/\1/p' "$tout" | tail -n 1)
             if [ -n "$rss" ] && { [ -z "$maxrss" ] || [ "$rss" -gt "$maxrss" ]; }; then maxrss=$rss; fi
@@ -151,7 +152,9 @@ time_cmd() {
         if [ "$rc" -ne 0 ] && [ "$firstrc" -eq 0 ]; then firstrc=$rc; fi
         log "$name run $i/$RUNS: $(fmt_secs "$us") s, exit $rc"
     done
-    R_US[$name]=$best
+    # The median run: robust against one lucky or unlucky run on a noisy disk
+    # (best-of-N rewards variance; the mean is pulled by outliers).
+    R_US[$name]=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n "$(( (${#samples[@]} + 1) / 2 ))p")
     R_RSS[$name]=$maxrss
     R_RC[$name]=$firstrc
 }
@@ -371,7 +374,7 @@ section_list() {
         skip_row lddtree "lddtree present but not runnable (python3 lacks pyelftools?)"
     fi
 
-    echo "runs: best of $RUNS; peak RSS = max over runs (per-file loops: max of any single invocation)"
+    echo "runs: median of $RUNS; peak RSS = max over runs (per-file loops: max of any single invocation)"
     print_table elfroot ldd libtree lddtree
     target_line elfroot libtree "> 1"
     target_line elfroot ldd ">= 20"
@@ -426,7 +429,7 @@ section_bundle() {
     for f in e.tar g.tar e.tar.gz g.tar.gz e.tar.zst g.tar.zst; do
         [ -f "$d/$f" ] && R_MODE[size-$f]=$(stat -c %s "$d/$f")
     done
-    echo "runs: best of $RUNS; sizes: e.tar $(fmt_mib $((${R_MODE[size-e.tar]:-0} / 1024))) MiB, tar $(fmt_mib $((${R_MODE[size-g.tar]:-0} / 1024))) MiB," \
+    echo "runs: median of $RUNS; sizes: e.tar $(fmt_mib $((${R_MODE[size-e.tar]:-0} / 1024))) MiB, tar $(fmt_mib $((${R_MODE[size-g.tar]:-0} / 1024))) MiB," \
         "e.tar.gz $(fmt_mib $((${R_MODE[size-e.tar.gz]:-0} / 1024))) MiB, tar|gzip $(fmt_mib $((${R_MODE[size-g.tar.gz]:-0} / 1024))) MiB," \
         "e.tar.zst $(fmt_mib $((${R_MODE[size-e.tar.zst]:-0} / 1024))) MiB, tar|zstd $(fmt_mib $((${R_MODE[size-g.tar.zst]:-0} / 1024))) MiB"
     print_table e-tar tar e-tar.gz tar-gzip e-tar.zst tar-zstd
@@ -459,7 +462,7 @@ section_doctor() {
     else
         skip_row ldd-r "ldd not found"
     fi
-    echo "runs: best of $RUNS"
+    echo "runs: median of $RUNS"
     print_table doctor ldd-r
     target_line doctor ldd-r ">= 10"
 }
