@@ -368,3 +368,57 @@ fn oci_images_are_targets() {
     let ok = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/ls"]);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
 }
+
+#[test]
+fn static_programs_and_runtime_lookups() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    // A static glibc program that looks users up: it starts, with a note.
+    t.exe(
+        "static",
+        "#include <pwd.h>\n#include <stdio.h>\nint main(void) { struct passwd *p = getpwuid(0); puts(p ? p->pw_name : \"?\"); return 0; }\n",
+        &["-static"],
+    );
+    let (starts, _, code, run) = verdict(t.path(), "/static");
+    assert!(starts && code.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\"code\": \"static\"") && run.stdout.contains("NSS"),
+        "{}",
+        run.stdout
+    );
+    if let Some((status, _, _)) = reality(t.path(), "/static") {
+        assert_eq!(status, 0);
+    }
+    // id looks users up; the root has no /etc/passwd, and its nsswitch.conf
+    // names a module it lacks: id starts, and both are warnings.
+    t.copy_in("/usr/bin/id", "usr/bin/id");
+    for lib in ["libselinux.so.1", "libpcre2-8.so.0"] {
+        t.copy_in(
+            &format!("/lib/x86_64-linux-gnu/{lib}"),
+            &format!("usr/lib/x86_64-linux-gnu/{lib}"),
+        );
+    }
+    t.write(
+        "etc/nsswitch.conf",
+        "passwd: files elfrootnone\ngroup: files\n",
+    );
+    let (starts, _, _, run) = verdict(t.path(), "/usr/bin/id");
+    assert!(starts, "{}", run.stdout);
+    let doc = run.json();
+    let codes: Vec<&str> = doc["programs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["nss-module-missing", "no-passwd"], "{}", run.stdout);
+    // The real run starts, and its lookup fails as predicted.
+    if is_root() {
+        let (_, stderr, status) = run_program(Some(t.path()), &["/usr/bin/id", "-un"], &[], b"");
+        assert_ne!(status, 0);
+        assert!(
+            stderr.contains("cannot find name for user ID 0"),
+            "{stderr}"
+        );
+    }
+}
