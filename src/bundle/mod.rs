@@ -318,8 +318,15 @@ impl<'a> Planner<'a> {
                 failures.push(e);
             }
             if matches!(o.via, Via::Cache | Via::Conf) && id != 0 {
+                // The bundle's cache has no hwcaps section: it names the
+                // baseline, which runs on every CPU, rather than this CPU's variant.
+                let path = o
+                    .hwcaps
+                    .as_ref()
+                    .and_then(|h| h.baseline.clone())
+                    .unwrap_or_else(|| o.path.clone());
                 for n in o.names.iter().filter(|n| !n.contains('/')) {
-                    self.cache.push((n.clone(), o.path.clone()));
+                    self.cache.push((n.clone(), path.clone()));
                 }
             }
         }
