@@ -43,7 +43,7 @@ enum Command {
         paths: bool,
     },
     /// Write everything FILEs need to start into a minimal root file system
-    /// (a directory, or a reproducible tar layer for `FROM scratch`).
+    /// (a directory, a reproducible tar layer for `FROM scratch`, or an OCI image).
     Bundle(Box<BundleArgs>),
     /// Predict, without running anything, whether each FILE would start in a
     /// target root (an image), quoting the error it would otherwise give.
