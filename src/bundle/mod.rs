@@ -119,7 +119,6 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         missing: Vec::new(),
         closures: Vec::new(),
         cache: Vec::new(),
-        moved: None,
     };
     let mut placed = Vec::new();
     for input in inputs {
@@ -212,8 +211,6 @@ struct Planner<'a> {
     closures: Vec<Closure>,
     /// (name, path) of libraries the loader found through the cache or ld.so.conf.
     cache: Vec<(String, String)>,
-    /// While adding a program moved by --dest: (its directory, its new directory).
-    moved: Option<(String, String)>,
 }
 
 impl<'a> Planner<'a> {
@@ -258,13 +255,8 @@ impl<'a> Planner<'a> {
         self.place(input, &real, dest, "input")?;
         // A program moved by --dest takes the libraries it finds through
         // $ORIGIN along: they go at the same place relative to its new home.
-        if let Some(d) = dest {
-            let from = closure.objects[0].origin().to_string();
-            let to = parent(d);
-            self.moved = Some((from, to));
-        }
-        self.closure(closure);
-        self.moved = None;
+        let moved = dest.map(|d| (closure.objects[0].origin().to_string(), parent(d)));
+        self.add_closure(closure, moved);
         Ok(())
     }
 
@@ -281,6 +273,13 @@ impl<'a> Planner<'a> {
     /// Adds every object of a closure at the path the loader opens, and
     /// records what is missing.
     fn closure(&mut self, c: Closure) {
+        self.add_closure(c, None);
+    }
+
+    /// [`Planner::closure`], for a program moved from directory `moved.0` to
+    /// `moved.1`: what it found through its own RPATH/RUNPATH under `moved.0`
+    /// goes to the same place under `moved.1`.
+    fn add_closure(&mut self, c: Closure, moved: Option<(String, String)>) {
         let root = self.analyzer.files().root();
         let mut failures = Vec::new();
         if let Some(i) = &c.interpreter
@@ -292,13 +291,13 @@ impl<'a> Planner<'a> {
                 status: "interpreter missing".into(),
             });
         }
-        for (id, o) in c.objects.iter().enumerate().skip(1) {
+        for o in c.objects.iter().skip(1) {
             let reason = match (o.via, o.loaded_by) {
                 (Via::Interpreter, _) => format!("interpreter of {}", c.input),
                 (_, Some(by)) => format!("needed by {}", c.objects[by].path),
                 _ => format!("needed by {}", c.input),
             };
-            let moved = self.moved.as_ref().and_then(|(from, to)| {
+            let moved = moved.as_ref().and_then(|(from, to)| {
                 let rest = o.path.strip_prefix(from.as_str())?.strip_prefix('/')?;
                 matches!(o.via, Via::Rpath | Via::Runpath)
                     .then(|| format!("{}/{rest}", to.trim_end_matches('/')))
@@ -317,7 +316,7 @@ impl<'a> Planner<'a> {
             {
                 failures.push(e);
             }
-            if matches!(o.via, Via::Cache | Via::Conf) && id != 0 {
+            if matches!(o.via, Via::Cache | Via::Conf) {
                 // The bundle's cache has no hwcaps section: it names the
                 // baseline, which runs on every CPU, rather than this CPU's variant.
                 let path = o
