@@ -16,6 +16,7 @@ use crate::bundle::extras;
 use crate::closure::{Analyzer, Closure, InterpStatus, Libc, Resolution};
 use crate::elf::{ElfFile, ParseError, Symbols};
 use crate::error::{Error, Result};
+use crate::files::Probe;
 use crate::root::{Lookup, Root};
 pub use target::Target;
 
@@ -181,12 +182,27 @@ impl Checker<'_> {
             );
             return Ok(());
         }
-        let bytes = source_root.contents(&real)?;
-        if let Some(rest) = bytes.strip_prefix(b"#!") {
+        let head = source_root.head(&real, 512)?;
+        if let Some(rest) = head.strip_prefix(b"#!") {
             return self.script(&s, rest, depth);
         }
-        let elf = match ElfFile::parse(&bytes) {
-            Ok(e) => Arc::new(e),
+        // A file of the target is read through the analyser's cache, which
+        // its closure will use too; a host file is read here, once.
+        let files = self.analyzer.files();
+        let host_bytes = match placement {
+            Placement::InRoot => None,
+            Placement::Host { .. } => Some(source_root.contents(&real)?),
+        };
+        let parsed = match &host_bytes {
+            Some(bytes) => ElfFile::parse(bytes).map(Arc::new),
+            None => match files.probe(&real) {
+                Probe::Elf(e) => Ok(e),
+                Probe::NotElf => Err(ParseError::NotElf),
+                Probe::Malformed(r) | Probe::Unreadable(r) => Err(ParseError::Malformed(r)),
+            },
+        };
+        let elf = match parsed {
+            Ok(e) => e,
             Err(ParseError::NotElf) => {
                 self.error(
                     "exec-format",
@@ -236,6 +252,10 @@ impl Checker<'_> {
             return Ok(());
         }
         if elf.is_static() {
+            let bytes = match host_bytes {
+                Some(b) => b,
+                None => source_root.contents(&real)?,
+            };
             let nss = memchr::memmem::find(&bytes, b"/etc/nsswitch.conf").is_some();
             self.findings.push(Finding {
                 code: "static",
@@ -259,7 +279,10 @@ impl Checker<'_> {
             Placement::Host { .. } => self.analyzer.analyze_placed(elf.clone(), shown)?,
         };
         self.libc = closure.libc;
-        let main_symbols = Arc::new(crate::elf::symbols(&bytes).unwrap_or_default());
+        let main_symbols = match &host_bytes {
+            Some(bytes) => Arc::new(crate::elf::symbols(bytes).unwrap_or_default()),
+            None => files.symbols(&real),
+        };
         self.closure(&s, &closure, main_symbols);
         Ok(())
     }
