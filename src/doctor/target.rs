@@ -9,7 +9,6 @@ use crate::arch;
 use crate::closure::{Analyzer, Libc};
 use crate::elf::ElfFile;
 use crate::files::Probe;
-use crate::root::Lookup;
 
 /// A libc found in the target.
 #[derive(Debug, Clone, Serialize)]
@@ -102,23 +101,18 @@ impl Target {
             break;
         }
         if t.arch.is_none() {
-            t.arch = ["/bin/sh", "/usr/bin/env", "/bin/busybox"]
-                .iter()
-                .chain(
-                    t.libcs
-                        .iter()
-                        .map(|l| &l.path)
-                        .map(|p| p.as_str())
-                        .collect::<Vec<_>>()
-                        .iter(),
-                )
-                .find_map(|p| match root.lookup(Path::new(p)).ok()? {
-                    Lookup::File(real) => match files.probe(&real) {
-                        Probe::Elf(e) => Some((arch::arch_name(&e), e)),
-                        _ => None,
-                    },
+            // No glibc: the architecture of the shell, or of the musl loader.
+            let candidates = ["/bin/sh", "/usr/bin/env", "/bin/busybox"]
+                .into_iter()
+                .map(str::to_string)
+                .chain(t.libcs.iter().map(|l| l.path.clone()));
+            t.arch = candidates.into_iter().find_map(|p| {
+                let real = root.resolve_file(Path::new(&p)).ok()??;
+                match files.probe(&real) {
+                    Probe::Elf(e) => Some((arch::arch_name(&e), e)),
                     _ => None,
-                });
+                }
+            });
         }
         t.nsswitch = root
             .read_to_string(Path::new("/etc/nsswitch.conf"))
