@@ -288,19 +288,25 @@ mod tests {
         assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
+    /// The sample entries, written as `root.tar` in `dir` with a fixed mtime.
+    fn sample_archive(dir: &Path) -> (Vec<Entry>, std::path::PathBuf) {
+        let entries = sample(dir);
+        let archive = dir.join("root.tar");
+        fs::write(
+            &archive,
+            write_tar(&entries, 1_700_000_000, Vec::new()).unwrap(),
+        )
+        .unwrap();
+        (entries, archive)
+    }
+
     #[test]
     fn gnu_tar_lists_and_extracts_it() {
         let Some(()) = testutil::need("tar") else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let entries = sample(dir.path());
-        let archive = dir.path().join("root.tar");
-        fs::write(
-            &archive,
-            write_tar(&entries, 1_700_000_000, Vec::new()).unwrap(),
-        )
-        .unwrap();
+        let (entries, archive) = sample_archive(dir.path());
 
         let list = Command::new("tar")
             .args(["--numeric-owner", "--full-time", "-tvf"])
@@ -338,13 +344,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let entries = sample(dir.path());
-        let archive = dir.path().join("root.tar");
-        fs::write(
-            &archive,
-            write_tar(&entries, 1_700_000_000, Vec::new()).unwrap(),
-        )
-        .unwrap();
+        let (_, archive) = sample_archive(dir.path());
         let script = "import sys, tarfile\n\
             for m in tarfile.open(sys.argv[1]):\n\
             \x20   print(m.type.decode(), oct(m.mode), m.uid, m.gid, repr(m.uname), m.mtime, m.size, m.name, m.linkname)\n";
