@@ -11,14 +11,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::elf::arch;
 use crate::elf::{ElfFile, Kind};
 use crate::error::{Error, Result};
 use crate::files::Files;
+use crate::root::Lookup;
 use crate::search::glibc::{self, Abi, System};
 use crate::search::ld_so_cache::LdCache;
 use crate::search::ld_so_conf::{self, ConfDirs};
 use crate::search::{Hwcaps, Link, Outcome, SearchResult, Tried, TryResult, Via, musl};
-use crate::{arch, root::Lookup};
 
 /// Index of an object in [`Closure::objects`].
 pub type ObjectId = usize;

@@ -6,7 +6,6 @@
 //! builds the graph of what gets loaded, [`report`] gathers the closures of
 //! all inputs, and [`output`] writes them out.
 
-pub mod arch;
 pub mod archive;
 pub mod bundle;
 pub mod closure;

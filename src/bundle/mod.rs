@@ -404,12 +404,12 @@ impl<'a> Planner<'a> {
         if gconv {
             let main_elf = main.objects[0].elf.clone();
             let mut dirs: Vec<String> = Vec::new();
-            if let Some(t) = crate::arch::multiarch_triplet(&main_elf) {
+            if let Some(t) = crate::elf::arch::multiarch_triplet(&main_elf) {
                 dirs.push(format!("/usr/lib/{t}/gconv"));
             }
             dirs.push(format!(
                 "/usr/{}/gconv",
-                crate::arch::libdir_name(&main_elf)
+                crate::elf::arch::libdir_name(&main_elf)
             ));
             dirs.push("/usr/lib/gconv".into());
             for d in dirs {
@@ -582,7 +582,7 @@ impl<'a> Planner<'a> {
         }
         let bytes = crate::search::ld_so_cache::write(
             &self.cache,
-            crate::arch::cache_flags(&main_elf),
+            crate::elf::arch::cache_flags(&main_elf),
             main_elf.data,
         );
         self.layout.add_data(

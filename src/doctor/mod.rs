@@ -245,8 +245,8 @@ impl Checker<'_> {
                 format!("{s} is {} but the target is {name} ({})", elf.describe(), t.describe()),
                 format!(
                     "build {s} for {name} (or bundle the {} build), or run the image on a {} machine",
-                    crate::arch::arch_name(&elf),
-                    crate::arch::arch_name(&elf)
+                    crate::elf::arch::arch_name(&elf),
+                    crate::elf::arch::arch_name(&elf)
                 ),
             );
             return Ok(());
@@ -342,7 +342,7 @@ impl Checker<'_> {
                 InterpStatus::Invalid { reason } => Some(format!("is unusable ({reason})")),
             };
             if let Some(problem) = problem {
-                let wants = if crate::arch::musl_arch_from_interp(&i.path).is_some() {
+                let wants = if crate::elf::arch::musl_arch_from_interp(&i.path).is_some() {
                     "musl"
                 } else {
                     "glibc"

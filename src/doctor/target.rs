@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::arch;
 use crate::closure::{Analyzer, Libc};
 use crate::elf::ElfFile;
+use crate::elf::arch;
 use crate::files::Probe;
 
 /// A libc found in the target.

@@ -4,6 +4,7 @@
 //! is parsed — the ELF header, the program headers and the dynamic section —
 //! so section headers a loader ignores cannot make a file unreadable here.
 
+pub mod arch;
 mod symbols;
 
 pub use symbols::{Import, Symbols, symbols};
@@ -314,7 +315,7 @@ impl ElfFile {
                 Data::Little => "LSB",
                 Data::Big => "MSB",
             },
-            crate::arch::machine_name(self.machine)
+            crate::elf::arch::machine_name(self.machine)
         )
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::arch::{
+use crate::elf::arch::{
     EM_386, EM_AARCH64, EM_ARM, EM_LOONGARCH, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390,
     EM_SPARCV9, EM_X86_64, arch_name,
 };

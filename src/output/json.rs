@@ -7,9 +7,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::arch;
 use crate::closure::{Closure, InterpStatus, Libc, Object, Resolution};
 use crate::elf::ElfFile;
+use crate::elf::arch;
 use crate::report::Report;
 use crate::search::{Hwcaps, Tried};
 

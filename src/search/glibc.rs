@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
-use crate::arch;
 use crate::elf::ElfFile;
+use crate::elf::arch;
 use crate::files::Files;
 use crate::search::ld_so_cache::LdCache;
 use crate::search::ld_so_conf::ConfDirs;

@@ -6,8 +6,8 @@
 //! property of the CPU that runs the program, so it is only known when the
 //! analysed program is of the host's own architecture.
 
-use crate::arch;
 use crate::elf::ElfFile;
+use crate::elf::arch;
 
 /// The glibc-hwcaps subdirectory names the host CPU supports for `main`, best first.
 pub fn glibc_hwcaps(main: &ElfFile) -> Vec<String> {

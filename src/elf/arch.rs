@@ -4,24 +4,13 @@
 //! Everything here is a pure function of an ELF header (`e_machine`, class,
 //! byte order, `e_flags`), so a foreign root is analysed exactly like the host.
 
-use crate::elf::{Class, Data, ElfFile};
+use super::{Class, Data, ElfFile};
 
-pub const EM_386: u16 = 3;
-pub const EM_68K: u16 = 4;
-pub const EM_MIPS: u16 = 8;
-pub const EM_PARISC: u16 = 15;
-pub const EM_SPARC32PLUS: u16 = 18;
-pub const EM_PPC: u16 = 20;
-pub const EM_PPC64: u16 = 21;
-pub const EM_S390: u16 = 22;
-pub const EM_ARM: u16 = 40;
-pub const EM_SH: u16 = 42;
-pub const EM_SPARCV9: u16 = 43;
-pub const EM_IA_64: u16 = 50;
-pub const EM_X86_64: u16 = 62;
-pub const EM_AARCH64: u16 = 183;
-pub const EM_RISCV: u16 = 243;
-pub const EM_LOONGARCH: u16 = 258;
+pub use goblin::elf::header::{
+    EM_68K, EM_386, EM_AARCH64, EM_ARM, EM_IA_64, EM_LOONGARCH, EM_MIPS, EM_PARISC, EM_PPC,
+    EM_PPC64, EM_RISCV, EM_S390, EM_SH, EM_SPARC32PLUS, EM_SPARCV9, EM_X86_64,
+};
+/// Alpha as Linux builds it: the unofficial 0x9026, not the registered `EM_ALPHA` (41).
 pub const EM_ALPHA: u16 = 0x9026;
 
 const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
