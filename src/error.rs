@@ -26,8 +26,19 @@ pub enum Error {
     DanglingSymlink { path: PathBuf, target: PathBuf },
     /// A configuration file the loader would read is invalid.
     Config { path: PathBuf, reason: String },
-    /// A command-line or API usage error.
+    /// A root (directory, layers or image) that cannot be used; `source` says why.
+    Root { root: String, source: Box<Error> },
+    /// An image (OCI layout or archive) that is damaged or not what it claims.
+    Image { path: PathBuf, reason: String },
+    /// An environment variable with a value that cannot be used.
+    Environment { name: &'static str, reason: String },
+    /// An output that exists and would be overwritten or mixed with the bundle.
+    OutputExists { path: PathBuf, reason: String },
+    /// A request that cannot be carried out as made (two outputs on one
+    /// stream, a destination for several inputs...).
     Usage(String),
+    /// A bug in elfroot: an invariant did not hold.
+    Internal(String),
 }
 
 /// Shorthand for results carrying [`Error`].
@@ -52,8 +63,11 @@ impl Error {
             | Error::SymlinkLoop { path }
             | Error::NotFound { path }
             | Error::DanglingSymlink { path, .. }
-            | Error::Config { path, .. } => Some(path),
-            Error::Usage(_) => None,
+            | Error::Config { path, .. }
+            | Error::Image { path, .. }
+            | Error::OutputExists { path, .. } => Some(path),
+            Error::Root { source, .. } => source.path(),
+            Error::Environment { .. } | Error::Usage(_) | Error::Internal(_) => None,
         }
     }
 }
@@ -78,7 +92,12 @@ impl fmt::Display for Error {
                 target.display()
             ),
             Error::Config { path, reason } => write!(f, "{}: {}", path.display(), reason),
+            Error::Root { root, source } => write!(f, "cannot use {root} as a root: {source}"),
+            Error::Image { path, reason } => write!(f, "{}: {}", path.display(), reason),
+            Error::Environment { name, reason } => write!(f, "{name}: {reason}"),
+            Error::OutputExists { path, reason } => write!(f, "{}: {}", path.display(), reason),
             Error::Usage(msg) => f.write_str(msg),
+            Error::Internal(msg) => write!(f, "internal error (a bug in elfroot): {msg}"),
         }
     }
 }
@@ -92,6 +111,7 @@ impl Error {
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         match self {
             Error::Io { source, .. } => Some(source.kind()),
+            Error::Root { source, .. } => source.io_kind(),
             _ => None,
         }
     }

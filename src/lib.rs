@@ -9,11 +9,14 @@
 pub mod archive;
 pub mod bundle;
 pub mod closure;
+pub mod config;
 pub mod doctor;
 pub mod elf;
 pub mod error;
 pub mod files;
+pub mod inspect;
 pub mod oci;
+pub mod outcome;
 pub mod output;
 pub mod report;
 pub mod root;

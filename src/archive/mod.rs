@@ -98,6 +98,34 @@ impl Entry {
     }
 }
 
+/// Where an output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output (tar streams only).
+    Stdout,
+    /// A file or directory.
+    Path(PathBuf),
+}
+
+impl Output {
+    /// The path the writers take, `-` standing for standard output.
+    pub fn as_path(&self) -> &Path {
+        match self {
+            Output::Stdout => Path::new("-"),
+            Output::Path(p) => p,
+        }
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Stdout => f.write_str("-"),
+            Output::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 /// How the bundle is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -7,6 +7,7 @@
 
 pub mod extras;
 pub mod layout;
+mod run;
 pub mod script;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::root::Lookup;
 use crate::search::Via;
 pub use extras::Extra;
 pub use layout::{Layout, ManifestEntry};
+pub use run::{BundleConfig, ImageConfig, run};
 
 /// Which dlopen-note priorities are followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,8 +65,8 @@ pub struct BundleOptions {
     pub extras: bool,
     /// The libc, where the inputs do not say.
     pub libc: Option<Libc>,
-    /// nsswitch.conf contents and the host file it came from.
-    pub nsswitch: Option<(String, PathBuf)>,
+    /// A host nsswitch.conf to use (with its NSS modules) instead of the minimal one.
+    pub nsswitch: Option<PathBuf>,
     /// Write a minimal /etc/passwd and /etc/group.
     pub passwd: bool,
     pub with: Vec<Extra>,
@@ -111,7 +113,9 @@ pub struct Bundle {
 /// Plans the bundle of `inputs` (paths inside the analyser's root).
 pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Result<Bundle> {
     if opts.dest.is_some() && inputs.len() != 1 {
-        return Err(Error::Usage("--dest needs exactly one input".into()));
+        return Err(Error::Usage(
+            "a destination path in the bundle needs exactly one input".into(),
+        ));
     }
     let mut p = Planner {
         analyzer,
@@ -138,15 +142,14 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     let mut extra_sources = Vec::new();
     if opts.extras {
         if libc == Some(Libc::Glibc) {
-            let conf = opts
-                .nsswitch
-                .as_ref()
-                .map(|(text, _)| text.as_str())
-                .unwrap_or(extras::DEFAULT_NSSWITCH);
-            if let Some((_, src)) = &opts.nsswitch {
-                extra_sources.push(src.clone());
-            }
-            p.glibc_extras(conf, opts.with.contains(&Extra::Gconv))?;
+            let conf = match &opts.nsswitch {
+                Some(src) => {
+                    extra_sources.push(std::path::absolute(src).map_err(|e| Error::io(src, e))?);
+                    read_host_text(src)?
+                }
+                None => extras::DEFAULT_NSSWITCH.to_string(),
+            };
+            p.glibc_extras(&conf, opts.with.contains(&Extra::Gconv))?;
         }
         let tls = p.closures.iter().any(extras::uses_tls);
         if opts.with.contains(&Extra::Certs) || tls {
@@ -178,6 +181,16 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         closures: p.closures,
         extra_sources,
     })
+}
+
+/// A text file named by the user on the host.
+fn read_host_text(path: &Path) -> Result<String> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    crate::root::Root::host()
+        .read_to_string(&absolute)?
+        .ok_or_else(|| Error::NotFound {
+            path: path.to_path_buf(),
+        })
 }
 
 /// The directory part of a path inside the root ("/" for a top-level file).
@@ -225,7 +238,7 @@ impl<'a> Planner<'a> {
             Lookup::Dir(_) | Lookup::Other(_) => {
                 return Err(Error::Unsupported {
                     path: input.to_path_buf(),
-                    reason: "not a regular file (use --add for directories)".into(),
+                    reason: "not a regular file (a directory goes in as an added tree, not as a program)".into(),
                 });
             }
             Lookup::Absent => {
@@ -514,7 +527,7 @@ impl<'a> Planner<'a> {
         let root = self.root();
         let host_pattern = root.host_path(Path::new(pattern));
         let paths = glob::glob(&host_pattern.to_string_lossy())
-            .map_err(|e| Error::Usage(format!("--add {pattern}: bad pattern: {e}")))?;
+            .map_err(|e| Error::Usage(format!("{pattern}: bad glob pattern: {e}")))?;
         let mut out: Vec<PathBuf> = paths
             .filter_map(|p| p.ok())
             .filter_map(|p| root.inner_path(&p))

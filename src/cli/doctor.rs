@@ -1,15 +1,14 @@
-//! `elfroot doctor` flags and output.
+//! `elfroot doctor` flags.
 
-use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 
-use elfroot::doctor::{self, Placement, Target};
-use elfroot::files::Files;
-use elfroot::{Analyzer, output};
+use elfroot::config::RootConfig;
+use elfroot::doctor::{DoctorConfig, Placement};
 
+/// `elfroot doctor`.
 #[derive(Args, Debug)]
 pub struct DoctorArgs {
     /// Programs to check: host files placed at the same path in the target
@@ -32,45 +31,24 @@ pub struct DoctorArgs {
     json: bool,
 }
 
-pub fn run(args: &DoctorArgs) -> Result<u8> {
-    if args.at.is_some() && args.files.len() != 1 {
-        anyhow::bail!("--at needs exactly one FILE");
-    }
-    let (root, options) = super::setup(&args.root, None)?;
-    let analyzer = Analyzer::new(Files::new(root), options);
-    let target = Target::survey(&analyzer);
-    let mut verdicts = Vec::new();
-    let mut errors = false;
-    for f in &args.files {
-        let (file, placement) = if args.in_root {
-            (analyzer.files().root().absolute(f), Placement::InRoot)
-        } else {
-            let host = std::path::absolute(f)?;
-            let at = args.at.clone().or_else(|| Some(host.clone()));
-            (host, Placement::Host { at })
-        };
-        match doctor::check(&analyzer, &target, &file, &placement) {
-            Ok(v) => verdicts.push(v),
-            Err(e) => {
-                eprintln!("elfroot: {e}");
-                errors = true;
-            }
+impl DoctorArgs {
+    /// The library's settings for these flags.
+    pub fn config(self) -> Result<DoctorConfig> {
+        if self.at.is_some() && self.files.len() != 1 {
+            anyhow::bail!("--at needs exactly one FILE");
         }
+        Ok(DoctorConfig {
+            target: RootConfig {
+                layers: self.root,
+                library_path: Vec::new(),
+            },
+            files: self.files,
+            placement: if self.in_root {
+                Placement::InRoot
+            } else {
+                Placement::Host { at: self.at }
+            },
+            json: self.json,
+        })
     }
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.json {
-        let shown: Vec<String> = args.root.iter().map(|r| r.display().to_string()).collect();
-        output::doctor::write_json(&verdicts, &shown.join(" + "), &mut out)?;
-    } else {
-        output::doctor::write(&verdicts, &mut out)?;
-    }
-    out.flush()?;
-    Ok(if errors {
-        2
-    } else if verdicts.iter().all(|v| v.starts) {
-        0
-    } else {
-        1
-    })
 }

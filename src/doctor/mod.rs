@@ -5,6 +5,7 @@
 //! fail: the file, its `#!` line, its architecture, its interpreter, its
 //! libraries, their symbol versions, then its symbols; run-time lookups last.
 
+mod run;
 pub mod target;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::elf::{ElfFile, ParseError, Symbols};
 use crate::error::{Error, Result};
 use crate::files::Probe;
 use crate::root::{Lookup, Root};
+pub use run::{DoctorConfig, run};
 pub use target::Target;
 
 /// How bad a finding is.

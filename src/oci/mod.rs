@@ -22,9 +22,7 @@ mod spec;
 mod store;
 mod write;
 
-use std::path::Path;
-
-use crate::archive::Format;
+use crate::archive::{Format, Output};
 
 pub use config::{DEFAULT_PATH, RunConfig, parse_command};
 pub use digest::{Algorithm, Digest};
@@ -47,7 +45,8 @@ pub enum BundleFormat {
 impl BundleFormat {
     /// Guesses from the output name: *.oci.tar => OciArchive (ignoring
     /// ASCII case), anything else as [`Format::guess`].
-    pub fn guess(out: &Path) -> BundleFormat {
+    pub fn guess(out: &Output) -> BundleFormat {
+        let out = out.as_path();
         let lower = out
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase());
@@ -91,10 +90,11 @@ mod tests {
     use super::*;
     use crate::archive::Entry;
     use serde_json::json;
+    use std::path::Path;
 
     #[test]
     fn formats() {
-        let g = |s: &str| BundleFormat::guess(Path::new(s));
+        let g = |s: &str| BundleFormat::guess(&Output::Path(s.into()));
         assert_eq!(g("img.oci.tar"), BundleFormat::OciArchive);
         assert_eq!(g("IMG.OCI.TAR"), BundleFormat::OciArchive);
         assert_eq!(g("img.tar"), BundleFormat::Root(Format::Tar));

@@ -1,0 +1,299 @@
+//! `elfroot bundle` flags: checked as typed (combinations, KEY=VALUE forms),
+//! then turned into a [`BundleConfig`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+
+use elfroot::archive::{Format, Output};
+use elfroot::bundle::{AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig};
+use elfroot::config::{RootConfig, split_path_list};
+use elfroot::oci::{self, BundleFormat};
+use elfroot::outcome::{Diagnostic, Outcome, Status};
+
+/// `elfroot bundle`.
+#[derive(Args, Debug)]
+pub struct BundleArgs {
+    /// Programs (or scripts) to bundle, at their own paths.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output: a directory, NAME.tar, NAME.tar.gz/.tgz, NAME.tar.zst, NAME.oci.tar (an OCI
+    /// image archive), or - (a tar on stdout).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Override the format guessed from OUT (oci: an OCI image layout directory;
+    /// oci-archive: the same as one tar file).
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    format: Option<FormatArg>,
+    /// Modification time of every entry (default: SOURCE_DATE_EPOCH, else 0).
+    #[arg(long, value_name = "SECONDS")]
+    mtime: Option<u64>,
+    /// Write into an existing non-empty directory.
+    #[arg(long)]
+    force: bool,
+    /// Path of the (single) input inside the bundle.
+    #[arg(long, value_name = "PATH")]
+    dest: Option<String>,
+    /// Take files from this root file system instead of the host's.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Extra LD_LIBRARY_PATH directories, colon separated.
+    #[arg(long, value_name = "PATHS")]
+    library_path: Option<String>,
+    /// Runtime-loaded extras chosen by the inputs' libc.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ExtrasArg::Auto)]
+    extras: ExtrasArg,
+    /// The libc, where the inputs do not say.
+    #[arg(long, value_name = "LIBC", value_enum)]
+    libc: Option<LibcArg>,
+    /// Use this nsswitch.conf (and its NSS modules) instead of the minimal one.
+    #[arg(long, value_name = "FILE")]
+    nsswitch: Option<PathBuf>,
+    /// Do not write a minimal /etc/passwd and /etc/group.
+    #[arg(long)]
+    no_passwd: bool,
+    /// Optional extras (repeat or separate with commas).
+    #[arg(long, value_name = "EXTRA", value_enum, value_delimiter = ',')]
+    with: Vec<WithArg>,
+    /// Libraries named in .note.dlopen notes: default (required and recommended), all, none.
+    #[arg(long, value_name = "WHICH", value_enum, default_value_t = DlopenArg::Default)]
+    dlopen: DlopenArg,
+    /// Extra files, directories or globs, at their own path or at DEST; ELF files bring their closure.
+    #[arg(long, value_name = "SRC[:DEST]")]
+    add: Vec<String>,
+    /// Write a Make rule `OUT: <every host file in the bundle>` to FILE.
+    #[arg(long, value_name = "FILE")]
+    depfile: Option<PathBuf>,
+    /// Print the manifest as JSON: every entry, its source, its kind and why it is there.
+    #[arg(long)]
+    json: bool,
+    /// Write the bundle even when a library is missing.
+    #[arg(long)]
+    allow_missing: bool,
+    /// Write the bundle even when `elfroot doctor` says it would not start.
+    #[arg(long)]
+    allow_broken: bool,
+    #[command(flatten)]
+    image: ImageArgs,
+}
+
+/// The flags of the image formats.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Image")]
+struct ImageArgs {
+    /// Image layer compression (default: gzip).
+    #[arg(long, value_name = "HOW", value_enum)]
+    compress: Option<CompressArg>,
+    /// Image Entrypoint, one argument per flag or one JSON array (default: the first FILE,
+    /// or the base image's).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    entrypoint: Vec<String>,
+    /// Image Cmd (arguments to the Entrypoint), one argument per flag or one JSON array.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+    /// Image environment variable (repeatable; PATH is set by default without --base).
+    #[arg(long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Image working directory.
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// Image user (NAME, UID or UID:GID).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Image label (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    label: Vec<String>,
+    /// Image tag in the layout's index (org.opencontainers.image.ref.name; default: latest).
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// Put the layer on top of this OCI image (a layout directory or an oci-archive file),
+    /// keeping its layers and config.
+    #[arg(long, value_name = "DIR[:TAG]")]
+    base: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    Dir,
+    Tar,
+    #[value(name = "tar.gz")]
+    TarGz,
+    #[value(name = "tar.zst")]
+    TarZst,
+    Oci,
+    OciArchive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExtrasArg {
+    Auto,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LibcArg {
+    Glibc,
+    Musl,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum WithArg {
+    Gconv,
+    Certs,
+    Tzdata,
+    Locale,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DlopenArg {
+    Default,
+    All,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CompressArg {
+    Gzip,
+    Zstd,
+    None,
+}
+
+/// Runs `bundle`; the line saying a bundle was refused ends with the flags
+/// that override the refusal.
+pub fn run(args: &BundleArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let mut outcome = elfroot::bundle::run(&args.config()?, out)?;
+    if outcome.status == Status::Findings
+        && let Some(Diagnostic::Problem(last)) = outcome.diagnostics.last_mut()
+    {
+        last.push_str(" (--allow-missing or --allow-broken write it anyway)");
+    }
+    Ok(outcome)
+}
+
+impl BundleArgs {
+    fn config(&self) -> Result<BundleConfig> {
+        let output = if self.output.as_os_str() == "-" {
+            Output::Stdout
+        } else {
+            Output::Path(self.output.clone())
+        };
+        let format = self.format.map(FormatArg::format);
+        let image = self.image.config()?;
+        if image.is_set()
+            && !format
+                .unwrap_or_else(|| BundleFormat::guess(&output))
+                .is_image()
+        {
+            bail!(
+                "--compress, --entrypoint, --cmd, --env, --workdir, --user, --label, --tag and --base \
+                 need --format oci or oci-archive (or OUT named *.oci.tar)"
+            );
+        }
+        if output == Output::Stdout && self.json {
+            bail!("--json with -o - would mix the manifest into the tar stream");
+        }
+        if self.dest.is_some() && self.files.len() != 1 {
+            bail!("--dest needs exactly one FILE");
+        }
+        Ok(BundleConfig {
+            root: RootConfig {
+                layers: vec![self.root.clone()],
+                library_path: self
+                    .library_path
+                    .as_deref()
+                    .map(split_path_list)
+                    .unwrap_or_default(),
+            },
+            files: self.files.clone(),
+            output,
+            format,
+            mtime: self.mtime,
+            force: self.force,
+            options: self.options(),
+            depfile: self.depfile.clone(),
+            json: self.json,
+            allow_missing: self.allow_missing,
+            allow_broken: self.allow_broken,
+            image,
+        })
+    }
+
+    fn options(&self) -> BundleOptions {
+        BundleOptions {
+            dest: self.dest.clone(),
+            extras: self.extras == ExtrasArg::Auto,
+            libc: self.libc.map(|l| match l {
+                LibcArg::Glibc => elfroot::Libc::Glibc,
+                LibcArg::Musl => elfroot::Libc::Musl,
+            }),
+            nsswitch: self.nsswitch.clone(),
+            passwd: !self.no_passwd,
+            with: self.with.iter().map(|w| w.extra()).collect(),
+            dlopen: match self.dlopen {
+                DlopenArg::Default => DlopenMode::Default,
+                DlopenArg::All => DlopenMode::All,
+                DlopenArg::None => DlopenMode::None,
+            },
+            add: self.add.iter().map(|a| AddSpec::parse(a)).collect(),
+        }
+    }
+}
+
+impl ImageArgs {
+    fn config(&self) -> Result<ImageConfig> {
+        for (list, flag) in [(&self.env, "--env"), (&self.label, "--label")] {
+            for kv in list {
+                if !kv.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+                    bail!("{flag} {kv:?}: expected KEY=VALUE");
+                }
+            }
+        }
+        let entrypoint = oci::parse_command(&self.entrypoint);
+        if entrypoint.as_ref().is_some_and(Vec::is_empty) {
+            bail!("--entrypoint: an empty command");
+        }
+        Ok(ImageConfig {
+            compression: self.compress.map(|c| match c {
+                CompressArg::Gzip => oci::Compression::Gzip,
+                CompressArg::Zstd => oci::Compression::Zstd,
+                CompressArg::None => oci::Compression::None,
+            }),
+            run: oci::RunConfig {
+                entrypoint,
+                cmd: oci::parse_command(&self.cmd),
+                env: self.env.clone(),
+                workdir: self.workdir.clone(),
+                user: self.user.clone(),
+                labels: self.label.clone(),
+            },
+            tag: self.tag.clone(),
+            base: self.base.clone(),
+        })
+    }
+}
+
+impl FormatArg {
+    fn format(self) -> BundleFormat {
+        match self {
+            FormatArg::Dir => BundleFormat::Root(Format::Dir),
+            FormatArg::Tar => BundleFormat::Root(Format::Tar),
+            FormatArg::TarGz => BundleFormat::Root(Format::TarGz),
+            FormatArg::TarZst => BundleFormat::Root(Format::TarZst),
+            FormatArg::Oci => BundleFormat::Oci,
+            FormatArg::OciArchive => BundleFormat::OciArchive,
+        }
+    }
+}
+
+impl WithArg {
+    fn extra(self) -> Extra {
+        match self {
+            WithArg::Gconv => Extra::Gconv,
+            WithArg::Certs => Extra::Certs,
+            WithArg::Tzdata => Extra::Tzdata,
+            WithArg::Locale => Extra::Locale,
+        }
+    }
+}

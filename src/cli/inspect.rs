@@ -1,0 +1,79 @@
+//! `elfroot tree` and `elfroot list` flags.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use elfroot::config::{RootConfig, split_path_list};
+use elfroot::inspect::{InspectConfig, View};
+
+/// The flags `tree` and `list` share.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// ELF files to analyse; a directory is walked and every ELF file in it analysed.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Analyse inside this root file system, as if chrooted there; FILEs are paths inside it.
+    /// A directory or a layer tarball (.tar, .tar.gz, .tar.zst); repeat to stack layers.
+    #[arg(long, value_name = "DIR|TAR", default_value = "/")]
+    root: Vec<PathBuf>,
+    /// Extra LD_LIBRARY_PATH directories, colon separated (searched before the environment's).
+    #[arg(long, value_name = "PATHS")]
+    library_path: Option<String>,
+    /// Print a JSON report instead (schema: docs/json.md).
+    #[arg(long)]
+    json: bool,
+}
+
+impl Common {
+    fn config(self, view: View) -> InspectConfig {
+        InspectConfig {
+            root: RootConfig {
+                layers: self.root,
+                library_path: self
+                    .library_path
+                    .as_deref()
+                    .map(split_path_list)
+                    .unwrap_or_default(),
+            },
+            files: self.files,
+            view: if self.json { View::Json } else { view },
+        }
+    }
+}
+
+/// `elfroot tree`.
+#[derive(Args, Debug)]
+pub struct TreeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Also show names that resolve to a library already shown elsewhere.
+    #[arg(short, long)]
+    all: bool,
+}
+
+impl TreeArgs {
+    /// The library's settings for these flags.
+    pub fn config(self) -> InspectConfig {
+        self.common.config(View::Tree { all: self.all })
+    }
+}
+
+/// `elfroot list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Print only the closure: the interpreter and every resolved library,
+    /// one path per line, each once over all FILEs.
+    #[arg(short, long)]
+    paths: bool,
+}
+
+impl ListArgs {
+    /// The library's settings for these flags.
+    pub fn config(self) -> InspectConfig {
+        let view = if self.paths { View::Paths } else { View::List };
+        self.common.config(view)
+    }
+}

@@ -1,0 +1,97 @@
+//! What every command is pointed at, and the settings that come from outside
+//! its flags: the root (a directory, layer tarballs or an OCI image), the
+//! environment (LD_LIBRARY_PATH, SOURCE_DATE_EPOCH), each read here and
+//! nowhere else.
+//!
+//! Uses `root` and `oci` (to open an image as its layers); used by the
+//! per-command entry points (`inspect`, `doctor::run`, `bundle::run`).
+
+use std::path::PathBuf;
+
+use crate::closure::Options;
+use crate::error::{Error, Result};
+use crate::root::Root;
+
+/// The root file system to analyse and the search settings that go with it.
+#[derive(Debug, Clone)]
+pub struct RootConfig {
+    /// Layers in order: directories, layer tarballs, `oci:DIR[:TAG]` or
+    /// `oci-archive:FILE[:TAG]`. `/` alone is the host.
+    pub layers: Vec<PathBuf>,
+    /// Extra LD_LIBRARY_PATH directories (searched before the environment's,
+    /// which only counts when the root is the host).
+    pub library_path: Vec<String>,
+}
+
+impl RootConfig {
+    /// The host's own root, with no extra library path.
+    pub fn host() -> RootConfig {
+        RootConfig {
+            layers: vec![PathBuf::from("/")],
+            library_path: Vec::new(),
+        }
+    }
+
+    /// How the root is shown in messages and reports (`a.tar + b.tar`).
+    pub fn display(&self) -> String {
+        let shown: Vec<String> = self
+            .layers
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
+        shown.join(" + ")
+    }
+
+    /// Opens the root (images stand for their layers, in order) and settles
+    /// the search options: the library path, plus the environment's
+    /// LD_LIBRARY_PATH when the root is the host.
+    pub fn open(&self) -> Result<(Root, Options)> {
+        let mut layers = Vec::new();
+        // Layer tarballs are read into memory, so the image may go once the root is built.
+        let mut images = Vec::new();
+        for r in &self.layers {
+            let spec = r.to_string_lossy();
+            if crate::oci::is_image_spec(&spec) {
+                let image = crate::oci::open_image(&spec)?;
+                layers.extend(image.layer_paths().iter().cloned());
+                images.push(image);
+            } else {
+                layers.push(r.clone());
+            }
+        }
+        let root = Root::layers(&layers).map_err(|e| Error::Root {
+            root: self.display(),
+            source: Box::new(e),
+        })?;
+        drop(images);
+        let mut library_path = self.library_path.clone();
+        if root.is_host() {
+            library_path.extend(ld_library_path());
+        }
+        Ok((root, Options { library_path }))
+    }
+}
+
+/// Splits a colon (or semicolon) separated directory list, as ld.so does.
+pub fn split_path_list(list: &str) -> Vec<String> {
+    list.split([':', ';']).map(str::to_string).collect()
+}
+
+/// The environment's LD_LIBRARY_PATH, split.
+fn ld_library_path() -> Vec<String> {
+    match std::env::var("LD_LIBRARY_PATH") {
+        Ok(env) if !env.is_empty() => split_path_list(&env),
+        _ => Vec::new(),
+    }
+}
+
+/// SOURCE_DATE_EPOCH (reproducible-builds.org), when it is set.
+pub fn source_date_epoch() -> Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v.trim().parse().map(Some).map_err(|_| Error::Environment {
+            name: "SOURCE_DATE_EPOCH",
+            reason: format!("{v:?} is not a number of seconds"),
+        }),
+        Err(_) => Ok(None),
+    }
+}
