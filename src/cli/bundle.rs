@@ -245,7 +245,7 @@ impl ImageArgs {
     fn config(&self) -> Result<ImageConfig> {
         for (list, flag) in [(&self.env, "--env"), (&self.label, "--label")] {
             for kv in list {
-                if !kv.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+                if kv.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
                     bail!("{flag} {kv:?}: expected KEY=VALUE");
                 }
             }
