@@ -33,20 +33,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Checks that every setting is well formed; the message names the flag.
+    /// Checks that every setting is well formed; the message names the setting.
     pub fn check(&self) -> Result<()> {
-        for (list, flag) in [(&self.env, "--env"), (&self.labels, "--label")] {
+        for (list, what) in [(&self.env, "environment variable"), (&self.labels, "label")] {
             for kv in list {
-                match kv.split_once('=') {
-                    Some((k, _)) if !k.is_empty() => {}
-                    _ => {
-                        return Err(Error::Usage(format!("{flag} {kv:?}: expected KEY=VALUE")));
-                    }
+                if kv.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
+                    return Err(Error::Usage(format!(
+                        "image {what} {kv:?}: expected KEY=VALUE"
+                    )));
                 }
             }
         }
         if self.entrypoint.as_ref().is_some_and(Vec::is_empty) {
-            return Err(Error::Usage("--entrypoint: an empty command".into()));
+            return Err(Error::Usage("image entrypoint: an empty command".into()));
         }
         Ok(())
     }
@@ -310,6 +309,11 @@ mod tests {
             env: v(&["NOVALUE"]),
             ..RunConfig::default()
         };
-        assert!(bad.check().unwrap_err().to_string().contains("--env"));
+        // The setting and the value, not a flag: the library has no flags.
+        let msg = bad.check().unwrap_err().to_string();
+        assert!(
+            msg.contains("environment variable \"NOVALUE\": expected KEY=VALUE"),
+            "{msg}"
+        );
     }
 }

@@ -9,5 +9,6 @@ mod examples;
 mod foreign;
 mod glibc;
 mod ldd;
+mod library;
 mod musl;
 mod oci;
