@@ -191,6 +191,17 @@ impl BundleArgs {
                  need --format oci or oci-archive (or OUT named *.oci.tar)"
             );
         }
+        match format {
+            Some(BundleFormat::Oci) if output == Output::Stdout => {
+                bail!(
+                    "-: an OCI image layout is a directory (use --format oci-archive for standard output)"
+                )
+            }
+            Some(BundleFormat::Root(Format::Dir)) if output == Output::Stdout => {
+                bail!("-: cannot write a directory bundle to standard output (use --format tar)")
+            }
+            _ => {}
+        }
         if output == Output::Stdout && self.json {
             bail!("--json with -o - would mix the manifest into the tar stream");
         }

@@ -259,7 +259,7 @@ impl Store {
                 (host, actual)
             }
             (Store::Archive { .. }, None) => {
-                return Err(Error::Usage("internal: no directory for layers".into()));
+                return Err(Error::Internal("no directory for layers".into()));
             }
         };
         self.check_digest(&rel, &digest, &actual)?;

@@ -108,7 +108,7 @@ pub const DEFAULT_TAG: &str = "latest";
 pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Written> {
     if !opts.archive && out.as_os_str() == "-" {
         return Err(Error::Usage(
-            "-: an OCI image layout is a directory (use --format oci-archive for standard output)"
+            "-: an OCI image layout is a directory; only an archive can go to standard output"
                 .into(),
         ));
     }
@@ -229,7 +229,10 @@ impl Layout {
             Entry::data(blob_entry(&manifest_digest), manifest_bytes, 0o644),
         ];
         for (d, path) in layers {
-            let digest = Digest::parse(&d.digest).map_err(Error::Usage)?;
+            let digest = Digest::parse(&d.digest).map_err(|reason| Error::Image {
+                path: path.clone(),
+                reason,
+            })?;
             let name = blob_entry(&digest);
             // The same layer twice in one image is one blob.
             if !files.iter().any(|e| e.path == name) {
@@ -263,9 +266,15 @@ fn docker_manifest(
 ) -> Result<Vec<u8>> {
     let layer_paths = layers
         .iter()
-        .map(|(d, _)| Digest::parse(&d.digest).map(|d| d.blob_path()))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(Error::Usage)?;
+        .map(|(d, path)| {
+            Digest::parse(&d.digest)
+                .map(|d| d.blob_path())
+                .map_err(|reason| Error::Image {
+                    path: path.clone(),
+                    reason,
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
     // Docker wants a NAME:TAG here; a bare tag gives an untagged image.
     let repo_tags: Vec<&str> = if tag.contains(':') { vec![tag] } else { vec![] };
     Ok(to_json(&json!([{
@@ -354,7 +363,7 @@ fn check_tag(tag: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Usage(format!(
-            "--tag {tag:?}: a tag is letters and digits separated by - . _ : @ / +"
+            "tag {tag:?}: a tag is letters and digits separated by - . _ : @ / +"
         )))
     }
 }
