@@ -32,8 +32,11 @@ pub enum Error {
     Image { path: PathBuf, reason: String },
     /// An environment variable with a value that cannot be used.
     Environment { name: &'static str, reason: String },
-    /// An output that exists and would be overwritten or mixed with the bundle.
+    /// An output that exists and cannot be replaced; `reason` says why.
     OutputExists { path: PathBuf, reason: String },
+    /// A directory output that exists and is not empty (writing into it
+    /// must be asked for).
+    OutputNotEmpty { path: PathBuf },
     /// A request that cannot be carried out as made (two outputs on one
     /// stream, a destination for several inputs...).
     Usage(String),
@@ -65,7 +68,8 @@ impl Error {
             | Error::DanglingSymlink { path, .. }
             | Error::Config { path, .. }
             | Error::Image { path, .. }
-            | Error::OutputExists { path, .. } => Some(path),
+            | Error::OutputExists { path, .. }
+            | Error::OutputNotEmpty { path } => Some(path),
             Error::Root { source, .. } => source.path(),
             Error::Environment { .. } | Error::Usage(_) | Error::Internal(_) => None,
         }
@@ -96,6 +100,9 @@ impl fmt::Display for Error {
             Error::Image { path, reason } => write!(f, "{}: {}", path.display(), reason),
             Error::Environment { name, reason } => write!(f, "{name}: {reason}"),
             Error::OutputExists { path, reason } => write!(f, "{}: {}", path.display(), reason),
+            Error::OutputNotEmpty { path } => {
+                write!(f, "{}: directory exists and is not empty", path.display())
+            }
             Error::Usage(msg) => f.write_str(msg),
             Error::Internal(msg) => write!(f, "internal error (a bug in elfroot): {msg}"),
         }

@@ -37,9 +37,15 @@ pub(crate) fn write(items: &[Item<'_>], out: &Path, mtime: u64, force: bool) -> 
         }
         Err(e) => return Err(Error::io(out, e)),
     };
-    // Follows a symbolic link at OUT: writing into the directory it names
-    // is what the user asked for.
-    if !fs::metadata(out).map_err(|e| Error::io(out, e))?.is_dir() {
+    // A symbolic link at OUT is not written through: a failure half way
+    // would leave a partial tree in a directory the user did not name.
+    if link_meta.file_type().is_symlink() {
+        return Err(Error::OutputExists {
+            path: out.to_path_buf(),
+            reason: "is a symbolic link; name the directory itself, or remove the link".into(),
+        });
+    }
+    if !link_meta.is_dir() {
         return Err(Error::Usage(format!(
             "{shown}: exists and is not a directory"
         )));
@@ -48,14 +54,14 @@ pub(crate) fn write(items: &[Item<'_>], out: &Path, mtime: u64, force: bool) -> 
         .map_err(|e| Error::io(out, e))?
         .next()
         .is_none();
-    if empty && link_meta.is_dir() {
+    if empty {
         // rename(2) replaces an empty directory, keeping this atomic.
         return build_beside(items, out, time);
     }
-    if !empty && !force {
-        return Err(Error::Usage(format!(
-            "{shown}: directory exists and is not empty (use --force)"
-        )));
+    if !force {
+        return Err(Error::OutputNotEmpty {
+            path: out.to_path_buf(),
+        });
     }
     Tree::new(out, out, time).write(items)
 }
@@ -234,15 +240,14 @@ mod tests {
         fs::create_dir_all(out.join("etc")).unwrap();
         let entries = [Entry::data("/etc/hostname", "box\n", 0o644)];
         let err = write(&entries, &out, &OPTS).unwrap_err();
-        let Error::Usage(msg) = &err else {
-            panic!("{err:?}")
-        };
+        // The library names no flag; the command line adds "(use --force)".
+        assert!(
+            matches!(&err, Error::OutputNotEmpty { path } if path == &out),
+            "{err:?}"
+        );
         assert_eq!(
-            msg,
-            &format!(
-                "{}: directory exists and is not empty (use --force)",
-                out.display()
-            )
+            err.to_string(),
+            format!("{}: directory exists and is not empty", out.display())
         );
         assert!(!out.join("etc/hostname").exists());
     }

@@ -27,6 +27,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub(crate) use atomic::Temp;
 
 /// One thing in the bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -163,7 +163,10 @@ enum CompressArg {
 /// Runs `bundle`; the line saying a bundle was refused ends with the flags
 /// that override the refusal.
 pub fn run(args: &BundleArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let mut outcome = elfroot::bundle::run(&args.config()?, out)?;
+    let mut outcome = elfroot::bundle::run(&args.config()?, out).map_err(|e| match e {
+        elfroot::Error::OutputNotEmpty { .. } => anyhow::anyhow!("{e} (use --force)"),
+        e => e.into(),
+    })?;
     if outcome.status == Status::Findings
         && let Some(Diagnostic::Problem(last)) = outcome.diagnostics.last_mut()
     {

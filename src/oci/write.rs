@@ -119,7 +119,7 @@ pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Writt
         refuse_overwriting(base, out)?;
     }
     let staging = staging_dir(out)?;
-    let layer_path = staging.path().join("layer");
+    let layer_path = staging.path.join("layer");
     let bytes = archive::write(
         entries,
         &layer_path,
@@ -326,27 +326,13 @@ fn digests(path: &Path, compression: Compression) -> Result<(Digest, u64, Digest
 }
 
 /// A directory for the layer blob before it has a name: beside OUT (on its
-/// file system), or in the system's temporary directory for stdout.
-fn staging_dir(out: &Path) -> Result<tempfile::TempDir> {
-    let mut b = tempfile::Builder::new();
+/// file system), or in the system's temporary directory for stdout; removed
+/// at the end, or by a later run if this one is killed.
+fn staging_dir(out: &Path) -> Result<archive::Temp> {
     if out.as_os_str() == "-" {
-        return b
-            .prefix("elfroot-layer-")
-            .tempdir()
-            .map_err(|e| Error::io(std::env::temp_dir(), e));
+        return archive::Temp::new(&std::env::temp_dir().join("elfroot-layer"), true);
     }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    b.prefix(&format!(".{name}.layer-"))
-        .tempdir_in(parent)
-        // Named after OUT: a missing directory is the likely cause.
-        .map_err(|e| Error::io(out, e))
+    archive::Temp::new(out, true)
 }
 
 /// A tag as the image spec allows it: letters and digits, separated by

@@ -12,3 +12,4 @@ mod ldd;
 mod library;
 mod musl;
 mod oci;
+mod outputs;
