@@ -9,6 +9,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub use elfroot::testing::skip;
+
 /// The output of one run of the real `elfroot` binary.
 pub struct Run {
     pub code: i32,
@@ -44,18 +46,6 @@ pub fn elfroot_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// Says why a test cannot run here; under CI that is a failure.
-pub fn skip(why: &str) {
-    if in_ci() {
-        panic!("cannot run under CI: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
 }
 
 /// True when `tool` is on PATH.
