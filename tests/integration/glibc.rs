@@ -298,15 +298,8 @@ fn hwcaps_variant_is_chosen_with_its_baseline() {
     assert_eq!(o["hwcaps"]["subdir"], "glibc-hwcaps/x86-64-v2");
     assert_eq!(o["hwcaps"]["baseline"], format!("{d}/libf.so"));
     // A bundle carries both: the variant this CPU loads and the baseline.
-    let out = t.at("bundle");
-    let run = elfroot(&[
-        "bundle",
-        &main.to_string_lossy(),
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let inside = out.join(d.trim_start_matches('/'));
+    let bundle = BundleTest::new([&main]).run().success();
+    let inside = bundle.out.join(d.trim_start_matches('/'));
     assert!(inside.join("glibc-hwcaps/x86-64-v2/libf.so").is_file());
     assert!(inside.join("libf.so").is_file());
 }
