@@ -183,6 +183,14 @@ fn nodeflib_skips_cache_and_default_directories() {
     let doc = elfroot(&["list", "--json", &main.to_string_lossy()]).json();
     let n = object(&doc, "libn.so").unwrap();
     assert_eq!(n["elf"]["nodeflib"], true);
+    // libz is in the cache and in /lib/x86_64-linux-gnu, yet missing: the
+    // cache's answer (a default directory) is refused and no default
+    // directory is searched.
+    let p = &doc["inputs"][0]["problems"][0];
+    assert_eq!(p["name"], "libz.so.1", "{p}");
+    assert_eq!(p["status"], "missing", "{p}");
+    let tried = p["tried"].as_array().unwrap();
+    assert!(tried.iter().all(|t| t["via"] != "default"), "{p}");
 }
 
 #[test]
@@ -236,6 +244,24 @@ fn a_soname_already_loaded_satisfies_a_later_need() {
     );
     let run = assert_same_as_ldd(&main, &[], &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
+    // libcore's need is answered by the object main's RUNPATH loaded, not
+    // by a search of libcore's own (which would find nothing).
+    let doc = elfroot(&["list", "--json", &main.to_string_lossy()]).json();
+    let shared = object(&doc, "libshared.so").unwrap();
+    assert_eq!(shared["found_by"], "runpath");
+    assert_eq!(shared["loaded_by"], 0, "loaded for main: {shared}");
+    let core = object(&doc, "libcore.so").unwrap();
+    let need = &core["needed"][0];
+    assert_eq!(need["name"], "libshared.so");
+    assert_eq!(need["status"], "found", "{core}");
+    assert_eq!(need["object"], shared["id"], "{core}");
+    let tree = elfroot(&["tree", "--all", &main.to_string_lossy()]);
+    let under_core = format!("        libshared.so => {d}/libshared.so [already loaded]");
+    assert!(
+        tree.stdout.lines().any(|l| l == under_core),
+        "{}",
+        tree.stdout
+    );
 }
 
 #[test]
