@@ -403,51 +403,39 @@ fn damaged_or_misused_images_are_one_clear_line() {
     let manifest_path = img.join("blobs/sha256").join(&manifest_hex);
     let out = dir.path().join("out");
     let ls_to_out = || BundleTest::new(["/usr/bin/ls"]).output(&out);
-    let try_base = || {
+    let on_base = || {
         ls_to_out()
             .args(["--format", "oci", "--base"])
             .arg(&img)
             .run()
-            .run
+            .error_line()
     };
 
     let mut bytes = std::fs::read(&manifest_path).unwrap();
     bytes[0] = b' ';
     std::fs::write(&manifest_path, &bytes).unwrap();
-    let run = try_base();
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let line = on_base();
     assert!(
-        run.stderr.contains(&manifest_hex) && run.stderr.contains("digest mismatch"),
-        "{}",
-        run.stderr
+        line.contains(&manifest_hex) && line.contains("digest mismatch"),
+        "{line}"
     );
 
     std::fs::remove_file(&manifest_path).unwrap();
-    let run = try_base();
-    assert!(run.stderr.contains("missing blob"), "{}", run.stderr);
+    let line = on_base();
+    assert!(line.contains("missing blob"), "{line}");
 
     std::fs::write(img.join("index.json"), "{\"manifests\": [").unwrap();
-    let run = try_base();
-    assert!(
-        run.stderr.contains("index.json: bad JSON"),
-        "{}",
-        run.stderr
-    );
+    let line = on_base();
+    assert!(line.contains("index.json: bad JSON"), "{line}");
     assert!(!out.exists());
 
-    let run = ls_to_out().args(["--tag", "x"]).run().status(2).run;
-    assert!(run.stderr.contains("need --format oci"), "{}", run.stderr);
-    let run = ls_to_out()
+    let line = ls_to_out().args(["--tag", "x"]).run().error_line();
+    assert!(line.contains("need --format oci"), "{line}");
+    let line = ls_to_out()
         .args(["--format", "oci", "--env", "X"])
         .run()
-        .status(2)
-        .run;
-    assert!(
-        run.stderr.contains("--env \"X\": expected KEY=VALUE"),
-        "{}",
-        run.stderr
-    );
+        .error_line();
+    assert!(line.contains("--env \"X\": expected KEY=VALUE"), "{line}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,

@@ -203,6 +203,14 @@ impl Bundle {
         );
         self
     }
+
+    /// Asserts that elfroot refused with exit status 2 and one line on
+    /// stderr (the errors contract), and returns that line.
+    pub fn error_line(self) -> String {
+        let run = self.status(2).run;
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        run.stderr
+    }
 }
 
 /// True when `tool` is on PATH.
