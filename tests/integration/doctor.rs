@@ -241,7 +241,7 @@ fn an_aarch64_binary_on_an_x86_64_root() {
     let t = Tree::new();
     t.with_host_glibc();
     t.copy_in(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/aarch64/app"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/foreign/aarch64/app"),
         "app",
     );
     run_ok(Command::new("chmod").arg("755").arg(t.at("app")));

@@ -196,7 +196,10 @@ fn nodeflib_skips_cache_and_default_directories() {
 #[test]
 fn a_library_of_the_wrong_class_is_skipped() {
     let t = Tree::new();
-    let i386 = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/i386/libfoo.so.1");
+    let i386 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/foreign/i386/libfoo.so.1"
+    );
     t.copy_in(i386, "wrong/libfoo.so.1");
     t.lib("right/libfoo.so.1", &lib_f(7), &[]);
     let l = format!("-L{}", t.s("right"));
