@@ -21,6 +21,8 @@ pub mod output;
 pub mod report;
 pub mod root;
 pub mod search;
+#[doc(hidden)]
+pub mod testing;
 
 pub use closure::{Analyzer, Closure, Libc, Options};
 pub use error::{Error, Result};

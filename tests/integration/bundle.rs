@@ -31,21 +31,10 @@ fn as_a_runtime_would(root: &Path) {
     }
 }
 
-/// Bundles `program` (plus `extra` flags) into a fresh directory.
-fn bundle_dir(program: &str, extra: &[&str]) -> (tempfile::TempDir, Run) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("root");
-    let out_s = out.to_string_lossy().into_owned();
-    let mut args = vec!["bundle", program, "-o", &out_s];
-    args.extend_from_slice(extra);
-    let run = elfroot(&args);
-    if run.code == 0 {
-        as_a_runtime_would(&out);
-    }
-    (dir, run)
-}
-
-fn need_root_and_chroot() -> bool {
+/// True when bundles can be run with chroot here, which needs root;
+/// otherwise [`skip`]s (a failure under CI) and returns false. Tests whose
+/// bundle checks need no root call it just before running the bundle.
+fn can_chroot() -> bool {
     if !is_root() {
         skip("bundles are run with chroot, which needs root");
         return false;
@@ -55,7 +44,7 @@ fn need_root_and_chroot() -> bool {
 
 #[test]
 fn twenty_programs_run_from_their_bundles_as_on_the_host() {
-    if !need_root_and_chroot() {
+    if !can_chroot() {
         return;
     }
     let py = "import json, ssl; print(json.dumps([1]), ssl.OPENSSL_VERSION)";
@@ -96,9 +85,9 @@ fn twenty_programs_run_from_their_bundles_as_on_the_host() {
             eprintln!("not on this machine: {}", argv[0]);
             continue;
         }
-        let (dir, run) = bundle_dir(argv[0], extra);
-        assert_eq!(run.code, 0, "bundle {}: {}", argv[0], run.stderr);
-        let root = dir.path().join("root");
+        let bundle = BundleTest::new(&argv[..1]).args(extra).run().success();
+        let root = bundle.out;
+        as_a_runtime_would(&root);
         // sha256sum reads /etc/passwd: give it the bundle's own.
         let host = if argv[0].ends_with("sha256sum") {
             let mut a = argv.clone();
@@ -124,32 +113,31 @@ fn twenty_programs_run_from_their_bundles_as_on_the_host() {
 
 #[test]
 fn user_and_host_lookups_work_in_the_bundle() {
-    if !need_root_and_chroot() {
+    if !can_chroot() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("root");
-    let out_s = out.to_string_lossy().into_owned();
-    let run = elfroot(&["bundle", "/usr/bin/getent", "/usr/bin/id", "-o", &out_s]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    as_a_runtime_would(&out);
-    let (o, e, c) = run_in(Some(&out), &["/usr/bin/getent", "passwd", "root"]);
+    let bundle = BundleTest::new(["/usr/bin/getent", "/usr/bin/id"])
+        .run()
+        .success();
+    let out = &bundle.out;
+    as_a_runtime_would(out);
+    let (o, e, c) = run_in(Some(out), &["/usr/bin/getent", "passwd", "root"]);
     assert_eq!(
         (o.as_str(), c),
         ("root:x:0:0:root:/root:/bin/sh\n", 0),
         "{e}"
     );
-    let (o, e, c) = run_in(Some(&out), &["/usr/bin/getent", "hosts", "localhost"]);
+    let (o, e, c) = run_in(Some(out), &["/usr/bin/getent", "hosts", "localhost"]);
     assert_eq!(c, 0, "{e}");
     assert!(o.contains("localhost"), "{o}");
-    let (o, e, c) = run_in(Some(&out), &["/usr/bin/id", "-un"]);
+    let (o, e, c) = run_in(Some(out), &["/usr/bin/id", "-un"]);
     assert_eq!((o.as_str(), c), ("root\n", 0), "{e}");
     assert!(out.join("etc/nsswitch.conf").is_file());
 }
 
 #[test]
 fn a_library_known_only_to_the_roots_cache_loads_in_the_bundle() {
-    if !need_root_and_chroot() {
+    if !can_chroot() {
         return;
     }
     let t = Tree::new();
@@ -168,24 +156,35 @@ fn a_library_known_only_to_the_roots_cache_loads_in_the_bundle() {
     t.write("etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
     t.write("etc/ld.so.conf.d/custom.conf", "/opt/custom/lib\n");
     run_ok(Command::new("ldconfig").arg("-r").arg(t.path()));
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("b");
-    let root = t.s("");
-    let run = elfroot(&[
-        "bundle",
-        "--root",
-        &root,
-        "/usr/bin/app",
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new(["/usr/bin/app"])
+        .arg("--root")
+        .arg(t.path())
+        .run()
+        .success();
+    let out = &bundle.out;
     assert!(
         out.join("etc/ld.so.cache").is_file(),
         "the bundle needs its own cache"
     );
     assert!(out.join("opt/custom/lib/libcustom.so.1").is_file());
-    let (o, e, c) = run_in(Some(&out), &["/usr/bin/app"]);
+    // In the bundle only the cache leads to /opt/custom/lib (ld.so reads
+    // no ld.so.conf).
+    let doc = elfroot(&[
+        "list",
+        "--json",
+        "--root",
+        &out.to_string_lossy(),
+        "/usr/bin/app",
+    ])
+    .json();
+    let custom = doc["inputs"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == "/opt/custom/lib/libcustom.so.1")
+        .expect("libcustom.so.1 resolves in the bundle");
+    assert_eq!(custom["found_by"], "cache", "{custom}");
+    let (o, e, c) = run_in(Some(out), &["/usr/bin/app"]);
     assert_eq!((o.as_str(), c), ("custom library loaded\n", 0), "{e}");
     // glibc's own tools read the cache elfroot wrote.
     let listed = run_ok(
@@ -203,23 +202,24 @@ fn a_library_known_only_to_the_roots_cache_loads_in_the_bundle() {
 
 #[test]
 fn a_tar_bundle_runs_under_runc() {
-    if !need_root_and_chroot() {
+    if !can_chroot() {
         return;
     }
     if !have("runc") {
         return skip("runc not installed (apt-get install runc)");
     }
+    let layer = BundleTest::new(["/usr/bin/ls"])
+        .named("layer.tar")
+        .run()
+        .success();
     let dir = tempfile::tempdir().unwrap();
-    let tar = dir.path().join("layer.tar");
-    let run = elfroot(&["bundle", "/usr/bin/ls", "-o", &tar.to_string_lossy()]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
     let bundle = dir.path().join("bundle");
     let rootfs = bundle.join("rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
     run_ok(
         Command::new("tar")
             .arg("-xf")
-            .arg(&tar)
+            .arg(&layer.out)
             .arg("-C")
             .arg(&rootfs),
     );
@@ -250,29 +250,30 @@ fn a_tar_bundle_runs_under_runc() {
 
 #[test]
 fn the_same_inputs_give_byte_identical_layers() {
-    let dir = tempfile::tempdir().unwrap();
     for ext in ["tar", "tar.gz", "tar.zst"] {
-        let a = dir.path().join(format!("a.{ext}"));
-        let b = dir.path().join(format!("b.{ext}"));
-        for out in [&a, &b] {
-            let run = elfroot(&["bundle", "/usr/bin/curl", "-o", &out.to_string_lossy()]);
-            assert_eq!(run.code, 0, "{}", run.stderr);
-        }
-        let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let [a, b] = ["a", "b"].map(|name| {
+            BundleTest::new(["/usr/bin/curl"])
+                .named(&format!("{name}.{ext}"))
+                .run()
+                .success()
+        });
+        let (x, y) = (
+            std::fs::read(&a.out).unwrap(),
+            std::fs::read(&b.out).unwrap(),
+        );
         assert!(x.len() > 1000);
         assert!(x == y, "{ext}: two runs differ");
     }
     // SOURCE_DATE_EPOCH sets every mtime; tar lists it.
-    let c = dir.path().join("c.tar");
-    let run = elfroot_env(
-        &["bundle", "/usr/bin/ls", "-o", &c.to_string_lossy()],
-        &[("SOURCE_DATE_EPOCH", "1700000000")],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let c = BundleTest::new(["/usr/bin/ls"])
+        .named("c.tar")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .run()
+        .success();
     let list = run_ok(
         Command::new("tar")
             .args(["--numeric-owner", "--full-time", "-tvf"])
-            .arg(&c),
+            .arg(&c.out),
     );
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(
@@ -290,15 +291,8 @@ fn the_same_inputs_give_byte_identical_layers() {
 
 #[test]
 fn a_tar_goes_to_stdout() {
-    let out = Command::new(env!("CARGO_BIN_EXE_elfroot"))
-        .args(["bundle", "/usr/bin/ls", "-o", "-"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let dir = tempfile::tempdir().unwrap();
-    let tar = dir.path().join("x.tar");
-    std::fs::write(&tar, &out.stdout).unwrap();
-    let list = run_ok(Command::new("tar").arg("-tf").arg(&tar));
+    let tar = BundleTest::new(["/usr/bin/ls"]).on_stdout().run().success();
+    let list = run_ok(Command::new("tar").arg("-tf").arg(&tar.out));
     assert!(String::from_utf8_lossy(&list.stdout).contains("usr/bin/ls"));
 }
 
@@ -314,13 +308,7 @@ fn a_missing_library_writes_nothing() {
     );
     std::fs::remove_file(t.at("gone/libgone.so")).unwrap();
     let out = t.write("out.tar", "previous contents");
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 1);
+    let run = BundleTest::new([&app]).output(&out).run().status(1).run;
     assert!(
         run.stderr.contains("libgone.so")
             && run.stderr.contains(&app.to_string_lossy().to_string()),
@@ -335,27 +323,20 @@ fn a_missing_library_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty());
     let dir_out = t.at("outdir");
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "-o",
-        &dir_out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 1);
+    BundleTest::new([&app]).output(&dir_out).run().status(1);
     assert!(!dir_out.exists());
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "-o",
-        &dir_out.to_string_lossy(),
-        "--allow-missing",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    BundleTest::new([&app])
+        .output(&dir_out)
+        .arg("--allow-missing")
+        .run()
+        .success();
     assert!(dir_out.join(app.strip_prefix("/").unwrap()).is_file());
     // An existing non-empty directory is refused without --force.
-    let again = elfroot(&["bundle", "/usr/bin/ls", "-o", &dir_out.to_string_lossy()]);
-    assert_eq!(again.code, 2);
-    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let line = BundleTest::new(["/usr/bin/ls"])
+        .output(&dir_out)
+        .run()
+        .error_line();
+    assert!(line.contains("--force"), "{line}");
 }
 
 #[test]
@@ -363,16 +344,11 @@ fn scripts_bring_their_interpreter_and_crlf_is_refused() {
     let t = Tree::new();
     let script = t.write("hello.sh", "#!/bin/sh\necho \"hello from sh\"\n");
     run_ok(Command::new("chmod").arg("755").arg(&script));
-    let out = t.at("b");
-    let run = elfroot(&[
-        "bundle",
-        &script.to_string_lossy(),
-        "--dest",
-        "/hello",
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new([&script])
+        .args(["--dest", "/hello"])
+        .run()
+        .success();
+    let out = &bundle.out;
     assert!(out.join("hello").is_file());
     assert!(
         std::fs::symlink_metadata(out.join("bin"))
@@ -380,39 +356,33 @@ fn scripts_bring_their_interpreter_and_crlf_is_refused() {
             .file_type()
             .is_symlink()
     );
-    if is_root() {
-        as_a_runtime_would(&out);
-        let (o, e, c) = run_in(Some(&out), &["/hello"]);
+    // The interpreter /bin/sh names, as a file (/usr/bin/dash on Debian).
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let sh_inside = out.join(sh.strip_prefix("/").unwrap());
+    assert!(
+        std::fs::symlink_metadata(&sh_inside).is_ok_and(|m| m.is_file()),
+        "{} is not in the bundle",
+        sh.display()
+    );
+    if can_chroot() {
+        as_a_runtime_would(out);
+        let (o, e, c) = run_in(Some(out), &["/hello"]);
         assert_eq!((o.as_str(), c), ("hello from sh\n", 0), "{e}");
     }
     let crlf = t.write("crlf.sh", "#!/bin/sh\r\necho hi\r\n");
-    let run = elfroot(&["bundle", &crlf.to_string_lossy(), "-o", &t.s("c")]);
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("CRLF") && run.stderr.contains("crlf.sh"),
-        "{}",
-        run.stderr
-    );
+    let line = BundleTest::new([&crlf]).run().error_line();
+    assert!(line.contains("CRLF") && line.contains("crlf.sh"), "{line}");
 }
 
 #[test]
 fn a_symlinked_input_stays_a_symlink_and_the_manifest_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("b");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/python3",
-        "-o",
-        &out.to_string_lossy(),
-        "--json",
-        "--dlopen",
-        "none",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let link = std::fs::read_link(out.join("usr/bin/python3")).unwrap();
+    let bundle = BundleTest::new(["/usr/bin/python3"])
+        .args(["--json", "--dlopen", "none"])
+        .run()
+        .success();
+    let link = std::fs::read_link(bundle.out.join("usr/bin/python3")).unwrap();
     assert_eq!(link, std::fs::read_link("/usr/bin/python3").unwrap());
-    let doc = run.json();
+    let doc = bundle.run.json();
     assert_eq!(doc["schema"], "elfroot-bundle");
     let entries = doc["entries"].as_array().unwrap();
     let find = |p: &str| {
@@ -449,17 +419,27 @@ fn the_depfile_lists_every_host_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("layer.tar");
     let dep = dir.path().join("layer.d");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/ls",
-        "-o",
-        &out.to_string_lossy(),
-        "--depfile",
-        &dep.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new(["/usr/bin/ls"])
+        .output(&out)
+        .args(["--json", "--depfile"])
+        .arg(&dep)
+        .run()
+        .success();
     let text = std::fs::read_to_string(&dep).unwrap();
     assert!(text.starts_with(&format!("{}:", out.display())), "{text}");
+    // Every file copied from the host, as the manifest lists them.
+    let doc = bundle.run.json();
+    let sources: Vec<&str> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["source"].as_str())
+        .collect();
+    assert!(sources.len() > 3, "{}", bundle.run.stdout);
+    let listed: Vec<&str> = text.split_whitespace().skip(1).collect();
+    for source in sources {
+        assert!(listed.contains(&source), "{source} not in:\n{text}");
+    }
     for f in [
         "/usr/bin/ls",
         "/usr/lib/x86_64-linux-gnu/libc.so.6",
@@ -505,16 +485,9 @@ fn dlopen_notes_and_added_elf_files_bring_their_closures() {
         "{}",
         host.1
     );
-    let out = t.at("b");
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "-o",
-        &out.to_string_lossy(),
-        "--json",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let doc = run.json();
+    let bundle = BundleTest::new([&app]).arg("--json").run().success();
+    let out = &bundle.out;
+    let doc = bundle.run.json();
     let plug_entry = doc["entries"]
         .as_array()
         .unwrap()
@@ -528,42 +501,45 @@ fn dlopen_notes_and_added_elf_files_bring_their_closures() {
             .starts_with("dlopen note of"),
         "{plug_entry}"
     );
-    if is_root() {
-        as_a_runtime_would(&out);
-        let (o, e, c) = run_in(Some(&out), &[&app.to_string_lossy()]);
+    if can_chroot() {
+        as_a_runtime_would(out);
+        let (o, e, c) = run_in(Some(out), &[&app.to_string_lossy()]);
         assert_eq!((o.as_str(), c), ("plugin says hello\n", 0), "{e}");
     }
     // --dlopen none leaves it out.
-    let out2 = t.at("b2");
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "-o",
-        &out2.to_string_lossy(),
-        "--dlopen",
-        "none",
-    ]);
-    assert_eq!(run.code, 0);
+    let none = BundleTest::new([&app])
+        .args(["--dlopen", "none"])
+        .run()
+        .success();
     assert!(
-        !out2
+        !none
+            .out
             .join(plug.trim_start_matches('/'))
             .join("libplug.so.1")
             .exists()
     );
     // --add of an ELF file brings its closure, at DEST.
-    let out3 = t.at("b3");
     let add = format!("{plug}/libplug.so.1:/plugins/libplug.so.1");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/true",
-        "-o",
-        &out3.to_string_lossy(),
-        "--add",
-        &add,
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    // libselinux needs libpcre2-8, which true does not.
+    let selinux = "/usr/lib/x86_64-linux-gnu/libselinux.so.1";
+    let added = BundleTest::new(["/usr/bin/true"])
+        .args([
+            "--add",
+            &add,
+            "--add",
+            &format!("{selinux}:/plugins/libselinux.so.1"),
+        ])
+        .run()
+        .success();
+    let out3 = &added.out;
     assert!(out3.join("plugins/libplug.so.1").is_file());
     assert!(out3.join("usr/lib/x86_64-linux-gnu/libc.so.6").is_file());
+    assert!(out3.join("plugins/libselinux.so.1").is_file());
+    assert!(
+        out3.join("usr/lib/x86_64-linux-gnu/libpcre2-8.so.0")
+            .exists(),
+        "the closure of an added library"
+    );
 }
 
 #[test]
@@ -578,21 +554,16 @@ fn a_musl_program_bundle_runs() {
         "app",
         &[],
     );
-    let out = t.at("b");
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "--dest",
-        "/app",
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new([&app])
+        .args(["--dest", "/app"])
+        .run()
+        .success();
+    let out = &bundle.out;
     assert!(!out.join("etc/nsswitch.conf").exists(), "musl has no NSS");
     assert!(out.join("etc/passwd").exists());
-    if is_root() {
-        as_a_runtime_would(&out);
-        let (o, e, c) = run_in(Some(&out), &["/app"]);
+    if can_chroot() {
+        as_a_runtime_would(out);
+        let (o, e, c) = run_in(Some(out), &["/app"]);
         assert_eq!((o.as_str(), c), ("musl bundle ok\n", 0), "{e}");
     }
 }
@@ -606,38 +577,27 @@ fn thread_cancellation_brings_libgcc_s() {
          int main(void) { pthread_t t; pthread_create(&t, 0, f, 0); pthread_cancel(t); pthread_join(t, 0); return 0; }\n",
         &["-pthread"],
     );
-    let out = t.at("b");
-    let run = elfroot(&[
-        "bundle",
-        &app.to_string_lossy(),
-        "--dest",
-        "/app",
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new([&app])
+        .args(["--dest", "/app"])
+        .run()
+        .success();
+    let out = &bundle.out;
     assert!(out.join("usr/lib/x86_64-linux-gnu/libgcc_s.so.1").exists());
-    if is_root() {
-        as_a_runtime_would(&out);
-        let (_, e, c) = run_in(Some(&out), &["/app"]);
+    if can_chroot() {
+        as_a_runtime_would(out);
+        let (_, e, c) = run_in(Some(out), &["/app"]);
         assert_eq!(c, 0, "{e}");
     }
 }
 
 #[test]
 fn optional_extras_gconv_tzdata_locale_and_certs() {
-    let dir = tempfile::tempdir().unwrap();
     // iconv needs its gconv modules for anything but UTF-8 <-> ASCII.
-    let out = dir.path().join("iconv");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/iconv",
-        "-o",
-        &out.to_string_lossy(),
-        "--with",
-        "gconv,locale",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let iconv = BundleTest::new(["/usr/bin/iconv"])
+        .args(["--with", "gconv,locale"])
+        .run()
+        .success();
+    let out = &iconv.out;
     assert!(
         out.join("usr/lib/x86_64-linux-gnu/gconv/gconv-modules")
             .exists()
@@ -649,64 +609,46 @@ fn optional_extras_gconv_tzdata_locale_and_certs() {
     assert!(out.join("usr/lib/locale/C.utf8/LC_CTYPE").exists());
     let argv = ["/usr/bin/iconv", "-f", "UTF-8", "-t", "ISO-8859-15"];
     let input = "caf\u{e9} \u{20ac}\n".as_bytes();
-    if is_root() {
-        as_a_runtime_would(&out);
+    if can_chroot() {
+        as_a_runtime_would(out);
         assert_eq!(
-            run_program(Some(&out), &argv, &[], input),
+            run_program(Some(out), &argv, &[], input),
             run_program(None, &argv, &[], input)
         );
         // Without --with gconv the same conversion fails in the bundle.
-        let bare = dir.path().join("bare");
-        assert_eq!(
-            elfroot(&["bundle", "/usr/bin/iconv", "-o", &bare.to_string_lossy()]).code,
-            0
-        );
-        as_a_runtime_would(&bare);
-        assert_ne!(run_program(Some(&bare), &argv, &[], input).2, 0);
+        let bare = BundleTest::new(["/usr/bin/iconv"]).run().success();
+        as_a_runtime_would(&bare.out);
+        assert_ne!(run_program(Some(&bare.out), &argv, &[], input).2, 0);
     }
     // Time zones.
-    let out = dir.path().join("date");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/date",
-        "-o",
-        &out.to_string_lossy(),
-        "--with",
-        "tzdata",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let date = BundleTest::new(["/usr/bin/date"])
+        .args(["--with", "tzdata"])
+        .run()
+        .success();
+    let out = &date.out;
     assert!(out.join("usr/share/zoneinfo/Europe/Paris").exists());
-    if is_root() {
-        as_a_runtime_would(&out);
+    if can_chroot() {
+        as_a_runtime_would(out);
         let argv = ["/usr/bin/date", "-d", "@0"];
         let env = [("TZ", "Europe/Paris")];
         let host = run_program(None, &argv, &env, b"");
         assert!(host.0.contains("CET"), "{host:?}");
-        assert_eq!(run_program(Some(&out), &argv, &env, b""), host);
+        assert_eq!(run_program(Some(out), &argv, &env, b""), host);
     }
     // CA certificates come with a TLS library; --no-passwd leaves the user database out.
-    let out = dir.path().join("curl");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/curl",
-        "-o",
-        &out.to_string_lossy(),
-        "--no-passwd",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let curl = BundleTest::new(["/usr/bin/curl"])
+        .arg("--no-passwd")
+        .run()
+        .success();
+    let out = &curl.out;
     assert!(out.join("etc/ssl/certs/ca-certificates.crt").is_file());
     assert!(!out.join("etc/passwd").exists() && !out.join("etc/group").exists());
     // --extras none: no NSS configuration and no certificates.
-    let out = dir.path().join("none");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/curl",
-        "-o",
-        &out.to_string_lossy(),
-        "--extras",
-        "none",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let none = BundleTest::new(["/usr/bin/curl"])
+        .args(["--extras", "none"])
+        .run()
+        .success();
+    let out = &none.out;
     assert!(!out.join("etc/nsswitch.conf").exists() && !out.join("etc/ssl").exists());
 }
 
@@ -719,24 +661,16 @@ fn a_given_nsswitch_conf_brings_its_modules() {
         &[],
     );
     t.write("nsswitch.conf", "passwd: files elfroottest\nhosts: files\n");
-    let out = t.at("b");
     let lp = format!("--library-path={}", t.s("nss"));
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/getent",
-        "-o",
-        &out.to_string_lossy(),
-        "--nsswitch",
-        &t.s("nsswitch.conf"),
-        &lp,
-        "--json",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new(["/usr/bin/getent"])
+        .args(["--nsswitch", &t.s("nsswitch.conf"), &lp, "--json"])
+        .run()
+        .success();
     assert_eq!(
-        std::fs::read_to_string(out.join("etc/nsswitch.conf")).unwrap(),
+        std::fs::read_to_string(bundle.out.join("etc/nsswitch.conf")).unwrap(),
         "passwd: files elfroottest\nhosts: files\n"
     );
-    let doc = run.json();
+    let doc = bundle.run.json();
     let module = doc["entries"]
         .as_array()
         .unwrap()
@@ -759,17 +693,11 @@ fn added_trees_keep_links_and_bring_their_targets() {
     // A JDK-like tree: a link into /etc (absolute), one inside the tree (relative).
     t.symlink(&t.s("etc/jdk/security.conf"), "opt/jdk/conf/security.conf");
     t.symlink("../lib/conf.real", "opt/jdk/conf/main.conf");
-    let out = t.at("b");
-    let add = t.s("opt/jdk");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/true",
-        "-o",
-        &out.to_string_lossy(),
-        "--add",
-        &add,
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bundle = BundleTest::new(["/usr/bin/true"])
+        .args(["--add", &t.s("opt/jdk")])
+        .run()
+        .success();
+    let out = &bundle.out;
     let inside = |p: &str| out.join(p.trim_start_matches('/'));
     let link = inside(&t.s("opt/jdk/conf/security.conf"));
     assert!(
@@ -787,16 +715,10 @@ fn added_trees_keep_links_and_bring_their_targets() {
         Path::new("../lib/conf.real")
     );
     // Globs, and SRC:DEST.
-    let out2 = t.at("b2");
     let glob = format!("{}:/conf", t.s("opt/jdk/lib/*.real"));
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/true",
-        "-o",
-        &out2.to_string_lossy(),
-        "--add",
-        &glob,
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(out2.join("conf/conf.real").is_file());
+    let globbed = BundleTest::new(["/usr/bin/true"])
+        .args(["--add", &glob])
+        .run()
+        .success();
+    assert!(globbed.out.join("conf/conf.real").is_file());
 }

@@ -208,31 +208,17 @@ fn glibc_version_newer_than_the_targets() {
     );
 
     // elfroot bundle runs the same checks and refuses that bundle...
-    let out = t.at("out");
-    let root = t.s("");
-    let run = elfroot(&[
-        "bundle",
-        "--root",
-        &root,
-        "/app",
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("version-missing"), "{}", run.stderr);
-    assert!(!out.exists());
+    let app_in_t = || BundleTest::new(["/app"]).arg("--root").arg(t.path());
+    let refused = app_in_t().run().status(1);
+    assert!(
+        refused.run.stderr.contains("version-missing"),
+        "{}",
+        refused.run.stderr
+    );
+    assert!(!refused.out.exists());
     // ...unless told to write it anyway.
-    let run = elfroot(&[
-        "bundle",
-        "--root",
-        &root,
-        "/app",
-        "-o",
-        &out.to_string_lossy(),
-        "--allow-broken",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(out.join("app").is_file());
+    let written = app_in_t().arg("--allow-broken").run().success();
+    assert!(written.out.join("app").is_file());
 }
 
 #[test]
@@ -255,7 +241,7 @@ fn an_aarch64_binary_on_an_x86_64_root() {
     let t = Tree::new();
     t.with_host_glibc();
     t.copy_in(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/aarch64/app"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/foreign/aarch64/app"),
         "app",
     );
     run_ok(Command::new("chmod").arg("755").arg(t.at("app")));
@@ -328,20 +314,11 @@ fn host_files_are_checked_at_their_place_and_layers_stack() {
 
 #[test]
 fn oci_images_are_targets() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("img");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/curl",
-        "--format",
-        "oci",
-        "-o",
-        &layout.to_string_lossy(),
-        "--tag",
-        "v1",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let spec = format!("oci:{}:v1", layout.display());
+    let layout = BundleTest::new(["/usr/bin/curl"])
+        .args(["--format", "oci", "--tag", "v1"])
+        .run()
+        .success();
+    let spec = format!("oci:{}:v1", layout.out.display());
     let ok = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/curl"]);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
     let missing = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/ls"]);
@@ -361,10 +338,11 @@ fn oci_images_are_targets() {
         "{}",
         placed.stdout
     );
-    let archive = dir.path().join("img.oci.tar");
-    let run = elfroot(&["bundle", "/usr/bin/ls", "-o", &archive.to_string_lossy()]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let spec = format!("oci-archive:{}", archive.display());
+    let archive = BundleTest::new(["/usr/bin/ls"])
+        .named("img.oci.tar")
+        .run()
+        .success();
+    let spec = format!("oci-archive:{}", archive.out.display());
     let ok = elfroot(&["doctor", "--root", &spec, "--in-root", "/usr/bin/ls"]);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
 }

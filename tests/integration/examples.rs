@@ -11,11 +11,7 @@ fn make(dir: &std::path::Path) -> Run {
         .current_dir(dir)
         .output()
         .expect("run make");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(&out)
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Foreign architectures: the checked-in stand-ins under `fixtures/<arch>/`
+//! Foreign architectures: the checked-in stand-ins under `tests/foreign/<arch>/`
 //! (aarch64, i386, s390x, powerpc) laid out in Debian-like roots, and a real
 //! Debian 12 arm64 root compared with its own ld.so run under qemu-user.
 //!
@@ -22,7 +22,7 @@ use crate::util::*;
 
 /// One fixture architecture and what Debian's glibc looks like on it.
 struct Arch {
-    /// Directory under `fixtures/`.
+    /// Directory under `tests/foreign/`.
     dir: &'static str,
     triplet: &'static str,
     /// PT_INTERP of `app`; its file name is also the loader's soname.
@@ -41,7 +41,7 @@ impl Arch {
     /// The host path of one checked-in file.
     fn fixture(&self, file: &str) -> String {
         format!(
-            "{}/fixtures/{}/{file}",
+            "{}/tests/foreign/{}/{file}",
             env!("CARGO_MANIFEST_DIR"),
             self.dir
         )

@@ -183,12 +183,23 @@ fn nodeflib_skips_cache_and_default_directories() {
     let doc = elfroot(&["list", "--json", &main.to_string_lossy()]).json();
     let n = object(&doc, "libn.so").unwrap();
     assert_eq!(n["elf"]["nodeflib"], true);
+    // libz is in the cache and in /lib/x86_64-linux-gnu, yet missing: the
+    // cache's answer (a default directory) is refused and no default
+    // directory is searched.
+    let p = &doc["inputs"][0]["problems"][0];
+    assert_eq!(p["name"], "libz.so.1", "{p}");
+    assert_eq!(p["status"], "missing", "{p}");
+    let tried = p["tried"].as_array().unwrap();
+    assert!(tried.iter().all(|t| t["via"] != "default"), "{p}");
 }
 
 #[test]
 fn a_library_of_the_wrong_class_is_skipped() {
     let t = Tree::new();
-    let i386 = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/i386/libfoo.so.1");
+    let i386 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/foreign/i386/libfoo.so.1"
+    );
     t.copy_in(i386, "wrong/libfoo.so.1");
     t.lib("right/libfoo.so.1", &lib_f(7), &[]);
     let l = format!("-L{}", t.s("right"));
@@ -236,6 +247,24 @@ fn a_soname_already_loaded_satisfies_a_later_need() {
     );
     let run = assert_same_as_ldd(&main, &[], &[]);
     assert_eq!(run.code, 0, "{}", run.stdout);
+    // libcore's need is answered by the object main's RUNPATH loaded, not
+    // by a search of libcore's own (which would find nothing).
+    let doc = elfroot(&["list", "--json", &main.to_string_lossy()]).json();
+    let shared = object(&doc, "libshared.so").unwrap();
+    assert_eq!(shared["found_by"], "runpath");
+    assert_eq!(shared["loaded_by"], 0, "loaded for main: {shared}");
+    let core = object(&doc, "libcore.so").unwrap();
+    let need = &core["needed"][0];
+    assert_eq!(need["name"], "libshared.so");
+    assert_eq!(need["status"], "found", "{core}");
+    assert_eq!(need["object"], shared["id"], "{core}");
+    let tree = elfroot(&["tree", "--all", &main.to_string_lossy()]);
+    let under_core = format!("        libshared.so => {d}/libshared.so [already loaded]");
+    assert!(
+        tree.stdout.lines().any(|l| l == under_core),
+        "{}",
+        tree.stdout
+    );
 }
 
 #[test]
@@ -298,15 +327,8 @@ fn hwcaps_variant_is_chosen_with_its_baseline() {
     assert_eq!(o["hwcaps"]["subdir"], "glibc-hwcaps/x86-64-v2");
     assert_eq!(o["hwcaps"]["baseline"], format!("{d}/libf.so"));
     // A bundle carries both: the variant this CPU loads and the baseline.
-    let out = t.at("bundle");
-    let run = elfroot(&[
-        "bundle",
-        &main.to_string_lossy(),
-        "-o",
-        &out.to_string_lossy(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let inside = out.join(d.trim_start_matches('/'));
+    let bundle = BundleTest::new([&main]).run().success();
+    let inside = bundle.out.join(d.trim_start_matches('/'));
     assert!(inside.join("glibc-hwcaps/x86-64-v2/libf.so").is_file());
     assert!(inside.join("libf.so").is_file());
 }

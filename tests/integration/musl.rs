@@ -105,7 +105,7 @@ fn musl_path_file_is_the_system_path() {
 }
 
 #[test]
-fn musl_runpath_is_inherited_unlike_glibc() {
+fn musl_runpath_is_inherited_by_dependencies() {
     let Some(t) = musl_root() else { return };
     // app (RUNPATH /opt/m/lib) -> libm1 -> libm2, libm2 only in /opt/m/lib.
     t.build(
@@ -141,6 +141,19 @@ fn musl_runpath_is_inherited_unlike_glibc() {
         run.stdout.contains("libm2.so => /opt/m/lib/libm2.so"),
         "{}",
         run.stdout
+    );
+    // Found through app's RUNPATH while resolving libm1's need (glibc would
+    // not search it there: glibc::runpath_is_not_inherited).
+    let doc = elfroot(&["list", "--json", "--root", &root, "/app"]).json();
+    let objects = doc["inputs"][0]["objects"].as_array().unwrap();
+    let m2 = objects
+        .iter()
+        .find(|o| o["path"] == "/opt/m/lib/libm2.so")
+        .unwrap();
+    assert_eq!(m2["found_by"], "runpath", "{m2}");
+    assert_eq!(
+        objects[m2["loaded_by"].as_u64().unwrap() as usize]["path"],
+        "/opt/m/lib/libm1.so"
     );
     if let Some((code, out, err)) = chroot_run(&t) {
         assert_eq!((code, out.as_str()), (0, "hello from musl\n"), "{err}");

@@ -12,19 +12,13 @@ use serde_json::Value;
 
 use crate::util::*;
 
-/// Runs `elfroot bundle ARGS` and returns the manifest digest it prints.
-fn bundle(args: &[&str]) -> String {
-    let mut all = vec!["bundle"];
-    all.extend_from_slice(args);
-    let run = elfroot(&all);
-    assert_eq!(run.code, 0, "elfroot {all:?}: {}", run.stderr);
-    let digest = run.stdout.trim().to_string();
-    assert!(digest.starts_with("sha256:"), "{}", run.stdout);
-    digest
-}
-
-fn s(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
+/// Runs an OCI bundle: it must succeed and print the image's manifest
+/// digest, which comes back with it.
+fn image(test: BundleTest) -> (Bundle, String) {
+    let bundle = test.run().success();
+    let digest = bundle.run.stdout.trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{}", bundle.run.stdout);
+    (bundle, digest)
 }
 
 /// The tools a test needs; false (after saying why) when one is missing.
@@ -123,7 +117,6 @@ fn umoci_unpacks_and_runc_runs_what_the_host_prints() {
     if !need(&["umoci", "runc"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let mut ran = 0;
     for argv in [
         &["/usr/bin/ls", "--version"][..],
@@ -134,20 +127,11 @@ fn umoci_unpacks_and_runc_runs_what_the_host_prints() {
             eprintln!("not on this machine: {}", argv[0]);
             continue;
         }
-        let out = dir.path().join(format!("img{ran}"));
         let cmd = serde_json::to_string(&argv[1..]).unwrap();
-        bundle(&[
-            argv[0],
-            "-o",
-            &s(&out),
-            "--format",
-            "oci",
-            "--tag",
-            "t",
-            "--cmd",
-            &cmd,
-        ]);
-        let inside = umoci_runc(&out, "t", None);
+        let (img, _) = image(
+            BundleTest::new(&argv[..1]).args(["--format", "oci", "--tag", "t", "--cmd", &cmd]),
+        );
+        let inside = umoci_runc(&img.out, "t", None);
         assert_eq!(inside, on_host(argv), "{argv:?}");
         ran += 1;
     }
@@ -159,28 +143,13 @@ fn skopeo_sees_the_platform_and_entrypoint_and_round_trips() {
     if !need(&["skopeo"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("img");
-    let digest = bundle(&[
-        "/usr/bin/ls",
-        "-o",
-        &s(&out),
-        "--format",
-        "oci",
-        "--tag",
-        "v1",
-        "--env",
-        "LANG=C.UTF-8",
-        "--label",
-        "org.example.k=v",
-        "--workdir",
-        "/tmp",
-        "--user",
-        "1000:1000",
-        "--cmd",
-        "-l",
-    ]);
-    let reference = format!("oci:{}:v1", out.display());
+    let (img, digest) = image(
+        BundleTest::new(["/usr/bin/ls"])
+            .args(["--format", "oci", "--tag", "v1", "--env", "LANG=C.UTF-8"])
+            .args(["--label", "org.example.k=v", "--workdir", "/tmp"])
+            .args(["--user", "1000:1000", "--cmd", "-l"]),
+    );
+    let reference = format!("oci:{}:v1", img.out.display());
     assert_eq!(skopeo_digest(&reference), digest);
     let config = skopeo_config(&reference);
     assert_eq!(config["architecture"], "amd64");
@@ -202,6 +171,7 @@ fn skopeo_sees_the_platform_and_entrypoint_and_round_trips() {
     assert_eq!(config["created"], "1970-01-01T00:00:00Z");
 
     // oci -> oci-archive keeps the image as it is, and elfroot reads skopeo's archive.
+    let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("copy.tar");
     run_ok(Command::new("skopeo").args([
         "copy",
@@ -221,20 +191,16 @@ fn the_oci_archive_output_copies_unpacks_and_runs() {
     if !need(&["skopeo", "umoci", "runc"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("ls.oci.tar");
-    let digest = bundle(&[
-        "/usr/bin/ls",
-        "-o",
-        &s(&archive),
+    let (archive, digest) = image(BundleTest::new(["/usr/bin/ls"]).named("ls.oci.tar").args([
         "--tag",
         "a",
         "--cmd=--version",
-    ]);
+    ]));
+    let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");
     run_ok(Command::new("skopeo").args([
         "copy",
-        &format!("oci-archive:{}:a", archive.display()),
+        &format!("oci-archive:{}:a", archive.out.display()),
         &format!("oci:{}:a", layout.display()),
     ]));
     assert_eq!(
@@ -247,44 +213,38 @@ fn the_oci_archive_output_copies_unpacks_and_runs() {
 
 #[test]
 fn same_inputs_give_the_same_manifest_digest() {
-    let dir = tempfile::tempdir().unwrap();
     let program = if Path::new("/usr/bin/curl").exists() {
         "/usr/bin/curl"
     } else {
         "/usr/bin/ls"
     };
-    let mut digests = Vec::new();
-    for (name, extra) in [
+    let (images, digests): (Vec<Bundle>, Vec<String>) = [
         ("a", &["--format", "oci"][..]),
         ("b", &["--format", "oci"]),
         ("c.oci.tar", &[]),
         ("d.oci.tar", &[]),
-    ] {
-        let out = s(&dir.path().join(name));
-        let mut args = vec![program, "-o", &out];
-        args.extend_from_slice(extra);
-        digests.push((bundle(&args), dir.path().join(name)));
-    }
-    let first = &digests[0].0;
-    assert!(digests.iter().all(|(d, _)| d == first), "{digests:?}");
+    ]
+    .into_iter()
+    .map(|(name, extra)| image(BundleTest::new([program]).named(name).args(extra)))
+    .unzip();
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
     let read = |p: PathBuf| std::fs::read(p).unwrap();
     assert_eq!(
-        read(digests[0].1.join("index.json")),
-        read(digests[1].1.join("index.json"))
+        read(images[0].out.join("index.json")),
+        read(images[1].out.join("index.json"))
     );
     assert!(
-        read(digests[2].1.clone()) == read(digests[3].1.clone()),
+        read(images[2].out.clone()) == read(images[3].out.clone()),
         "archives differ"
     );
 
     // SOURCE_DATE_EPOCH is the image's created time, and changes the digest.
-    let out = dir.path().join("e.oci.tar");
-    let run = elfroot_env(
-        &["bundle", "/usr/bin/ls", "-o", &s(&out)],
-        &[("SOURCE_DATE_EPOCH", "1700000000")],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let img = elfroot::oci::open_image(&format!("oci-archive:{}", out.display())).unwrap();
+    let dated = BundleTest::new(["/usr/bin/ls"])
+        .named("e.oci.tar")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .run()
+        .success();
+    let img = elfroot::oci::open_image(&format!("oci-archive:{}", dated.out.display())).unwrap();
     assert_eq!(img.config()["created"], "2023-11-14T22:13:20Z");
     assert_eq!(
         img.config()["history"][0]["created_by"],
@@ -297,35 +257,17 @@ fn a_layer_on_a_base_image_runs_with_both() {
     if !need(&["umoci", "runc"]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    let top = dir.path().join("top");
-    bundle(&[
-        "/usr/bin/bash",
-        "-o",
-        &s(&base),
-        "--format",
-        "oci",
-        "--tag",
-        "b",
-        "--env",
-        "A=1",
-    ]);
-    bundle(&[
-        "/usr/bin/ls",
-        "-o",
-        &s(&top),
-        "--format",
-        "oci",
-        "--tag",
-        "t",
-        "--base",
-        &format!("{}:b", base.display()),
-        "--env",
-        "A=2",
-        "--env",
-        "B=3",
-    ]);
+    let (base_image, _) = image(
+        BundleTest::new(["/usr/bin/bash"]).args(["--format", "oci", "--tag", "b", "--env", "A=1"]),
+    );
+    let base = &base_image.out;
+    let (top_image, _) = image(
+        BundleTest::new(["/usr/bin/ls"])
+            .args(["--format", "oci", "--tag", "t"])
+            .args(["--base", &format!("{}:b", base.display())])
+            .args(["--env", "A=2", "--env", "B=3"]),
+    );
+    let top = &top_image.out;
     let img = elfroot::oci::open_image(&format!("oci:{}:t", top.display())).unwrap();
     let base_img = elfroot::oci::open_image(&format!("oci:{}:b", base.display())).unwrap();
     assert_eq!(img.layers().len(), 2);
@@ -351,7 +293,7 @@ fn a_layer_on_a_base_image_runs_with_both() {
     );
 
     let argv = ["/usr/bin/bash", "-c", "/usr/bin/ls --version"];
-    let inside = umoci_runc(&top, "t", Some(&argv));
+    let inside = umoci_runc(top, "t", Some(&argv));
     assert_eq!(inside, on_host(&["/usr/bin/ls", "--version"]));
 }
 
@@ -362,16 +304,13 @@ fn podman_runs_the_image_where_it_can() {
         eprintln!("SKIPPED: podman is not installed here (or not root)");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("ls.oci.tar");
-    bundle(&[
-        "/usr/bin/ls",
-        "-o",
-        &s(&archive),
+    let (archive, _) = image(BundleTest::new(["/usr/bin/ls"]).named("ls.oci.tar").args([
         "--tag",
         "p",
         "--cmd=--version",
-    ]);
+    ]));
+    let archive = &archive.out;
+    let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let run = dir.path().join("run");
     let podman = || {
@@ -411,31 +350,26 @@ fn podman_runs_the_image_where_it_can() {
         (on_host(&["/usr/bin/ls", "--version"]).0.as_str(), 0),
         "{stderr}"
     );
-    let loaded = run_ok(podman().arg("load").arg("-i").arg(&archive));
+    let loaded = run_ok(podman().arg("load").arg("-i").arg(archive));
     let said = String::from_utf8_lossy(&loaded.stdout);
     assert!(said.contains("Loaded image"), "{said}");
 }
 
 #[test]
 fn open_image_gives_layers_the_analyzer_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base.oci.tar");
-    let top = dir.path().join("top");
-    bundle(&["/usr/bin/bash", "-o", &s(&base), "--compress", "zstd"]);
-    bundle(&[
-        "/usr/bin/ls",
-        "-o",
-        &s(&top),
-        "--format",
-        "oci",
-        "--compress",
-        "none",
-        "--base",
-        &s(&base),
-    ]);
+    let (base, _) = image(
+        BundleTest::new(["/usr/bin/bash"])
+            .named("base.oci.tar")
+            .args(["--compress", "zstd"]),
+    );
+    let (top, _) = image(
+        BundleTest::new(["/usr/bin/ls"])
+            .args(["--format", "oci", "--compress", "none", "--base"])
+            .arg(&base.out),
+    );
     for spec in [
-        format!("oci-archive:{}", base.display()),
-        format!("oci:{}", top.display()),
+        format!("oci-archive:{}", base.out.display()),
+        format!("oci:{}", top.out.display()),
     ] {
         let img = elfroot::oci::open_image(&spec).unwrap();
         assert_eq!(img.architecture(), Some("amd64"), "{spec}");
@@ -458,69 +392,50 @@ fn open_image_gives_layers_the_analyzer_reads() {
 fn damaged_or_misused_images_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("img");
-    bundle(&["/usr/bin/ls", "-o", &s(&img), "--format", "oci"]);
+    image(
+        BundleTest::new(["/usr/bin/ls"])
+            .output(&img)
+            .args(["--format", "oci"]),
+    );
     let index: Value =
         serde_json::from_slice(&std::fs::read(img.join("index.json")).unwrap()).unwrap();
     let manifest_hex = index["manifests"][0]["digest"].as_str().unwrap()[7..].to_string();
     let manifest_path = img.join("blobs/sha256").join(&manifest_hex);
     let out = dir.path().join("out");
-    let try_base = || {
-        elfroot(&[
-            "bundle",
-            "/usr/bin/ls",
-            "-o",
-            &s(&out),
-            "--format",
-            "oci",
-            "--base",
-            &s(&img),
-        ])
+    let ls_to_out = || BundleTest::new(["/usr/bin/ls"]).output(&out);
+    let on_base = || {
+        ls_to_out()
+            .args(["--format", "oci", "--base"])
+            .arg(&img)
+            .run()
+            .error_line()
     };
 
     let mut bytes = std::fs::read(&manifest_path).unwrap();
     bytes[0] = b' ';
     std::fs::write(&manifest_path, &bytes).unwrap();
-    let run = try_base();
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let line = on_base();
     assert!(
-        run.stderr.contains(&manifest_hex) && run.stderr.contains("digest mismatch"),
-        "{}",
-        run.stderr
+        line.contains(&manifest_hex) && line.contains("digest mismatch"),
+        "{line}"
     );
 
     std::fs::remove_file(&manifest_path).unwrap();
-    let run = try_base();
-    assert!(run.stderr.contains("missing blob"), "{}", run.stderr);
+    let line = on_base();
+    assert!(line.contains("missing blob"), "{line}");
 
     std::fs::write(img.join("index.json"), "{\"manifests\": [").unwrap();
-    let run = try_base();
-    assert!(
-        run.stderr.contains("index.json: bad JSON"),
-        "{}",
-        run.stderr
-    );
+    let line = on_base();
+    assert!(line.contains("index.json: bad JSON"), "{line}");
     assert!(!out.exists());
 
-    let run = elfroot(&["bundle", "/usr/bin/ls", "-o", &s(&out), "--tag", "x"]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("need --format oci"), "{}", run.stderr);
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/ls",
-        "-o",
-        &s(&out),
-        "--format",
-        "oci",
-        "--env",
-        "X",
-    ]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("--env \"X\": expected KEY=VALUE"),
-        "{}",
-        run.stderr
-    );
+    let line = ls_to_out().args(["--tag", "x"]).run().error_line();
+    assert!(line.contains("need --format oci"), "{line}");
+    let line = ls_to_out()
+        .args(["--format", "oci", "--env", "X"])
+        .run()
+        .error_line();
+    assert!(line.contains("--env \"X\": expected KEY=VALUE"), "{line}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,
@@ -537,39 +452,32 @@ fn a_base_written_by_skopeo_with_two_tags_is_chosen_by_tag() {
     // skopeo writes both images into one layout, as `skopeo copy docker://... oci:DIR:TAG` does.
     let shared = dir.path().join("shared");
     for (program, tag) in [("/usr/bin/bash", "b"), ("/usr/bin/ls", "l")] {
-        let ours = dir.path().join(tag);
-        bundle(&[program, "-o", &s(&ours), "--format", "oci", "--tag", tag]);
+        let (ours, _) = image(BundleTest::new([program]).args(["--format", "oci", "--tag", tag]));
         run_ok(Command::new("skopeo").args([
             "copy",
-            &format!("oci:{}:{tag}", ours.display()),
+            &format!("oci:{}:{tag}", ours.out.display()),
             &format!("oci:{}:{tag}", shared.display()),
         ]));
     }
     let out = dir.path().join("top.oci.tar");
-    let run = elfroot(&[
-        "bundle",
-        "/usr/bin/true",
-        "-o",
-        &s(&out),
-        "--base",
-        &s(&shared),
-    ]);
-    assert_eq!(run.code, 2);
+    let run = BundleTest::new(["/usr/bin/true"])
+        .output(&out)
+        .arg("--base")
+        .arg(&shared)
+        .run()
+        .status(2)
+        .run;
     assert!(
         run.stderr.contains("holds 2 images") && run.stderr.contains("b, l"),
         "{}",
         run.stderr
     );
     let base = format!("{}:b", shared.display());
-    bundle(&[
-        "/usr/bin/true",
-        "-o",
-        &s(&out),
-        "--base",
-        &base,
-        "--tag",
-        "t",
-    ]);
+    image(
+        BundleTest::new(["/usr/bin/true"])
+            .output(&out)
+            .args(["--base", &base, "--tag", "t"]),
+    );
     let reference = format!("oci-archive:{}:t", out.display());
     let config = skopeo_config(&reference);
     assert_eq!(

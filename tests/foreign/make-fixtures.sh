@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# (Re)create the checked-in foreign-architecture ELF fixtures under fixtures/<arch>/
-# and the verification table in fixtures/README.md.
+# (Re)create the checked-in foreign-architecture ELF fixtures under
+# tests/foreign/<arch>/ (beside this script) and the verification table in
+# tests/foreign/README.md.
 #
 # Each fixture set is a miniature glibc-style dependency chain:
 #   app -> libfoo.so.1 -> libbar.so.1 -> libc.so.6 -> <loader soname>
@@ -8,15 +9,14 @@
 # Nothing in here is meant to run; only the ELF headers, program headers and
 # dynamic sections matter.
 #
-# Usage: scripts/make-foreign-fixtures.sh
+# Usage: tests/foreign/make-fixtures.sh
 # Re-running is safe: output is byte-for-byte identical for the same toolchain.
 set -euo pipefail
 
 export LC_ALL=C
 export SOURCE_DATE_EPOCH=0
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-fixtures="$repo/fixtures"
+fixtures="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # arch dir | gcc triplet | Debian cross package | loader soname | PT_INTERP path | multiarch triplet for RUNPATH
 archs=(
@@ -180,8 +180,8 @@ done
   cat <<'EOF'
 # Foreign-architecture ELF fixtures
 
-Everything in `fixtures/<arch>/` is **generated** by
-`scripts/make-foreign-fixtures.sh`, and this README is generated with it
+Everything in `tests/foreign/<arch>/` is **generated** by
+`tests/foreign/make-fixtures.sh`, and this README is generated with it
 (do not edit by hand; rerun the script). Re-running the script with the
 same toolchain versions reproduces every file byte for byte.
 
