@@ -1,9 +1,20 @@
-//! Outputs that appear whole or not at all: everything is written to a
-//! temporary sibling of OUT (same directory, so the same file system) named
-//! `.OUT.tmp-<pid>-<counter>`, renamed over OUT at the end, and removed on
-//! any error or panic, leaving an existing OUT untouched.
+//! Outputs that appear whole or not at all, and leave nothing behind.
+//!
+//! A file output is written to an unnamed file in OUT's directory
+//! (`O_TMPFILE`, on file systems that have it): a kill mid-write leaves no
+//! trace. When it is complete it gets a name beside OUT, `.OUT.tmp-<pid>-<n>`,
+//! and is renamed over OUT at once. Where `O_TMPFILE` is not available, and
+//! for directory outputs, the temporary is that named sibling from the start,
+//! removed on any error or panic. Siblings left by a process that was killed
+//! are removed by the next write of the same OUT. An existing OUT is never
+//! written through: a rename replaces it (a symbolic link included) whole.
 
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,6 +23,16 @@ use crate::error::{Error, Result};
 /// Writes a file output: `body` gets the open temporary file and returns
 /// it, fully written, with a result; the file then replaces `out`.
 pub(crate) fn write_file<T>(out: &Path, body: impl FnOnce(File) -> Result<(File, T)>) -> Result<T> {
+    let name = file_name(out)?;
+    remove_stale_siblings(out, name);
+    if let Some(file) = unnamed_file(out) {
+        let (file, value) = body(file)?;
+        let tmp = Temp::name_for(out, name);
+        link(&file, &tmp.path).map_err(|e| Error::io(out, e))?;
+        drop(file);
+        tmp.persist(out)?;
+        return Ok(value);
+    }
     let tmp = Temp::new(out, false)?;
     let file = OpenOptions::new()
         .write(true)
@@ -27,6 +48,96 @@ pub(crate) fn write_file<T>(out: &Path, body: impl FnOnce(File) -> Result<(File,
     Ok(value)
 }
 
+/// The directory OUT goes in.
+fn parent(out: &Path) -> &Path {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// An unnamed file in `out`'s directory, when the file system and /proc
+/// allow one to be given a name later.
+fn unnamed_file(out: &Path) -> Option<File> {
+    if !Path::new("/proc/self/fd").is_dir() {
+        return None;
+    }
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o666)
+        .open(parent(out))
+        .ok()
+}
+
+/// Gives the unnamed `file` the name `path`.
+fn link(file: &File, path: &Path) -> io::Result<()> {
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    let to = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn file_name(out: &Path) -> Result<&OsStr> {
+    out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: the output must name a file or directory",
+            out.display()
+        ))
+    })
+}
+
+/// The prefix of every temporary sibling of an output called `name`.
+fn temp_prefix(name: &OsStr) -> OsString {
+    let mut p = OsString::from(".");
+    p.push(name);
+    p.push(".tmp-");
+    p
+}
+
+/// Removes temporary siblings of `out` whose process is gone (killed
+/// mid-write). Best effort: a sibling that cannot be removed stays.
+fn remove_stale_siblings(out: &Path, name: &OsStr) {
+    let prefix = temp_prefix(name);
+    let Ok(entries) = fs::read_dir(parent(out)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+            continue;
+        };
+        let pid = rest.split(|&b| b == b'-').next().unwrap_or_default();
+        let Some(pid) = std::str::from_utf8(pid)
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = entry.path();
+        let _ = match entry.file_type() {
+            Ok(t) if t.is_dir() => fs::remove_dir_all(&path),
+            _ => fs::remove_file(&path),
+        };
+    }
+}
+
 /// A temporary file or directory beside the output, removed when dropped
 /// unless it was renamed into place.
 pub(crate) struct Temp {
@@ -37,28 +148,31 @@ pub(crate) struct Temp {
 
 impl Temp {
     /// Names a temporary sibling of `out`, creating it when `is_dir` (a
-    /// file is created by the caller, with the options it needs).
+    /// file is created by the caller, with the options it needs), after
+    /// removing the siblings that killed runs left behind.
     pub fn new(out: &Path, is_dir: bool) -> Result<Temp> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let Some(name) = out.file_name() else {
-            return Err(Error::Usage(format!(
-                "{}: the output must name a file or directory",
-                out.display()
-            )));
-        };
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}-{n}", std::process::id()));
-        let path = out.with_file_name(tmp_name);
+        let name = file_name(out)?;
+        remove_stale_siblings(out, name);
+        let mut tmp = Temp::name_for(out, name);
         if is_dir {
-            fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+            // Named after OUT: a missing directory is the likely cause.
+            fs::create_dir(&tmp.path).map_err(|e| Error::io(out, e))?;
+            tmp.is_dir = true;
         }
-        Ok(Temp {
-            path,
-            is_dir,
+        Ok(tmp)
+    }
+
+    /// A fresh temporary name beside `out` (nothing is created).
+    fn name_for(out: &Path, name: &OsStr) -> Temp {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut tmp_name = temp_prefix(name);
+        tmp_name.push(format!("{}-{n}", std::process::id()));
+        Temp {
+            path: out.with_file_name(tmp_name),
+            is_dir: false,
             keep: false,
-        })
+        }
     }
 
     /// Renames the temporary into place at `out`. A directory replaces only
