@@ -20,42 +20,34 @@ use crate::files::{Files, Probe};
 use crate::root::Lookup;
 
 /// How an object came to be loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     /// A file named on the command line.
-    #[serde(rename = "input")]
     Input,
     /// The program's PT_INTERP.
-    #[serde(rename = "interpreter")]
     Interpreter,
     /// A DT_NEEDED name containing '/', used as a path.
-    #[serde(rename = "path")]
     Path,
     /// An object already loaded under that name or SONAME.
-    #[serde(rename = "already-loaded")]
     AlreadyLoaded,
-    #[serde(rename = "rpath")]
+    /// A DT_RPATH directory of the needing object or of one that loaded it.
     Rpath,
-    #[serde(rename = "ld_library_path")]
+    /// An LD_LIBRARY_PATH directory.
     LdLibraryPath,
-    #[serde(rename = "runpath")]
+    /// A DT_RUNPATH directory of the needing object.
     Runpath,
     /// The root's /etc/ld.so.cache.
-    #[serde(rename = "cache")]
     Cache,
     /// A directory of the root's /etc/ld.so.conf (no cache in the root).
-    #[serde(rename = "conf")]
     Conf,
     /// The loader's built-in directories.
-    #[serde(rename = "default")]
     Default,
     /// musl: a libc name that is the loader itself.
-    #[serde(rename = "loader")]
     Loader,
 }
 
 impl Via {
-    /// The word used in JSON and in the tree output.
+    /// The word used in JSON and in the tree output: the one string table.
     pub fn as_str(self) -> &'static str {
         match self {
             Via::Input => "input",
@@ -70,6 +62,12 @@ impl Via {
             Via::Default => "default",
             Via::Loader => "loader",
         }
+    }
+}
+
+impl Serialize for Via {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -366,6 +364,26 @@ pub fn expand_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn via_serialises_as_its_word() {
+        for via in [
+            Via::Input,
+            Via::Interpreter,
+            Via::Path,
+            Via::AlreadyLoaded,
+            Via::Rpath,
+            Via::LdLibraryPath,
+            Via::Runpath,
+            Via::Cache,
+            Via::Conf,
+            Via::Default,
+            Via::Loader,
+        ] {
+            let json = serde_json::to_value(via).unwrap_or_default();
+            assert_eq!(json, via.as_str(), "{via:?}");
+        }
+    }
 
     #[test]
     fn expands_tokens_in_both_forms() {
