@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::root::Lookup;
 use crate::search::glibc::{self, Abi, System};
+use crate::search::hwcaps::HwcapsLevels;
 use crate::search::ld_so_cache::LdCache;
 use crate::search::ld_so_conf::{self, ConfDirs};
 use crate::search::{Hwcaps, Link, Outcome, SearchResult, Tried, TryResult, Via, musl};
@@ -162,6 +163,9 @@ pub struct Options {
     /// LD_LIBRARY_PATH elements (from `--library-path`, then from the
     /// environment when the root is the host).
     pub library_path: Vec<String>,
+    /// The CPU whose glibc-hwcaps subdirectories ld.so tries: the baseline
+    /// unless set ([`host_levels`](crate::search::hwcaps::host_levels) for this machine's).
+    pub hwcaps: HwcapsLevels,
 }
 
 /// Computes closures in one root, sharing every file read between inputs.
@@ -355,7 +359,7 @@ impl Analyzer {
 
     /// The default directories of the loader for programs like `main`.
     pub fn default_dirs(&self, main: &ElfFile) -> Vec<String> {
-        Abi::new(&self.files, main).defaults
+        Abi::new(&self.files, main, &self.options.hwcaps).defaults
     }
 
     /// Whose rules load the program: the loader's. That is musl when the
@@ -448,7 +452,7 @@ impl Loading<'_> {
         let main = self.objects[0].elf.clone();
         let files = &self.analyzer.files;
         match self.libc {
-            Libc::Glibc => self.abi = Some(Abi::new(files, &main)),
+            Libc::Glibc => self.abi = Some(Abi::new(files, &main, &self.analyzer.options.hwcaps)),
             Libc::Musl => {
                 let interp = main
                     .interp

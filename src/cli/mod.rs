@@ -278,10 +278,18 @@ pub(crate) fn setup(roots: &[PathBuf], library_path: Option<&str>) -> Result<(Ro
     {
         paths.extend(env.split([':', ';']).map(str::to_string));
     }
+    // ld.so picks glibc-hwcaps subdirectories by the CPU that runs the
+    // program: this one for the host, none known for an image.
+    let hwcaps = if root.is_host() {
+        elfroot::search::hwcaps::host_levels()
+    } else {
+        elfroot::search::hwcaps::HwcapsLevels::Baseline
+    };
     Ok((
         root,
         Options {
             library_path: paths,
+            hwcaps,
         },
     ))
 }

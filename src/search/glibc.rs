@@ -13,11 +13,10 @@ use std::path::Path;
 use crate::elf::ElfFile;
 use crate::elf::arch;
 use crate::files::Files;
+use crate::search::hwcaps::{self, HwcapsLevels};
 use crate::search::ld_so_cache::LdCache;
 use crate::search::ld_so_conf::ConfDirs;
-use crate::search::{
-    Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, hwcaps, join,
-};
+use crate::search::{Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, join};
 
 /// What glibc's loader knows about the system before it loads anything.
 pub struct System<'a> {
@@ -44,8 +43,8 @@ pub struct Abi {
 impl Abi {
     /// Works out the loader's defaults for programs like `main` in this root:
     /// Debian-style multiarch directories when the root has them, else the
-    /// ABI's own `lib64` or `lib`.
-    pub fn new(files: &Files, main: &ElfFile) -> Abi {
+    /// ABI's own `lib64` or `lib`; the subdirectories are those of the CPU `levels`.
+    pub fn new(files: &Files, main: &ElfFile, levels: &HwcapsLevels) -> Abi {
         let root = files.root();
         let triplet = arch::multiarch_triplet(main).filter(|t| {
             [format!("/lib/{t}"), format!("/usr/lib/{t}")]
@@ -67,9 +66,9 @@ impl Abi {
                 (vec![format!("/{l}"), format!("/usr/{l}")], l.to_string())
             }
         };
-        let hw = hwcaps::glibc_hwcaps(main);
+        let hw = hwcaps::glibc_hwcaps(main, levels);
         let mut subdirs = hw.clone();
-        subdirs.extend(hwcaps::legacy_subdirs(main));
+        subdirs.extend(hwcaps::legacy_subdirs(main, levels));
         Abi {
             defaults,
             subdirs,
