@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::elf::arch;
 use crate::elf::{ElfFile, Kind};
 use crate::error::{Error, Result};
 use crate::files::Files;
+use crate::profile::libc;
+pub use crate::profile::libc::Libc;
 use crate::root::Lookup;
 use crate::search::glibc::{self, Abi, System};
 use crate::search::hwcaps::HwcapsLevels;
@@ -24,14 +24,6 @@ use crate::search::{Hwcaps, Link, Outcome, SearchResult, Tried, TryResult, Via, 
 
 /// Index of an object in [`Closure::objects`].
 pub type ObjectId = usize;
-
-/// Which loader's rules apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Libc {
-    Glibc,
-    Musl,
-}
 
 /// One mapped object.
 #[derive(Debug, Clone)]
@@ -307,7 +299,7 @@ impl Analyzer {
                 cycles: Vec::new(),
             });
         }
-        let libc = self.libc_of(&elf);
+        let libc = libc::libc_of(&self.files, &elf);
         let mut loader = Loading {
             analyzer: self,
             libc,
@@ -362,59 +354,9 @@ impl Analyzer {
         Abi::new(&self.files, main, &self.options.hwcaps).defaults
     }
 
-    /// Whose rules load the program: the loader's. That is musl when the
-    /// program names a musl loader, or when its PT_INTERP is in fact musl's
-    /// loader in this root (a `/lib64/ld-linux-x86-64.so.2` link to it), or
-    /// (for a library) when it needs musl's libc; glibc otherwise.
-    fn libc_of(&self, elf: &ElfFile) -> Libc {
-        if let Some(interp) = &elf.interp {
-            if arch::musl_arch_from_interp(interp).is_some() {
-                return Libc::Musl;
-            }
-            return match self.loader_libc(interp) {
-                Some(libc) => libc,
-                None => Libc::Glibc,
-            };
-        }
-        let musl_libc = elf.needed.iter().any(|n| {
-            n.starts_with("libc.musl-") || (n == "libc.so" && self.musl_loader(elf).is_some())
-        });
-        if musl_libc { Libc::Musl } else { Libc::Glibc }
-    }
-
-    /// What the file at a loader path in this root is: glibc's ld.so has a
-    /// SONAME (ld-linux-*.so.*, ld64.so.*, ld.so.*), musl's loader (its libc.so) has none.
+    /// What the file at a loader path in this root is ([`libc::loader_libc`]).
     pub fn loader_libc(&self, interp: &str) -> Option<Libc> {
-        let real = self.files.root().resolve_file(Path::new(interp)).ok()??;
-        match self.files.probe(&real) {
-            crate::files::Probe::Elf(f) => Some(match (&f.soname, real.to_string_lossy()) {
-                (None, _) => Libc::Musl,
-                (Some(s), _) if s.starts_with("libc.musl") || s.starts_with("ld-musl") => {
-                    Libc::Musl
-                }
-                (Some(_), p) if p.contains("musl") => Libc::Musl,
-                _ => Libc::Glibc,
-            }),
-            _ => None,
-        }
-    }
-
-    /// The musl loader of the root for objects like `elf`, if it has one.
-    fn musl_loader(&self, elf: &ElfFile) -> Option<String> {
-        if let Some(arch) = elf
-            .needed
-            .iter()
-            .find_map(|n| n.strip_prefix("libc.musl-")?.strip_suffix(".so.1"))
-        {
-            return Some(format!("/lib/ld-musl-{arch}.so.1"));
-        }
-        let names = self.files.root().list_dir(Path::new("/lib")).ok()?;
-        names.iter().find_map(|n| {
-            let n = n.to_string_lossy();
-            let path = format!("/lib/{n}");
-            arch::musl_arch_from_interp(&path)?;
-            Some(path)
-        })
+        libc::loader_libc(&self.files, interp)
     }
 
     fn musl_system_path(&self, interp: &str, main: &ElfFile) -> Vec<String> {
@@ -457,7 +399,7 @@ impl Loading<'_> {
                 let interp = main
                     .interp
                     .clone()
-                    .or_else(|| self.analyzer.musl_loader(&main));
+                    .or_else(|| libc::musl_loader(files, &main));
                 if let Some(i) = &interp {
                     self.musl_system = self.analyzer.musl_system_path(i, &main);
                 }

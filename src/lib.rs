@@ -15,6 +15,7 @@ pub mod error;
 pub mod files;
 pub mod oci;
 pub mod output;
+pub mod profile;
 pub mod report;
 pub mod root;
 pub mod search;

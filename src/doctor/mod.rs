@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::bundle::extras;
 use crate::closure::{Analyzer, Closure, InterpStatus, Libc, Resolution};
 use crate::elf::{ElfFile, ParseError, Symbols};
 use crate::error::{Error, Result};
 use crate::files::Probe;
+use crate::profile::nss;
 use crate::root::{Lookup, Root};
 pub use target::Target;
 
@@ -62,23 +62,6 @@ pub enum Placement {
     /// A host file, placed at this path in the target (default: its own path).
     Host { at: Option<PathBuf> },
 }
-
-/// Names of libc functions that look users and groups up.
-const USER_LOOKUPS: &[&str] = &[
-    "getpwnam",
-    "getpwuid",
-    "getpwnam_r",
-    "getpwuid_r",
-    "getpwent",
-    "getgrnam",
-    "getgrgid",
-    "getgrnam_r",
-    "getgrgid_r",
-    "getgrouplist",
-    "initgroups",
-    "getlogin",
-    "getlogin_r",
-];
 
 /// Checks one program.
 pub fn check(
@@ -420,7 +403,7 @@ impl Checker<'_> {
         let looks_users = symbols[0]
             .imports
             .iter()
-            .any(|i| USER_LOOKUPS.contains(&i.name.as_str()));
+            .any(|i| nss::USER_LOOKUPS.contains(&i.name.as_str()));
         if looks_users && !self.target.has_passwd {
             self.findings.push(Finding {
                 code: "no-passwd",
@@ -546,7 +529,7 @@ impl Checker<'_> {
             .iter()
             .position(|o| o.names.iter().any(|n| n == "libc.so.6"))
             .unwrap_or(0);
-        for service in extras::nss_services(conf) {
+        for service in nss::services(conf) {
             if builtin && (service == "files" || service == "dns") {
                 continue;
             }

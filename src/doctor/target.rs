@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::closure::{Analyzer, Libc};
+use crate::closure::Analyzer;
 use crate::elf::ElfFile;
 use crate::elf::arch;
 use crate::files::Probe;
+use crate::profile::Libc;
 
 /// A libc found in the target.
 #[derive(Debug, Clone, Serialize)]
@@ -22,10 +23,7 @@ pub struct TargetLibc {
 
 impl TargetLibc {
     pub fn describe(&self) -> String {
-        let name = match self.libc {
-            Libc::Glibc => "glibc",
-            Libc::Musl => "musl",
-        };
+        let name = self.libc.as_str();
         match &self.version {
             Some(v) => format!("{name} {v} ({})", self.path),
             None => format!("{name} ({})", self.path),

@@ -14,7 +14,7 @@ pub fn write(verdicts: &[Verdict], out: &mut dyn Write) -> io::Result<()> {
     for v in verdicts {
         let libc = v
             .libc
-            .map(|l| format!(" ({l:?})").to_lowercase())
+            .map(|l| format!(" ({})", l.as_str()))
             .unwrap_or_default();
         let state = if v.starts { "starts" } else { "will not start" };
         writeln!(out, "{}: {state}{libc}", v.file)?;
