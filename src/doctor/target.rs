@@ -14,6 +14,7 @@ use crate::profile::Libc;
 /// A libc found in the target.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetLibc {
+    /// Which libc it is.
     pub libc: Libc,
     /// The loader or libc file that shows it.
     pub path: String,
@@ -22,6 +23,7 @@ pub struct TargetLibc {
 }
 
 impl TargetLibc {
+    /// "glibc GLIBC_2.36 (/lib/x86_64-linux-gnu/libc.so.6)", for messages.
     pub fn describe(&self) -> String {
         let name = self.libc.as_str();
         match &self.version {
@@ -34,11 +36,13 @@ impl TargetLibc {
 /// The facts about a target that the checks use.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
+    /// Every libc found (musl's loaders first, then glibc's libc.so.6).
     pub libcs: Vec<TargetLibc>,
     /// An ELF file of the target that shows its architecture.
     pub arch: Option<(String, std::sync::Arc<ElfFile>)>,
     /// /etc/nsswitch.conf, when there is one.
     pub nsswitch: Option<String>,
+    /// Whether it has an /etc/passwd.
     pub has_passwd: bool,
     /// NSS module name -> found, remembered across programs.
     pub(crate) nss_modules: std::cell::RefCell<std::collections::HashMap<String, bool>>,

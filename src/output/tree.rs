@@ -14,6 +14,7 @@ pub struct TreeOptions {
     pub all: bool,
 }
 
+/// Writes the tree of every input that has a closure.
 pub fn write(report: &Report, opts: TreeOptions, out: &mut dyn Write) -> io::Result<()> {
     for entry in &report.entries {
         let Ok(c) = &entry.result else { continue };

@@ -20,6 +20,7 @@ use crate::search::{Link, Prober, SearchResult, Step, TryResult, Via, expand_tok
 
 /// What glibc's loader knows about the system before it loads anything.
 pub struct System<'a> {
+    /// The root's files.
     pub files: &'a Files,
     /// The root's ld.so.cache, when it has a readable one.
     pub cache: Option<&'a LdCache>,
@@ -32,11 +33,17 @@ pub struct System<'a> {
 /// The loader's view for one program's ABI: its default directories, the
 /// hwcaps subdirectories to try, `$LIB` and `$PLATFORM`, the cache flags.
 pub struct Abi {
+    /// The default directories, searched last unless DF_1_NODEFLIB.
     pub defaults: Vec<String>,
+    /// The hwcaps subdirectories tried in each directory, best first.
     pub subdirs: Vec<String>,
+    /// The glibc-hwcaps names the cache lookup accepts, best first.
     pub cache_hwcaps: Vec<String>,
+    /// The cache entry flags of this ABI (`FLAG_X8664_LIB64`...).
     pub cache_flags: i32,
+    /// What `$LIB` expands to (`lib/x86_64-linux-gnu`, `lib64`).
     pub lib: String,
+    /// What `$PLATFORM` expands to, when known (`x86_64`).
     pub platform: Option<&'static str>,
 }
 

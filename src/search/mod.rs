@@ -75,17 +75,25 @@ impl Serialize for Via {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum TryResult {
+    /// Nothing at that path.
     Absent,
+    /// A directory or a special file.
     NotAFile,
     /// An ELF file of another class, byte order or machine: skipped.
     WrongArch {
+        /// What it is, as [`ElfFile::describe`] says.
         found: String,
     },
+    /// Not an ELF file: the loader stops there.
     NotElf,
+    /// An ELF file too damaged to load: the loader stops there.
     Malformed {
+        /// What is wrong with it.
         reason: String,
     },
+    /// A file that could not be read: skipped.
     Unreadable {
+        /// The I/O error.
         reason: String,
     },
     /// The cache has no entry for the name.
@@ -93,6 +101,7 @@ pub enum TryResult {
 }
 
 impl TryResult {
+    /// A few words for the tree output ("wrong architecture (...)").
     pub fn describe(&self) -> String {
         match self {
             TryResult::Absent => "absent".into(),
@@ -109,8 +118,11 @@ impl TryResult {
 /// One path the loader would try.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tried {
+    /// The path tried, as the loader would open it.
     pub path: String,
+    /// The search step that tried it.
     pub via: Via,
+    /// What was there.
     #[serde(flatten)]
     pub result: TryResult,
 }
@@ -118,6 +130,7 @@ pub struct Tried {
 /// A glibc-hwcaps (or legacy hwcap) variant and the plain library it stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hwcaps {
+    /// The subdirectory, relative to the searched directory (`glibc-hwcaps/x86-64-v3`).
     pub subdir: String,
     /// The baseline library at the same name outside the subdirectory, if there is one.
     pub baseline: Option<String>,
@@ -130,20 +143,26 @@ pub struct Candidate {
     pub path: String,
     /// Its canonical path inside the root.
     pub real: PathBuf,
+    /// Its ELF header and dynamic section.
     pub elf: Arc<ElfFile>,
+    /// The search step that found it.
     pub via: Via,
+    /// The hwcaps subdirectory it is in, if any.
     pub hwcaps: Option<Hwcaps>,
 }
 
 /// The end of a search.
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// The file the loader would map.
     Found(Candidate),
     /// Nothing usable anywhere.
     NotFound,
     /// The loader would stop at a file it cannot use (not ELF, truncated).
     Invalid {
+        /// The file it stops at.
         path: String,
+        /// Why it cannot use it.
         reason: String,
     },
 }
@@ -151,7 +170,9 @@ pub enum Outcome {
 /// A search's result and every path it tried, in order.
 #[derive(Debug, Clone)]
 pub struct SearchResult {
+    /// Where it ended.
     pub outcome: Outcome,
+    /// Every path tried on the way, in order.
     pub tried: Vec<Tried>,
 }
 
@@ -159,7 +180,9 @@ pub struct SearchResult {
 /// with what its search paths need: its dynamic tags and its `$ORIGIN`.
 #[derive(Debug, Clone, Copy)]
 pub struct Link<'a> {
+    /// The object's ELF header and dynamic section.
     pub elf: &'a ElfFile,
+    /// The directory `$ORIGIN` stands for in its search paths.
     pub origin: &'a str,
 }
 
