@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::finding::{Code, Finding, Severity};
 use super::kernel::exec_messages;
 use super::target::{self, Target};
-use crate::closure::{Closure, InterpStatus, Resolution};
+use crate::closure::{Closure, InterpStatus, Object, Resolution};
 use crate::elf::{Import, Symbols, arch};
 use crate::profile::Libc;
 
@@ -132,79 +132,91 @@ pub(super) fn undefined(
         && c.objects
             .iter()
             .any(|x| x.elf.needed.iter().any(|n| n == "libc.so.6"));
-    let mut out = Vec::new();
-    for (i, o) in c.objects.iter().enumerate() {
-        let missing: Vec<&Import> = symbols[i]
-            .imports
-            .iter()
-            .filter(|imp| !defined(&imp.name))
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        let names: Vec<&str> = missing.iter().map(|m| m.name.as_str()).collect();
-        let (severity, messages, when) = match libc {
-            Libc::Musl => (
-                Severity::Error,
-                names
-                    .iter()
-                    .map(|n| format!("Error relocating {}: {n}: symbol not found", o.path))
-                    .collect(),
-                "musl binds every symbol at start, so the program does not start",
-            ),
-            Libc::Glibc => (
-                if o.elf.bind_now {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                },
-                missing
-                    .iter()
-                    .map(|m| glibc_undefined(s, &o.path, m))
-                    .collect(),
-                if o.elf.bind_now {
-                    "the object binds its symbols at start (BIND_NOW)"
-                } else {
-                    "with lazy binding the program starts and fails when it first calls one"
-                },
-            ),
-        };
-        let fortify = names
-            .iter()
-            .any(|n| n.starts_with("__") && n.ends_with("_chk"));
-        let count = if names.len() == 1 {
-            "a symbol".to_string()
-        } else {
-            format!("{} symbols", names.len())
-        };
-        let built_for_glibc = if glibc_on_musl {
-            format!(
-                "; {} was built against glibc and the target's libc is musl",
-                o.path
-            )
-        } else {
-            String::new()
-        };
-        let fix = if glibc_on_musl && fortify {
-            format!(
-                "build {s} for musl (musl-gcc, or an Alpine build stage), or at least without _FORTIFY_SOURCE; or use a glibc base image"
-            )
-        } else if glibc_on_musl {
-            format!("build {s} for musl, or use a glibc base image")
-        } else {
-            "add the library that defines them, or rebuild against the target's libraries".into()
-        };
-        let cause = format!(
-            "{} uses {count} that no loaded object defines ({}){built_for_glibc}; {when}",
-            o.path,
-            names.join(", "),
-        );
-        // The code's severity is the default; lazy binding lowers it.
-        let mut finding = Finding::new(Code::SymbolMissing, messages, cause, fix);
-        finding.severity = severity;
-        out.push(finding);
-    }
-    out
+    c.objects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let missing: Vec<&Import> = symbols[i]
+                .imports
+                .iter()
+                .filter(|imp| !defined(&imp.name))
+                .collect();
+            (!missing.is_empty()).then(|| symbol_missing(s, o, &missing, libc, glibc_on_musl))
+        })
+        .collect()
+}
+
+/// The symbol-missing finding for the `missing` imports of object `o` of
+/// program `s`; `glibc_on_musl` when the program was built for glibc and
+/// runs on musl.
+fn symbol_missing(
+    s: &str,
+    o: &Object,
+    missing: &[&Import],
+    libc: Libc,
+    glibc_on_musl: bool,
+) -> Finding {
+    let names: Vec<&str> = missing.iter().map(|m| m.name.as_str()).collect();
+    let (severity, messages, when) = match libc {
+        Libc::Musl => (
+            Severity::Error,
+            names
+                .iter()
+                .map(|n| format!("Error relocating {}: {n}: symbol not found", o.path))
+                .collect(),
+            "musl binds every symbol at start, so the program does not start",
+        ),
+        Libc::Glibc => (
+            if o.elf.bind_now {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            missing
+                .iter()
+                .map(|m| glibc_undefined(s, &o.path, m))
+                .collect(),
+            if o.elf.bind_now {
+                "the object binds its symbols at start (BIND_NOW)"
+            } else {
+                "with lazy binding the program starts and fails when it first calls one"
+            },
+        ),
+    };
+    let fortify = names
+        .iter()
+        .any(|n| n.starts_with("__") && n.ends_with("_chk"));
+    let count = if names.len() == 1 {
+        "a symbol".to_string()
+    } else {
+        format!("{} symbols", names.len())
+    };
+    let built_for_glibc = if glibc_on_musl {
+        format!(
+            "; {} was built against glibc and the target's libc is musl",
+            o.path
+        )
+    } else {
+        String::new()
+    };
+    let fix = if glibc_on_musl && fortify {
+        format!(
+            "build {s} for musl (musl-gcc, or an Alpine build stage), or at least without _FORTIFY_SOURCE; or use a glibc base image"
+        )
+    } else if glibc_on_musl {
+        format!("build {s} for musl, or use a glibc base image")
+    } else {
+        "add the library that defines them, or rebuild against the target's libraries".into()
+    };
+    let cause = format!(
+        "{} uses {count} that no loaded object defines ({}){built_for_glibc}; {when}",
+        o.path,
+        names.join(", "),
+    );
+    // The code's severity is the default; lazy binding lowers it.
+    let mut finding = Finding::new(Code::SymbolMissing, messages, cause, fix);
+    finding.severity = severity;
+    finding
 }
 
 /// glibc's message for an undefined symbol `m` of `object`.

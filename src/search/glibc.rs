@@ -16,7 +16,9 @@ use crate::files::Files;
 use crate::search::hwcaps::{self, HwcapsLevels};
 use crate::search::ld_so_cache::LdCache;
 use crate::search::ld_so_conf::ConfDirs;
-use crate::search::{Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, join};
+use crate::search::{
+    Hwcaps, Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, join,
+};
 
 /// What glibc's loader knows about the system before it loads anything.
 pub struct System<'a> {
@@ -141,32 +143,7 @@ fn steps(
     }
     let nodeflib = needer.elf.nodeflib();
     if let Some(cache) = sys.cache {
-        match cache.lookup(name, abi.cache_flags, &abi.cache_hwcaps) {
-            Some(hit) if nodeflib && in_dirs(hit.path, &abi.defaults) => {
-                p.note(hit.path, Via::Cache, TryResult::Absent);
-            }
-            Some(hit) => {
-                let baseline = hit.hwcaps.and_then(|_| {
-                    cache
-                        .lookup(name, abi.cache_flags, &[])
-                        .map(|b| b.path.to_string())
-                });
-                match p.file(hit.path, Via::Cache, true) {
-                    Step::Found(mut c) => {
-                        if let Some(sub) = hit.hwcaps {
-                            c.hwcaps = Some(crate::search::Hwcaps {
-                                subdir: format!("glibc-hwcaps/{sub}"),
-                                baseline,
-                            });
-                        }
-                        return Some(Step::Found(c));
-                    }
-                    Step::Next => {}
-                    stop => return Some(stop),
-                }
-            }
-            None => p.note("/etc/ld.so.cache", Via::Cache, TryResult::NoCacheEntry),
-        }
+        try_step!(cache_step(cache, abi, name, nodeflib, p));
     } else {
         for dir in &sys.conf.dirs {
             let dir = dir.to_string_lossy();
@@ -182,6 +159,37 @@ fn steps(
         }
     }
     None
+}
+
+/// The cache's entry for `name`, as ld.so uses it: passed over under
+/// DF_1_NODEFLIB when it lies in a default directory; a glibc-hwcaps entry
+/// carries the baseline entry it stands for.
+fn cache_step(cache: &LdCache, abi: &Abi, name: &str, nodeflib: bool, p: &mut Prober<'_>) -> Step {
+    let Some(hit) = cache.lookup(name, abi.cache_flags, &abi.cache_hwcaps) else {
+        p.note("/etc/ld.so.cache", Via::Cache, TryResult::NoCacheEntry);
+        return Step::Next;
+    };
+    if nodeflib && in_dirs(hit.path, &abi.defaults) {
+        p.note(hit.path, Via::Cache, TryResult::Absent);
+        return Step::Next;
+    }
+    let baseline = hit.hwcaps.and_then(|_| {
+        cache
+            .lookup(name, abi.cache_flags, &[])
+            .map(|b| b.path.to_string())
+    });
+    match p.file(hit.path, Via::Cache, true) {
+        Step::Found(mut c) => {
+            if let Some(sub) = hit.hwcaps {
+                c.hwcaps = Some(Hwcaps {
+                    subdir: format!("glibc-hwcaps/{sub}"),
+                    baseline,
+                });
+            }
+            Step::Found(c)
+        }
+        other => other,
+    }
 }
 
 /// True when `path` lies under one of the default directories: ld.so compares
