@@ -29,11 +29,7 @@ impl Severity {
     }
 }
 
-impl Serialize for Severity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
+crate::search::serialize_as_str!(Severity);
 
 /// What a finding is about: a stable code, one per way a start fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,11 +116,7 @@ impl fmt::Display for Code {
     }
 }
 
-impl Serialize for Code {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
+crate::search::serialize_as_str!(Code);
 
 /// Compares with the stable string, as a caller holding JSON's code would.
 impl PartialEq<&str> for Code {

@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::elf::{ElfFile, arch};
 use crate::files::{Files, Probe};
 
@@ -29,11 +27,7 @@ impl Libc {
     }
 }
 
-impl Serialize for Libc {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
+crate::search::serialize_as_str!(Libc);
 
 /// Whose rules load the program: the loader's. That is musl when the program
 /// names a musl loader, or when its PT_INTERP is in fact musl's loader in this

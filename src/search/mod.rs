@@ -65,11 +65,20 @@ impl Via {
     }
 }
 
-impl Serialize for Via {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
+/// Implements `Serialize` for an enum of words through its `as_str()`, so
+/// that the words are written down once, in `as_str()`.
+macro_rules! serialize_as_str {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
 }
+pub(crate) use serialize_as_str;
+
+serialize_as_str!(Via);
 
 /// What one attempt gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
