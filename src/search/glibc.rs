@@ -200,3 +200,58 @@ fn in_dirs(path: &str, dirs: &[String]) -> bool {
             .is_some_and(|rest| rest.starts_with('/') || d.ends_with('/'))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::root::Root;
+    use crate::search::Outcome;
+
+    /// Where `libc.so.6` is found for a program of this machine's
+    /// architecture with DT_RUNPATH `/hw`, in a root where `/hw` holds it
+    /// and a glibc-hwcaps x86-64-v2 variant of it, under the CPU `levels`.
+    fn found_under(levels: &HwcapsLevels) -> Option<(String, Option<String>)> {
+        let dir = tempfile::tempdir().ok()?;
+        let libc = std::fs::read("/proc/self/exe").ok()?;
+        let variant = dir.path().join("hw/glibc-hwcaps/x86-64-v2");
+        std::fs::create_dir_all(&variant).ok()?;
+        std::fs::write(dir.path().join("hw/libt.so"), &libc).ok()?;
+        std::fs::write(variant.join("libt.so"), &libc).ok()?;
+        let mut main = ElfFile::parse(&libc).ok()?;
+        main.runpath = Some("/hw".into());
+        let files = Files::new(Root::open(dir.path()).ok()?);
+        let conf = ConfDirs::default();
+        let sys = System {
+            files: &files,
+            cache: None,
+            conf: &conf,
+            ld_library_path: &[],
+        };
+        let abi = Abi::new(&files, &main, levels);
+        let chain = [Link {
+            elf: &main,
+            origin: "/",
+        }];
+        match search(&sys, &abi, "libt.so", &chain).outcome {
+            Outcome::Found(c) => Some((c.path, c.hwcaps.map(|h| h.subdir))),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_hwcaps_variant_follows_the_cpu_levels_given() {
+        let plain = found_under(&HwcapsLevels::Baseline);
+        assert_eq!(plain, Some(("/hw/libt.so".to_string(), None)));
+        let levels = HwcapsLevels::Cpu(vec!["glibc-hwcaps/x86-64-v2".into()]);
+        let main = std::fs::read("/proc/self/exe").unwrap_or_default();
+        if ElfFile::parse(&main).is_ok_and(|m| arch::is_host(&m)) {
+            assert_eq!(
+                found_under(&levels),
+                Some((
+                    "/hw/glibc-hwcaps/x86-64-v2/libt.so".to_string(),
+                    Some("glibc-hwcaps/x86-64-v2".to_string())
+                ))
+            );
+        }
+    }
+}
