@@ -68,7 +68,20 @@ impl RootConfig {
         if root.is_host() {
             library_path.extend(ld_library_path());
         }
-        Ok((root, Options { library_path }))
+        // ld.so picks glibc-hwcaps subdirectories by the CPU that runs the
+        // program: this one's for the host, the baseline for any other root.
+        let hwcaps = if root.is_host() {
+            crate::search::hwcaps::host_levels()
+        } else {
+            crate::search::hwcaps::HwcapsLevels::Baseline
+        };
+        Ok((
+            root,
+            Options {
+                library_path,
+                hwcaps,
+            },
+        ))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod oci;
 pub mod outcome;
 pub mod output;
+pub mod profile;
 pub mod report;
 pub mod root;
 pub mod search;

@@ -15,7 +15,9 @@ use crate::root::{Lookup, Root};
 /// One analysed input: its closure, or why it has none.
 #[derive(Debug)]
 pub struct Entry {
+    /// The input as a path inside the root (directories expanded).
     pub input: PathBuf,
+    /// Its closure, or the error that stopped the analysis.
     pub result: Result<Closure>,
 }
 
@@ -24,6 +26,7 @@ pub struct Entry {
 pub struct Report {
     /// The root directory on the host (`/` for the host itself).
     pub root: PathBuf,
+    /// One per input, in the order given.
     pub entries: Vec<Entry>,
     /// Problems with the root's configuration (include cycles, a bad cache).
     pub warnings: Vec<Error>,
@@ -41,6 +44,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The process exit status for this outcome.
     pub fn exit_code(self) -> i32 {
         match self {
             Status::Clean => 0,
@@ -51,6 +55,7 @@ impl Status {
 }
 
 impl Report {
+    /// The worst outcome of all inputs.
     pub fn status(&self) -> Status {
         self.entries
             .iter()

@@ -5,7 +5,6 @@
 //! [`archive`](crate::archive) module's job. Nothing is written when a
 //! library is missing (unless the caller allows it).
 
-pub mod extras;
 pub mod layout;
 mod run;
 pub mod script;
@@ -18,9 +17,10 @@ use crate::closure::{Analyzer, Closure, InterpStatus, Libc};
 use crate::elf::{self, Kind};
 use crate::error::{Error, Result};
 use crate::files::Probe;
+use crate::profile;
+pub use crate::profile::Extra;
 use crate::root::Lookup;
 use crate::search::Via;
-pub use extras::Extra;
 pub use layout::{Layout, ManifestEntry};
 pub use run::{BundleConfig, ImageConfig, run};
 
@@ -147,25 +147,25 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
                     extra_sources.push(std::path::absolute(src).map_err(|e| Error::io(src, e))?);
                     read_host_text(src)?
                 }
-                None => extras::DEFAULT_NSSWITCH.to_string(),
+                None => profile::nss::DEFAULT_NSSWITCH.to_string(),
             };
             p.glibc_extras(&conf, opts.with.contains(&Extra::Gconv))?;
         }
-        let tls = p.closures.iter().any(extras::uses_tls);
+        let tls = p.closures.iter().any(profile::extras::uses_tls);
         if opts.with.contains(&Extra::Certs) || tls {
-            p.paths(extras::CERT_PATHS, "CA certificates")?;
+            p.paths(profile::extras::CERT_PATHS, "CA certificates")?;
         }
         if opts.with.contains(&Extra::Tzdata) {
-            p.paths(extras::TZ_PATHS, "time zones")?;
+            p.paths(profile::extras::TZ_PATHS, "time zones")?;
         }
         if opts.with.contains(&Extra::Locale) {
-            p.paths(extras::LOCALE_PATHS, "C.UTF-8 locale")?;
+            p.paths(profile::extras::LOCALE_PATHS, "C.UTF-8 locale")?;
         }
     }
     if opts.passwd {
         for (path, text) in [
-            ("/etc/passwd", extras::PASSWD),
-            ("/etc/group", extras::GROUP),
+            ("/etc/passwd", profile::nss::PASSWD),
+            ("/etc/group", profile::nss::GROUP),
         ] {
             if !p.layout.contains(path) {
                 p.layout
@@ -393,7 +393,7 @@ impl<'a> Planner<'a> {
             .iter()
             .position(|o| o.names.iter().any(|n| n.starts_with("libc.so")))
             .unwrap_or(0);
-        for service in extras::nss_services(nsswitch) {
+        for service in profile::nss::services(nsswitch) {
             let name = format!("libnss_{service}.so.2");
             if let Some(path) = self.analyzer.locate(&main, libc, &name) {
                 self.runtime_library(&path, &format!("NSS module for '{service}'"))?;
@@ -409,7 +409,7 @@ impl<'a> Planner<'a> {
                 s.imports.iter().map(|i| i.name.clone()).collect::<Vec<_>>()
             })
             .collect();
-        if extras::needs_libgcc_s(&imports)
+        if profile::extras::needs_libgcc_s(&imports)
             && let Some(path) = self.analyzer.locate(&main, libc, "libgcc_s.so.1")
         {
             self.runtime_library(&path, "unwinder for pthread_cancel/pthread_exit")?;

@@ -9,7 +9,7 @@ use super::{Bundle, BundleOptions, plan, verify};
 use crate::archive::{Output, WriteOptions};
 use crate::closure::Analyzer;
 use crate::config::RootConfig;
-use crate::doctor::Severity;
+use crate::doctor::{Code, Severity};
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::oci::{self, BundleFormat};
@@ -161,7 +161,7 @@ fn refusal(plan: &Bundle, config: &BundleConfig, base: &[PathBuf]) -> Result<Opt
     for v in verify(plan, base)? {
         for f in &v.findings {
             let fatal = f.severity == Severity::Error
-                && !(config.allow_missing && f.code == "library-missing");
+                && !(config.allow_missing && f.code == Code::LibraryMissing);
             if fatal {
                 out.push(format!(
                     "{}: would not start from the bundle: [{}] {}",

@@ -5,14 +5,16 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::closure::{Analyzer, Libc};
+use crate::closure::Analyzer;
 use crate::elf::ElfFile;
 use crate::elf::arch;
 use crate::files::Probe;
+use crate::profile::Libc;
 
 /// A libc found in the target.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetLibc {
+    /// Which libc it is.
     pub libc: Libc,
     /// The loader or libc file that shows it.
     pub path: String,
@@ -21,11 +23,9 @@ pub struct TargetLibc {
 }
 
 impl TargetLibc {
+    /// "glibc GLIBC_2.36 (/lib/x86_64-linux-gnu/libc.so.6)", for messages.
     pub fn describe(&self) -> String {
-        let name = match self.libc {
-            Libc::Glibc => "glibc",
-            Libc::Musl => "musl",
-        };
+        let name = self.libc.as_str();
         match &self.version {
             Some(v) => format!("{name} {v} ({})", self.path),
             None => format!("{name} ({})", self.path),
@@ -36,11 +36,13 @@ impl TargetLibc {
 /// The facts about a target that the checks use.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
+    /// Every libc found (musl's loaders first, then glibc's libc.so.6).
     pub libcs: Vec<TargetLibc>,
     /// An ELF file of the target that shows its architecture.
     pub arch: Option<(String, std::sync::Arc<ElfFile>)>,
     /// /etc/nsswitch.conf, when there is one.
     pub nsswitch: Option<String>,
+    /// Whether it has an /etc/passwd.
     pub has_passwd: bool,
     /// NSS module name -> found, remembered across programs.
     pub(crate) nss_modules: std::cell::RefCell<std::collections::HashMap<String, bool>>,

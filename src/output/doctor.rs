@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::doctor::{Severity, Verdict};
+use crate::doctor::Verdict;
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -14,17 +14,12 @@ pub fn write(verdicts: &[Verdict], out: &mut dyn Write) -> io::Result<()> {
     for v in verdicts {
         let libc = v
             .libc
-            .map(|l| format!(" ({l:?})").to_lowercase())
+            .map(|l| format!(" ({})", l.as_str()))
             .unwrap_or_default();
         let state = if v.starts { "starts" } else { "will not start" };
         writeln!(out, "{}: {state}{libc}", v.file)?;
         for f in &v.findings {
-            let sev = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Note => "note",
-            };
-            writeln!(out, "  {sev}[{}]", f.code)?;
+            writeln!(out, "  {}[{}]", f.severity.as_str(), f.code)?;
             for m in &f.messages {
                 writeln!(out, "    you would see: {m}")?;
             }

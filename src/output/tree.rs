@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use crate::closure::{Closure, InterpStatus, Object, ObjectId, Resolution};
+use crate::closure::{Closure, InterpStatus, Libc, Object, ObjectId, Resolution};
 use crate::report::Report;
 
 /// Tree options.
@@ -14,6 +14,7 @@ pub struct TreeOptions {
     pub all: bool,
 }
 
+/// Writes the tree of every input that has a closure.
 pub fn write(report: &Report, opts: TreeOptions, out: &mut dyn Write) -> io::Result<()> {
     for entry in &report.entries {
         let Ok(c) = &entry.result else { continue };
@@ -26,10 +27,7 @@ fn write_one(c: &Closure, opts: TreeOptions, out: &mut dyn Write) -> io::Result<
     if c.is_static {
         return writeln!(out, "{} (static)", c.input);
     }
-    let libc = c
-        .libc
-        .map(|l| format!("{l:?}").to_lowercase())
-        .unwrap_or_default();
+    let libc = c.libc.map(Libc::as_str).unwrap_or_default();
     writeln!(out, "{} ({libc})", c.input)?;
     if let Some(i) = &c.interpreter {
         let status = match &i.status {

@@ -13,14 +13,16 @@ use std::path::Path;
 use crate::elf::ElfFile;
 use crate::elf::arch;
 use crate::files::Files;
+use crate::search::hwcaps::{self, HwcapsLevels};
 use crate::search::ld_so_cache::LdCache;
 use crate::search::ld_so_conf::ConfDirs;
 use crate::search::{
-    Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, hwcaps, join,
+    Hwcaps, Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, join,
 };
 
 /// What glibc's loader knows about the system before it loads anything.
 pub struct System<'a> {
+    /// The root's files.
     pub files: &'a Files,
     /// The root's ld.so.cache, when it has a readable one.
     pub cache: Option<&'a LdCache>,
@@ -33,19 +35,25 @@ pub struct System<'a> {
 /// The loader's view for one program's ABI: its default directories, the
 /// hwcaps subdirectories to try, `$LIB` and `$PLATFORM`, the cache flags.
 pub struct Abi {
+    /// The default directories, searched last unless DF_1_NODEFLIB.
     pub defaults: Vec<String>,
+    /// The hwcaps subdirectories tried in each directory, best first.
     pub subdirs: Vec<String>,
+    /// The glibc-hwcaps names the cache lookup accepts, best first.
     pub cache_hwcaps: Vec<String>,
+    /// The cache entry flags of this ABI (`FLAG_X8664_LIB64`...).
     pub cache_flags: i32,
+    /// What `$LIB` expands to (`lib/x86_64-linux-gnu`, `lib64`).
     pub lib: String,
+    /// What `$PLATFORM` expands to, when known (`x86_64`).
     pub platform: Option<&'static str>,
 }
 
 impl Abi {
     /// Works out the loader's defaults for programs like `main` in this root:
     /// Debian-style multiarch directories when the root has them, else the
-    /// ABI's own `lib64` or `lib`.
-    pub fn new(files: &Files, main: &ElfFile) -> Abi {
+    /// ABI's own `lib64` or `lib`; the subdirectories are those of the CPU `levels`.
+    pub fn new(files: &Files, main: &ElfFile, levels: &HwcapsLevels) -> Abi {
         let root = files.root();
         let triplet = arch::multiarch_triplet(main).filter(|t| {
             [format!("/lib/{t}"), format!("/usr/lib/{t}")]
@@ -67,9 +75,9 @@ impl Abi {
                 (vec![format!("/{l}"), format!("/usr/{l}")], l.to_string())
             }
         };
-        let hw = hwcaps::glibc_hwcaps(main);
+        let hw = hwcaps::glibc_hwcaps(main, levels);
         let mut subdirs = hw.clone();
-        subdirs.extend(hwcaps::legacy_subdirs(main));
+        subdirs.extend(hwcaps::legacy_subdirs(main, levels));
         Abi {
             defaults,
             subdirs,
@@ -135,32 +143,7 @@ fn steps(
     }
     let nodeflib = needer.elf.nodeflib();
     if let Some(cache) = sys.cache {
-        match cache.lookup(name, abi.cache_flags, &abi.cache_hwcaps) {
-            Some(hit) if nodeflib && in_dirs(hit.path, &abi.defaults) => {
-                p.note(hit.path, Via::Cache, TryResult::Absent);
-            }
-            Some(hit) => {
-                let baseline = hit.hwcaps.and_then(|_| {
-                    cache
-                        .lookup(name, abi.cache_flags, &[])
-                        .map(|b| b.path.to_string())
-                });
-                match p.file(hit.path, Via::Cache, true) {
-                    Step::Found(mut c) => {
-                        if let Some(sub) = hit.hwcaps {
-                            c.hwcaps = Some(crate::search::Hwcaps {
-                                subdir: format!("glibc-hwcaps/{sub}"),
-                                baseline,
-                            });
-                        }
-                        return Some(Step::Found(c));
-                    }
-                    Step::Next => {}
-                    stop => return Some(stop),
-                }
-            }
-            None => p.note("/etc/ld.so.cache", Via::Cache, TryResult::NoCacheEntry),
-        }
+        try_step!(cache_step(cache, abi, name, nodeflib, p));
     } else {
         for dir in &sys.conf.dirs {
             let dir = dir.to_string_lossy();
@@ -178,6 +161,37 @@ fn steps(
     None
 }
 
+/// The cache's entry for `name`, as ld.so uses it: passed over under
+/// DF_1_NODEFLIB when it lies in a default directory; a glibc-hwcaps entry
+/// carries the baseline entry it stands for.
+fn cache_step(cache: &LdCache, abi: &Abi, name: &str, nodeflib: bool, p: &mut Prober<'_>) -> Step {
+    let Some(hit) = cache.lookup(name, abi.cache_flags, &abi.cache_hwcaps) else {
+        p.note("/etc/ld.so.cache", Via::Cache, TryResult::NoCacheEntry);
+        return Step::Next;
+    };
+    if nodeflib && in_dirs(hit.path, &abi.defaults) {
+        p.note(hit.path, Via::Cache, TryResult::Absent);
+        return Step::Next;
+    }
+    let baseline = hit.hwcaps.and_then(|_| {
+        cache
+            .lookup(name, abi.cache_flags, &[])
+            .map(|b| b.path.to_string())
+    });
+    match p.file(hit.path, Via::Cache, true) {
+        Step::Found(mut c) => {
+            if let Some(sub) = hit.hwcaps {
+                c.hwcaps = Some(Hwcaps {
+                    subdir: format!("glibc-hwcaps/{sub}"),
+                    baseline,
+                });
+            }
+            Step::Found(c)
+        }
+        other => other,
+    }
+}
+
 /// True when `path` lies under one of the default directories: ld.so compares
 /// the cached path's prefix with each system directory, slash included.
 fn in_dirs(path: &str, dirs: &[String]) -> bool {
@@ -185,4 +199,59 @@ fn in_dirs(path: &str, dirs: &[String]) -> bool {
         path.strip_prefix(d.as_str())
             .is_some_and(|rest| rest.starts_with('/') || d.ends_with('/'))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::root::Root;
+    use crate::search::Outcome;
+
+    /// Where `libc.so.6` is found for a program of this machine's
+    /// architecture with DT_RUNPATH `/hw`, in a root where `/hw` holds it
+    /// and a glibc-hwcaps x86-64-v2 variant of it, under the CPU `levels`.
+    fn found_under(levels: &HwcapsLevels) -> Option<(String, Option<String>)> {
+        let dir = tempfile::tempdir().ok()?;
+        let libc = std::fs::read("/proc/self/exe").ok()?;
+        let variant = dir.path().join("hw/glibc-hwcaps/x86-64-v2");
+        std::fs::create_dir_all(&variant).ok()?;
+        std::fs::write(dir.path().join("hw/libt.so"), &libc).ok()?;
+        std::fs::write(variant.join("libt.so"), &libc).ok()?;
+        let mut main = ElfFile::parse(&libc).ok()?;
+        main.runpath = Some("/hw".into());
+        let files = Files::new(Root::open(dir.path()).ok()?);
+        let conf = ConfDirs::default();
+        let sys = System {
+            files: &files,
+            cache: None,
+            conf: &conf,
+            ld_library_path: &[],
+        };
+        let abi = Abi::new(&files, &main, levels);
+        let chain = [Link {
+            elf: &main,
+            origin: "/",
+        }];
+        match search(&sys, &abi, "libt.so", &chain).outcome {
+            Outcome::Found(c) => Some((c.path, c.hwcaps.map(|h| h.subdir))),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_hwcaps_variant_follows_the_cpu_levels_given() {
+        let plain = found_under(&HwcapsLevels::Baseline);
+        assert_eq!(plain, Some(("/hw/libt.so".to_string(), None)));
+        let levels = HwcapsLevels::Cpu(vec!["glibc-hwcaps/x86-64-v2".into()]);
+        let main = std::fs::read("/proc/self/exe").unwrap_or_default();
+        if ElfFile::parse(&main).is_ok_and(|m| arch::is_host(&m)) {
+            assert_eq!(
+                found_under(&levels),
+                Some((
+                    "/hw/glibc-hwcaps/x86-64-v2/libt.so".to_string(),
+                    Some("glibc-hwcaps/x86-64-v2".to_string())
+                ))
+            );
+        }
+    }
 }

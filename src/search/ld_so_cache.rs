@@ -45,7 +45,9 @@ pub struct LdCache {
 /// What the loader's cache lookup picked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheHit<'a> {
+    /// The library's path as the cache records it.
     pub path: &'a str,
+    /// The glibc-hwcaps subdirectory name of the entry (`x86-64-v3`), if any.
     pub hwcaps: Option<&'a str>,
 }
 

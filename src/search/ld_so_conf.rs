@@ -11,6 +11,7 @@ use crate::root::Root;
 /// The directories named by a root's ld.so.conf, in order, and what was wrong with it.
 #[derive(Debug, Default)]
 pub struct ConfDirs {
+    /// The directories, in the order ld.so.conf and its includes name them.
     pub dirs: Vec<PathBuf>,
     /// Problems that did not stop the reading (an include cycle, say).
     pub warnings: Vec<Error>,

@@ -20,42 +20,34 @@ use crate::files::{Files, Probe};
 use crate::root::Lookup;
 
 /// How an object came to be loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     /// A file named on the command line.
-    #[serde(rename = "input")]
     Input,
     /// The program's PT_INTERP.
-    #[serde(rename = "interpreter")]
     Interpreter,
     /// A DT_NEEDED name containing '/', used as a path.
-    #[serde(rename = "path")]
     Path,
     /// An object already loaded under that name or SONAME.
-    #[serde(rename = "already-loaded")]
     AlreadyLoaded,
-    #[serde(rename = "rpath")]
+    /// A DT_RPATH directory of the needing object or of one that loaded it.
     Rpath,
-    #[serde(rename = "ld_library_path")]
+    /// An LD_LIBRARY_PATH directory.
     LdLibraryPath,
-    #[serde(rename = "runpath")]
+    /// A DT_RUNPATH directory of the needing object.
     Runpath,
     /// The root's /etc/ld.so.cache.
-    #[serde(rename = "cache")]
     Cache,
     /// A directory of the root's /etc/ld.so.conf (no cache in the root).
-    #[serde(rename = "conf")]
     Conf,
     /// The loader's built-in directories.
-    #[serde(rename = "default")]
     Default,
     /// musl: a libc name that is the loader itself.
-    #[serde(rename = "loader")]
     Loader,
 }
 
 impl Via {
-    /// The word used in JSON and in the tree output.
+    /// The word used in JSON and in the tree output: the one string table.
     pub fn as_str(self) -> &'static str {
         match self {
             Via::Input => "input",
@@ -73,21 +65,44 @@ impl Via {
     }
 }
 
+/// Implements `Serialize` for an enum of words through its `as_str()`, so
+/// that the words are written down once, in `as_str()`.
+macro_rules! serialize_as_str {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use serialize_as_str;
+
+serialize_as_str!(Via);
+
 /// What one attempt gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum TryResult {
+    /// Nothing at that path.
     Absent,
+    /// A directory or a special file.
     NotAFile,
     /// An ELF file of another class, byte order or machine: skipped.
     WrongArch {
+        /// What it is, as [`ElfFile::describe`] says.
         found: String,
     },
+    /// Not an ELF file: the loader stops there.
     NotElf,
+    /// An ELF file too damaged to load: the loader stops there.
     Malformed {
+        /// What is wrong with it.
         reason: String,
     },
+    /// A file that could not be read: skipped.
     Unreadable {
+        /// The I/O error.
         reason: String,
     },
     /// The cache has no entry for the name.
@@ -95,6 +110,7 @@ pub enum TryResult {
 }
 
 impl TryResult {
+    /// A few words for the tree output ("wrong architecture (...)").
     pub fn describe(&self) -> String {
         match self {
             TryResult::Absent => "absent".into(),
@@ -111,8 +127,11 @@ impl TryResult {
 /// One path the loader would try.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tried {
+    /// The path tried, as the loader would open it.
     pub path: String,
+    /// The search step that tried it.
     pub via: Via,
+    /// What was there.
     #[serde(flatten)]
     pub result: TryResult,
 }
@@ -120,6 +139,7 @@ pub struct Tried {
 /// A glibc-hwcaps (or legacy hwcap) variant and the plain library it stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hwcaps {
+    /// The subdirectory, relative to the searched directory (`glibc-hwcaps/x86-64-v3`).
     pub subdir: String,
     /// The baseline library at the same name outside the subdirectory, if there is one.
     pub baseline: Option<String>,
@@ -132,20 +152,26 @@ pub struct Candidate {
     pub path: String,
     /// Its canonical path inside the root.
     pub real: PathBuf,
+    /// Its ELF header and dynamic section.
     pub elf: Arc<ElfFile>,
+    /// The search step that found it.
     pub via: Via,
+    /// The hwcaps subdirectory it is in, if any.
     pub hwcaps: Option<Hwcaps>,
 }
 
 /// The end of a search.
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// The file the loader would map.
     Found(Candidate),
     /// Nothing usable anywhere.
     NotFound,
     /// The loader would stop at a file it cannot use (not ELF, truncated).
     Invalid {
+        /// The file it stops at.
         path: String,
+        /// Why it cannot use it.
         reason: String,
     },
 }
@@ -153,7 +179,9 @@ pub enum Outcome {
 /// A search's result and every path it tried, in order.
 #[derive(Debug, Clone)]
 pub struct SearchResult {
+    /// Where it ended.
     pub outcome: Outcome,
+    /// Every path tried on the way, in order.
     pub tried: Vec<Tried>,
 }
 
@@ -161,7 +189,9 @@ pub struct SearchResult {
 /// with what its search paths need: its dynamic tags and its `$ORIGIN`.
 #[derive(Debug, Clone, Copy)]
 pub struct Link<'a> {
+    /// The object's ELF header and dynamic section.
     pub elf: &'a ElfFile,
+    /// The directory `$ORIGIN` stands for in its search paths.
     pub origin: &'a str,
 }
 
@@ -366,6 +396,26 @@ pub fn expand_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn via_serialises_as_its_word() {
+        for via in [
+            Via::Input,
+            Via::Interpreter,
+            Via::Path,
+            Via::AlreadyLoaded,
+            Via::Rpath,
+            Via::LdLibraryPath,
+            Via::Runpath,
+            Via::Cache,
+            Via::Conf,
+            Via::Default,
+            Via::Loader,
+        ] {
+            let json = serde_json::to_value(via).unwrap_or_default();
+            assert_eq!(json, via.as_str(), "{via:?}");
+        }
+    }
 
     #[test]
     fn expands_tokens_in_both_forms() {

@@ -1,0 +1,169 @@
+//! The [`Analyzer`]: one root's files and loader configuration, read once and
+//! shared by every program analysed in it (ld.so.cache, ld.so.conf, musl's
+//! path files), with the [`Options`] that do not come from the root.
+//! Problems with that configuration are kept as warnings, not errors.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::elf::{ElfFile, arch};
+use crate::error::Error;
+use crate::files::Files;
+use crate::profile::libc::{self, Libc};
+use crate::search::glibc::{Abi, System};
+use crate::search::hwcaps::HwcapsLevels;
+use crate::search::ld_so_cache::LdCache;
+use crate::search::ld_so_conf::{self, ConfDirs};
+use crate::search::musl;
+
+/// Search settings that do not come from the root.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// LD_LIBRARY_PATH elements (from `--library-path`, then from the
+    /// environment when the root is the host).
+    pub library_path: Vec<String>,
+    /// The CPU whose glibc-hwcaps subdirectories ld.so tries: the baseline
+    /// unless set ([`host_levels`](crate::search::hwcaps::host_levels) for this machine's).
+    pub hwcaps: HwcapsLevels,
+}
+
+/// Computes closures in one root, sharing every file read between inputs.
+pub struct Analyzer {
+    files: Files,
+    options: Options,
+    cache: OnceCell<Option<LdCache>>,
+    conf: OnceCell<ConfDirs>,
+    musl_paths: RefCell<HashMap<String, Vec<String>>>,
+    warnings: RefCell<Vec<Error>>,
+}
+
+/// The directories of a root whose cache makes ld.so.conf irrelevant.
+static EMPTY_CONF: ConfDirs = ConfDirs {
+    dirs: Vec::new(),
+    warnings: Vec::new(),
+};
+
+impl Analyzer {
+    /// An analyser of the root behind `files`; nothing is read yet.
+    pub fn new(files: Files, options: Options) -> Analyzer {
+        Analyzer {
+            files,
+            options,
+            cache: Default::default(),
+            conf: Default::default(),
+            musl_paths: Default::default(),
+            warnings: Default::default(),
+        }
+    }
+
+    /// The root's files, as read so far.
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
+    /// The settings it was made with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Problems with the root's configuration met so far (bad cache, include cycles).
+    pub fn take_warnings(&self) -> Vec<Error> {
+        std::mem::take(&mut self.warnings.borrow_mut())
+    }
+
+    /// The default directories of the loader for programs like `main`.
+    pub fn default_dirs(&self, main: &ElfFile) -> Vec<String> {
+        self.abi(main).defaults
+    }
+
+    /// What the file at a loader path in this root is ([`libc::loader_libc`]).
+    pub fn loader_libc(&self, interp: &str) -> Option<Libc> {
+        libc::loader_libc(&self.files, interp)
+    }
+
+    /// glibc's view of the ABI of `main`: defaults, hwcaps subdirectories, tokens.
+    pub(super) fn abi(&self, main: &ElfFile) -> Abi {
+        Abi::new(&self.files, main, &self.options.hwcaps)
+    }
+
+    /// What glibc's loader knows before it loads programs like `main`: the
+    /// cache, or ld.so.conf's directories in a root without one, and LD_LIBRARY_PATH.
+    pub(super) fn glibc_system(&self, main: &ElfFile) -> System<'_> {
+        let cache = self.cache(main);
+        let conf = if cache.is_none() {
+            self.conf()
+        } else {
+            &EMPTY_CONF
+        };
+        System {
+            files: &self.files,
+            cache,
+            conf,
+            ld_library_path: &self.options.library_path,
+        }
+    }
+
+    fn cache(&self, main: &ElfFile) -> Option<&LdCache> {
+        self.cache
+            .get_or_init(|| {
+                let root = self.files.root();
+                let path = Path::new("/etc/ld.so.cache");
+                let real = match root.resolve_file(path) {
+                    Ok(Some(real)) => real,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        self.warnings.borrow_mut().push(e);
+                        return None;
+                    }
+                };
+                let parsed = root.contents(&real).and_then(|b| {
+                    LdCache::parse(&b, main.data).map_err(|reason| Error::Config {
+                        path: path.to_path_buf(),
+                        reason: format!("invalid ld.so.cache ({reason}); ignored"),
+                    })
+                });
+                match parsed {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.warnings.borrow_mut().push(e);
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    fn conf(&self) -> &ConfDirs {
+        self.conf.get_or_init(|| {
+            match ld_so_conf::read(self.files.root(), Path::new("/etc/ld.so.conf")) {
+                Ok(mut c) => {
+                    self.warnings.borrow_mut().append(&mut c.warnings);
+                    c
+                }
+                Err(e) => {
+                    self.warnings.borrow_mut().push(e);
+                    ConfDirs::default()
+                }
+            }
+        })
+    }
+
+    /// musl's search path for programs like `main` started by the loader `interp`.
+    pub(super) fn musl_system_path(&self, interp: &str, main: &ElfFile) -> Vec<String> {
+        let arch = arch::musl_arch_from_interp(interp)
+            .or_else(|| arch::musl_arch(main))
+            .unwrap_or("unknown");
+        if let Some(p) = self.musl_paths.borrow().get(interp) {
+            return p.clone();
+        }
+        let path = musl::system_path(&self.files, interp, arch).unwrap_or_else(|e| {
+            self.warnings.borrow_mut().push(e);
+            Vec::new()
+        });
+        self.musl_paths
+            .borrow_mut()
+            .insert(interp.to_string(), path.clone());
+        path
+    }
+}

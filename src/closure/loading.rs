@@ -1,0 +1,258 @@
+//! The state of one program being loaded: objects mapped breadth-first in
+//! the loader's order, each DT_NEEDED name checked against what is already
+//! loaded and otherwise handed to the search rules of the program's libc
+//! (glibc's or musl's, from `search`).
+
+use std::path::Path;
+
+use super::analyzer::Analyzer;
+use super::graph::{Dep, InterpStatus, Interpreter, Object, ObjectId, Resolution};
+use crate::error::Result;
+use crate::files::Probe;
+use crate::profile::libc::{self, Libc};
+use crate::root::Lookup;
+use crate::search::glibc::{self, Abi};
+use crate::search::{Link, Outcome, Prober, SearchResult, TryResult, Via, expand_tokens, musl};
+
+/// The loader whose rules apply, with its view of the system for this program.
+enum Rules {
+    Glibc(Abi),
+    Musl {
+        /// The loader's search path (its `etc/ld-musl-<arch>.path` or the default).
+        system: Vec<String>,
+        /// The loader: the program's PT_INTERP, or for a library the root's musl loader.
+        interp: Option<String>,
+    },
+}
+
+/// The state of one program being loaded.
+pub(super) struct Loading<'a> {
+    analyzer: &'a Analyzer,
+    rules: Rules,
+    /// Load order so far; `objects[0]` is the program.
+    pub objects: Vec<Object>,
+    /// The program's PT_INTERP, once mapped.
+    pub interpreter: Option<Interpreter>,
+}
+
+impl<'a> Loading<'a> {
+    /// Loading under `libc`'s rules, with `objects` (the program first) already mapped.
+    pub fn new(
+        analyzer: &'a Analyzer,
+        libc: Libc,
+        objects: Vec<Object>,
+        interpreter: Option<Interpreter>,
+    ) -> Loading<'a> {
+        let main = &objects[0].elf;
+        let rules = match libc {
+            Libc::Glibc => Rules::Glibc(analyzer.abi(main)),
+            Libc::Musl => {
+                let interp = main
+                    .interp
+                    .clone()
+                    .or_else(|| libc::musl_loader(analyzer.files(), main));
+                let system = match &interp {
+                    Some(i) => analyzer.musl_system_path(i, main),
+                    None => Vec::new(),
+                };
+                Rules::Musl { system, interp }
+            }
+        };
+        Loading {
+            analyzer,
+            rules,
+            objects,
+            interpreter,
+        }
+    }
+
+    fn libc(&self) -> Libc {
+        match self.rules {
+            Rules::Glibc(_) => Libc::Glibc,
+            Rules::Musl { .. } => Libc::Musl,
+        }
+    }
+
+    /// Maps the interpreter, as the kernel does before the loader runs.
+    pub fn start(&mut self) -> Result<()> {
+        let main = self.objects[0].elf.clone();
+        let Some(interp) = main.interp.clone() else {
+            return Ok(());
+        };
+        let files = self.analyzer.files();
+        let status = match files.root().lookup(Path::new(&interp))? {
+            Lookup::File(real) => match files.probe(&real) {
+                Probe::Elf(elf) if elf.compatible_with(&main) => {
+                    let mut names = vec![interp.clone()];
+                    names.extend(elf.soname.clone());
+                    self.objects.push(Object {
+                        names,
+                        ..Object::mapped(interp.clone(), real, elf, Via::Interpreter, &interp)
+                    });
+                    InterpStatus::Loaded(self.objects.len() - 1)
+                }
+                Probe::Elf(elf) => InterpStatus::Incompatible {
+                    found: elf.describe(),
+                },
+                Probe::NotElf => InterpStatus::Invalid {
+                    reason: "invalid ELF header".into(),
+                },
+                Probe::Malformed(r) | Probe::Unreadable(r) => InterpStatus::Invalid { reason: r },
+            },
+            _ => InterpStatus::Missing,
+        };
+        self.interpreter = Some(Interpreter {
+            path: interp,
+            status,
+        });
+        Ok(())
+    }
+
+    /// Breadth-first over the objects in load order, as both loaders do.
+    pub fn run(&mut self) {
+        let mut next = 0;
+        while next < self.objects.len() {
+            let id = next;
+            next += 1;
+            if self.objects[id].via == Via::Interpreter {
+                continue;
+            }
+            let needed = self.objects[id].elf.needed.clone();
+            for name in needed {
+                let resolution = self.resolve(id, &name);
+                self.objects[id].deps.push(Dep { name, resolution });
+            }
+        }
+    }
+
+    fn resolve(&mut self, id: ObjectId, name: &str) -> Resolution {
+        if let Some(found) = self.already_loaded(name) {
+            return Resolution::Object(found);
+        }
+        let result = self.search(id, name);
+        match result.outcome {
+            Outcome::Found(c) => {
+                if let Some(same) = self.objects.iter().position(|o| o.real == c.real) {
+                    self.objects[same].names.push(name.to_string());
+                    return Resolution::Object(same);
+                }
+                let mut names = vec![name.to_string()];
+                if self.libc() == Libc::Glibc {
+                    names.extend(c.elf.soname.clone().filter(|s| s != name));
+                }
+                let file = c.path.clone();
+                self.objects.push(Object {
+                    names,
+                    loaded_by: Some(id),
+                    hwcaps: c.hwcaps,
+                    ..Object::mapped(c.path, c.real, c.elf, c.via, &file)
+                });
+                Resolution::Object(self.objects.len() - 1)
+            }
+            Outcome::NotFound => Resolution::Missing {
+                tried: result.tried,
+            },
+            Outcome::Invalid { path, reason } => Resolution::Invalid {
+                path,
+                reason,
+                tried: result.tried,
+            },
+        }
+    }
+
+    /// glibc: any object asked for under `name`, or whose SONAME or path is `name`.
+    /// musl: the libc family is the loader; else an object found under that name.
+    pub fn already_loaded(&self, name: &str) -> Option<ObjectId> {
+        if self.libc() == Libc::Musl && musl::is_loader_name(name) {
+            return self.objects.iter().position(|o| o.via == Via::Interpreter);
+        }
+        self.objects
+            .iter()
+            .position(|o| o.names.iter().any(|n| n == name) || o.path == name)
+    }
+
+    /// Where the loader finds `name`, needed by object `id`.
+    pub fn search(&self, id: ObjectId, name: &str) -> SearchResult {
+        let chain = self.chain(id);
+        match &self.rules {
+            Rules::Musl { system, interp } => {
+                self.search_musl(system, interp.as_deref(), name, &chain)
+            }
+            Rules::Glibc(abi) => self.search_glibc(abi, id, name, &chain),
+        }
+    }
+
+    /// Object `id` and each object that loaded it, up to the program.
+    fn chain(&self, id: ObjectId) -> Vec<Link<'_>> {
+        let mut ids = vec![id];
+        while let Some(parent) = self.objects[*ids.last().unwrap_or(&0)].loaded_by {
+            if ids.contains(&parent) {
+                break;
+            }
+            ids.push(parent);
+        }
+        if *ids.last().unwrap_or(&0) != 0 {
+            ids.push(0);
+        }
+        ids.iter()
+            .map(|&i| Link {
+                elf: &self.objects[i].elf,
+                origin: &self.objects[i].origin,
+            })
+            .collect()
+    }
+
+    fn search_musl(
+        &self,
+        system: &[String],
+        interp: Option<&str>,
+        name: &str,
+        chain: &[Link<'_>],
+    ) -> SearchResult {
+        let files = self.analyzer.files();
+        let want = &self.objects[0].elf;
+        if musl::is_loader_name(name) {
+            // The loader itself, which is not there.
+            let mut p = Prober::new(files, want);
+            p.note(
+                interp.unwrap_or("/lib/ld-musl.so.1"),
+                Via::Loader,
+                TryResult::Absent,
+            );
+            return p.finish(None);
+        }
+        if name.contains('/') {
+            let mut p = Prober::new(files, want);
+            let step = p.file(name, Via::Path, true);
+            return p.finish(Some(step));
+        }
+        let library_path = &self.analyzer.options().library_path;
+        musl::search(files, library_path, system, name, chain)
+    }
+
+    fn search_glibc(
+        &self,
+        abi: &Abi,
+        id: ObjectId,
+        name: &str,
+        chain: &[Link<'_>],
+    ) -> SearchResult {
+        let want = &self.objects[0].elf;
+        let expanded = if name.contains('$') {
+            let origin = Some(self.objects[id].origin());
+            expand_tokens(name, origin, Some(&abi.lib), abi.platform)
+        } else {
+            Some(name.to_string())
+        };
+        let mut p = Prober::new(self.analyzer.files(), want);
+        let Some(name) = expanded else {
+            p.note(name, Via::Path, TryResult::Absent);
+            return p.finish(None);
+        };
+        if name.contains('/') {
+            let step = p.file(&name, Via::Path, true);
+            return p.finish(Some(step));
+        }
+        glibc::search(&self.analyzer.glibc_system(want), abi, &name, chain)
+    }
+}

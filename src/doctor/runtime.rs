@@ -1,0 +1,65 @@
+//! Checks of what the program looks up once it runs, which fail silently
+//! rather than stop the start: NSS modules and the user database. What glibc
+//! loads for them is [`profile::nss`](crate::profile::nss)'s to say.
+
+use super::finding::{Code, Finding};
+use super::target::{self, Target};
+use crate::closure::{Analyzer, Closure};
+use crate::elf::Symbols;
+use crate::profile::nss;
+
+/// nss-module-missing: NSS modules the target's nsswitch.conf names but the
+/// target lacks, where the program's libc would look for them (glibc).
+pub(super) fn nss(s: &str, c: &Closure, analyzer: &Analyzer, target: &Target) -> Vec<Finding> {
+    let Some(conf) = &target.nsswitch else {
+        return Vec::new();
+    };
+    // glibc 2.34 and later have `files` and `dns` built into libc.so.6.
+    let builtin = target
+        .glibc_version()
+        .is_some_and(|v| target::glibc_at_least(v, 2, 34));
+    let libc_id = c
+        .objects
+        .iter()
+        .position(|o| o.names.iter().any(|n| n == "libc.so.6"))
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for service in nss::services(conf) {
+        if builtin && (service == "files" || service == "dns") {
+            continue;
+        }
+        let module = format!("libnss_{service}.so.2");
+        let found = *target
+            .nss_modules
+            .borrow_mut()
+            .entry(module.clone())
+            .or_insert_with(|| analyzer.locate(c, libc_id, &module).is_some());
+        if !found {
+            out.push(Finding::new(
+                Code::NssModuleMissing,
+                vec![format!("(no error: lookups through '{service}' fail silently)")],
+                format!("/etc/nsswitch.conf names '{service}', and the target has no {module}"),
+                format!("add {module} (elfroot bundle --nsswitch /etc/nsswitch.conf {s} brings it), or drop '{service}' from nsswitch.conf"),
+            ));
+        }
+    }
+    out
+}
+
+/// no-passwd: the program (its own imports, `main`) looks users or groups
+/// up, and the target has no /etc/passwd.
+pub(super) fn passwd(s: &str, main: &Symbols, target: &Target) -> Option<Finding> {
+    let looks_users = main
+        .imports
+        .iter()
+        .any(|i| nss::USER_LOOKUPS.contains(&i.name.as_str()));
+    if !looks_users || target.has_passwd {
+        return None;
+    }
+    Some(Finding::new(
+        Code::NoPasswd,
+        vec!["(no error at start: user lookups return nothing, e.g. `whoami: cannot find name for user ID 0`)".into()],
+        format!("{s} looks users or groups up, and the target has no /etc/passwd"),
+        "add an /etc/passwd and /etc/group (elfroot bundle writes minimal ones)".into(),
+    ))
+}
