@@ -7,6 +7,7 @@
 //! the chosen image's layers of an archive are copied out, into a temporary
 //! directory that lives as long as the [`Image`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -14,7 +15,7 @@ use serde_json::Value;
 use super::digest::Digest;
 use super::platform::Platform;
 use super::spec::{DOCKER_CONFIG, Descriptor, MEDIA_CONFIG};
-use super::store::Store;
+use super::store::{MAX_LAYERS, Store};
 use crate::error::{Error, Result};
 
 /// One image of a layout, opened and checked.
@@ -152,10 +153,29 @@ fn open(path: &Path, archive: bool, tag: Option<&str>) -> Result<Image> {
         ),
         _ => None,
     };
-    let layer_paths = layers
-        .iter()
-        .map(|d| store.layer(d, &manifest_digest, temp.as_ref().map(|t| t.path())))
-        .collect::<Result<Vec<_>>>()?;
+    if layers.len() > MAX_LAYERS {
+        return Err(store.bad(
+            &manifest_digest.blob_path(),
+            &format!(
+                "{} layers; elfroot reads at most {MAX_LAYERS}",
+                layers.len()
+            ),
+        ));
+    }
+    // A blob listed twice is checked (and copied out of an archive) once.
+    let mut checked: HashMap<(&str, u64), PathBuf> = HashMap::new();
+    let mut layer_paths = Vec::with_capacity(layers.len());
+    for d in &layers {
+        let path = match checked.get(&(d.digest.as_str(), d.size)) {
+            Some(p) => p.clone(),
+            None => {
+                let p = store.layer(d, &manifest_digest, temp.as_ref().map(|t| t.path()))?;
+                checked.insert((d.digest.as_str(), d.size), p.clone());
+                p
+            }
+        };
+        layer_paths.push(path);
+    }
     Ok(Image {
         source: path.to_path_buf(),
         tag: tag.map(str::to_string),

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -19,6 +19,10 @@ use crate::error::{Error, Result};
 
 /// The largest JSON document (index, manifest, config) read into memory.
 const MAX_JSON: u64 = 16 << 20;
+
+/// The most layers one image may have (Docker's overlay2 driver stops at
+/// 128): more is refused rather than read.
+pub(crate) const MAX_LAYERS: usize = 256;
 
 /// Where the layout's files are.
 pub(crate) enum Store {
@@ -128,21 +132,58 @@ impl Store {
     fn size(&self, rel: &str, missing: &str) -> Result<u64> {
         let gone = || self.bad(rel, missing);
         match self {
-            Store::Dir(dir) => match std::fs::metadata(dir.join(rel)) {
-                Ok(m) if m.is_file() => Ok(m.len()),
-                Ok(_) => Err(self.bad(rel, "not a regular file")),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(gone()),
-                Err(e) => Err(Error::io(self.shown(rel), e)),
+            Store::Dir(dir) => match self.confined(dir, rel)? {
+                Some(m) if m.is_file() => Ok(m.len()),
+                Some(_) => Err(self.bad(rel, "not a regular file")),
+                None => Err(gone()),
             },
             Store::Archive { members, .. } => members.get(rel).map(|m| m.1).ok_or_else(gone),
         }
+    }
+
+    /// What is at `rel` in the layout directory `dir`, without following a
+    /// symbolic link anywhere on the way: a layout whose files are links
+    /// could make elfroot read, and report on, any file of the host.
+    fn confined(&self, dir: &Path, rel: &str) -> Result<Option<std::fs::Metadata>> {
+        let mut at = dir.to_path_buf();
+        let mut meta = None;
+        for part in rel.split('/') {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err(self.bad(rel, "not a path inside the layout"));
+            }
+            at.push(part);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(self.bad(
+                        rel,
+                        "is (or is under) a symbolic link; an image layout's files must be in it",
+                    ));
+                }
+                Ok(m) => meta = Some(m),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(Error::io(self.shown(rel), e)),
+            }
+        }
+        Ok(meta)
     }
 
     /// A reader of the whole of `rel`.
     fn open(&self, rel: &str) -> Result<Box<dyn Read + '_>> {
         match self {
             Store::Dir(dir) => {
-                let f = File::open(dir.join(rel)).map_err(|e| Error::io(self.shown(rel), e))?;
+                self.confined(dir, rel)?;
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(dir.join(rel))
+                    .map_err(|e| Error::io(self.shown(rel), e))?;
                 Ok(Box::new(f))
             }
             Store::Archive { file, members, .. } => {
