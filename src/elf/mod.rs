@@ -92,6 +92,9 @@ pub struct ElfFile {
     pub dynamic: bool,
     /// Libraries named in `.note.dlopen` notes (FDO "ELF dlopen metadata").
     pub dlopen: Vec<DlopenNote>,
+    /// Where the symbol tables are, for [`ElfFile::symbols`].
+    #[serde(skip)]
+    tables: symbols::Tables,
 }
 
 /// One entry of an FDO dlopen note: alternatives for one feature.
@@ -156,6 +159,7 @@ impl ElfFile {
             bind_now: false,
             dynamic: false,
             dlopen: Vec::new(),
+            tables: symbols::Tables::default(),
         };
         if hdr.e_phnum == 0 {
             return Ok(file);
@@ -185,6 +189,7 @@ impl ElfFile {
         if let Some(dynamic) = dynamic {
             file.dynamic = true;
             file.read_dynamic(bytes, &phdrs, &dynamic)?;
+            file.tables = symbols::Tables::find(&dynamic.dyns, &phdrs);
         }
         Ok(file)
     }

@@ -4,7 +4,9 @@
 //! no section headers, no relocations, so a thousand programs are read in a
 //! blink.
 //!
-//! The records themselves are in [`super::records`].
+//! [`ElfFile::parse`] finds the tables' file offsets ([`Tables`]) while it
+//! reads the dynamic section, so [`ElfFile::symbols`] parses no header
+//! again. The records themselves are in [`super::records`].
 
 use std::collections::HashMap;
 
@@ -18,10 +20,7 @@ use goblin::elf::symver::{VER_FLG_BASE, VER_NDX_GLOBAL, VERSYM_VERSION};
 use rustc_hash::FxHashSet;
 
 use super::records::{Chain, GnuHashHeader, Image, Linked, Sym, Verdaux, Verdef, Vernaux, Verneed};
-use super::{Class, Data, ParseError, vaddr_to_offset};
-use goblin::container::{Container, Ctx, Endian};
-use goblin::elf::Elf;
-use goblin::elf::dynamic::Dynamic;
+use super::{ElfFile, ParseError, has_elf_magic, vaddr_to_offset};
 
 /// At most this many DT_VERNEED entries, and Vernaux entries per file, are read.
 const MAX_VERNEED: u64 = 1024;
@@ -54,7 +53,7 @@ pub struct Symbols {
 /// A version table (DT_VERNEED or DT_VERDEF): its file offset and its
 /// entry count (DT_VERNEEDNUM or DT_VERDEFNUM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct VersionTable {
+pub(super) struct VersionTable {
     at: usize,
     count: u64,
 }
@@ -62,7 +61,7 @@ struct VersionTable {
 /// The file offsets of the tables symbol reading needs, each None when its
 /// tag is absent or its address is in no loaded segment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Tables {
+pub(super) struct Tables {
     symtab: Option<usize>,
     strtab: Option<usize>,
     gnu_hash: Option<usize>,
@@ -75,7 +74,7 @@ struct Tables {
 impl Tables {
     /// Where the tables named by the dynamic section `dyns` are (the first
     /// entry of each tag counts, as for the loader).
-    fn find(dyns: &[Dyn], phdrs: &[ProgramHeader]) -> Tables {
+    pub(super) fn find(dyns: &[Dyn], phdrs: &[ProgramHeader]) -> Tables {
         let tag = |t: u64| dyns.iter().find(|d| d.d_tag == t).map(|d| d.d_val);
         let off = |t: u64| {
             tag(t)
@@ -99,47 +98,39 @@ impl Tables {
     }
 }
 
-/// Reads the dynamic symbol table and the version definitions and needs.
+/// Reads the dynamic symbols of `bytes` in one shot, [`ElfFile::parse`] then
+/// [`ElfFile::symbols`]. Prefer [`ElfFile::symbols`] on a file parsed already.
 pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
-    let hdr = Elf::parse_header(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
-    let is64 = hdr.e_ident[4] == 2;
-    let little = hdr.e_ident[5] != 2;
-    let ctx = Ctx::new(
-        if is64 {
-            Container::Big
-        } else {
-            Container::Little
-        },
-        if little { Endian::Little } else { Endian::Big },
-    );
-    let phdrs = ProgramHeader::parse(bytes, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
-        .map_err(|e| ParseError::Malformed(e.to_string()))?;
-    let Some(dynamic) =
-        Dynamic::parse(bytes, &phdrs, ctx).map_err(|e| ParseError::Malformed(e.to_string()))?
-    else {
-        return Ok(Symbols::default());
-    };
-    let t = Tables::find(&dynamic.dyns, &phdrs);
-    let (Some(symtab), Some(strtab)) = (t.symtab, t.strtab) else {
-        return Ok(Symbols::default());
-    };
-    let img = Image::new(
-        bytes,
-        if is64 { Class::Elf64 } else { Class::Elf32 },
-        if little { Data::Little } else { Data::Big },
-    );
-    let mut out = Symbols::default();
-    let version_names = read_needs(img, strtab, t.verneed, &mut out.needs);
-    out.versions = read_definitions(img, strtab, t.verdef);
-    let table = SymbolTable {
-        img,
-        symtab,
-        strtab,
-        versym: t.versym,
-        count: symbol_count(&img, &t),
-    };
-    table.read(&version_names, &mut out);
-    Ok(out)
+    ElfFile::parse(bytes)?.symbols(bytes)
+}
+
+impl ElfFile {
+    /// Reads the dynamic symbol table and the version definitions and needs
+    /// from `bytes`, the contents this was parsed from, through the table
+    /// offsets found by [`ElfFile::parse`]. A table cut short ends reading
+    /// where it ends; the only error is bytes that are not ELF at all.
+    pub fn symbols(&self, bytes: &[u8]) -> Result<Symbols, ParseError> {
+        if !has_elf_magic(bytes) {
+            return Err(ParseError::NotElf);
+        }
+        let t = &self.tables;
+        let (Some(symtab), Some(strtab)) = (t.symtab, t.strtab) else {
+            return Ok(Symbols::default());
+        };
+        let img = Image::new(bytes, self.class, self.data);
+        let mut out = Symbols::default();
+        let version_names = read_needs(img, strtab, t.verneed, &mut out.needs);
+        out.versions = read_definitions(img, strtab, t.verdef);
+        let table = SymbolTable {
+            img,
+            symtab,
+            strtab,
+            versym: t.versym,
+            count: symbol_count(&img, t),
+        };
+        table.read(&version_names, &mut out);
+        Ok(out)
+    }
 }
 
 /// Walks DT_VERNEED into `needs` and returns the version names by the index
@@ -280,6 +271,8 @@ fn gnu_hash_count(img: &Image<'_>, at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::{Class, Data};
+    use goblin::elf::Elf;
 
     #[test]
     fn reads_libc_versions_and_a_programs_needs() {
@@ -315,6 +308,10 @@ mod tests {
             .filter(|x| x.st_shndx == 0 && x.st_bind() != sym::STB_WEAK && x.st_name != 0)
             .count();
         assert_eq!(s.imports.len(), undefined);
+        // The parsed file reads the same symbols as the one-shot form.
+        let parsed = ElfFile::parse(&ls).unwrap();
+        assert_eq!(parsed.symbols(&ls).unwrap(), s);
+        assert_eq!(parsed.symbols(b"#!/bin/sh"), Err(ParseError::NotElf));
     }
 
     #[test]
