@@ -19,7 +19,7 @@ use super::spec::{
     self, Descriptor, LAYOUT_VERSION, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_LAYER_GZIP,
     MEDIA_LAYER_ZSTD, MEDIA_MANIFEST, REF_NAME,
 };
-use crate::archive::{self, Entry, Format, WriteOptions};
+use crate::archive::{self, Entry, Format, WriteOptions, compress};
 use crate::error::{Error, Result};
 
 /// How the new layer is compressed.
@@ -49,6 +49,15 @@ impl Compression {
             Compression::Gzip => MEDIA_LAYER_GZIP,
             Compression::Zstd => MEDIA_LAYER_ZSTD,
             Compression::None => MEDIA_LAYER,
+        }
+    }
+
+    /// The decoder's name for the same compression.
+    fn codec(self) -> compress::Compression {
+        match self {
+            Compression::Gzip => compress::Compression::Gzip,
+            Compression::Zstd => compress::Compression::Zstd,
+            Compression::None => compress::Compression::None,
         }
     }
 
@@ -300,17 +309,9 @@ fn digests(path: &Path, compression: Compression) -> Result<(Digest, u64, Digest
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut blob = HashingReader::new(BufReader::new(file), Algorithm::Sha256);
     let mut plain = HashingWriter::new(io::sink(), Algorithm::Sha256);
-    let copied = match compression {
-        Compression::None => io::copy(&mut blob, &mut plain),
-        Compression::Gzip => io::copy(
-            &mut flate2::read::MultiGzDecoder::new(&mut blob),
-            &mut plain,
-        ),
-        Compression::Zstd => {
-            zstd::Decoder::new(&mut blob).and_then(|mut d| io::copy(&mut d, &mut plain))
-        }
-    };
-    copied.map_err(|e| Error::io(path, e))?;
+    compress::decoder(compression.codec(), BufReader::new(&mut blob))
+        .and_then(|mut d| io::copy(&mut d, &mut plain))
+        .map_err(|e| Error::io(path, e))?;
     let (digest, size) = blob.drain().map_err(|e| Error::io(path, e))?;
     let (_, diff_id, _) = plain.finish();
     Ok((digest, size, diff_id))

@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Contents, Kind, Meta};
+use crate::archive::compress;
 use crate::error::{Error, Result};
 
 const KEEP_SMALL: u64 = 64 * 1024;
@@ -309,22 +310,8 @@ fn keep_whole(path: &Path, size: u64, head: &[u8]) -> bool {
 
 fn read_tar_layer(path: &Path) -> Result<Vec<Item>> {
     let io_err = |e: io::Error| Error::io(path, e);
-    let mut file = BufReader::new(File::open(path).map_err(io_err)?);
-    let magic = {
-        use std::io::BufRead;
-        file.fill_buf()
-            .map_err(io_err)?
-            .get(..4)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default()
-    };
-    let reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io_err)?)
-    } else {
-        Box::new(file)
-    };
+    let file = BufReader::new(File::open(path).map_err(io_err)?);
+    let reader = compress::sniffed_decoder(file).map_err(io_err)?;
     let bad = |e: io::Error| Error::Unsupported {
         path: path.to_path_buf(),
         reason: format!("not a directory or a readable layer tarball ({e})"),
