@@ -225,7 +225,7 @@ impl Tree {
             Some(Node::File {
                 data: Data::Host(p),
                 ..
-            }) => super::read_host_file(p),
+            }) => super::host::read_file(p),
             Some(Node::File {
                 data: Data::Head(_),
                 ..
@@ -246,11 +246,7 @@ impl Tree {
             Some(Node::File {
                 data: Data::Host(p),
                 ..
-            }) => {
-                let mut buf = Vec::new();
-                File::open(p)?.take(n as u64).read_to_end(&mut buf)?;
-                Ok(buf)
-            }
+            }) => super::host::head(p, n),
             Some(_) => Err(io::Error::from_raw_os_error(21)),
             None => Err(io::ErrorKind::NotFound.into()),
         }
