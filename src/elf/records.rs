@@ -20,6 +20,22 @@ pub(crate) struct Image<'a> {
     is64: bool,
 }
 
+/// Defines `Image::u16` and its kin: the word of that type at an offset,
+/// in the file's byte order.
+macro_rules! words {
+    ($( $(#[$doc:meta])* $ty:ident, )*) => {$(
+        $(#[$doc])*
+        pub(crate) fn $ty(&self, at: usize) -> Option<$ty> {
+            let b = self.array(at)?;
+            Some(if self.little {
+                $ty::from_le_bytes(b)
+            } else {
+                $ty::from_be_bytes(b)
+            })
+        }
+    )*};
+}
+
 impl<'a> Image<'a> {
     /// `bytes` read as a file of this class and byte order.
     pub(crate) fn new(bytes: &'a [u8], class: Class, data: Data) -> Image<'a> {
@@ -45,34 +61,13 @@ impl<'a> Image<'a> {
         self.bytes.get(at).copied()
     }
 
-    /// The 16-bit word at `at`.
-    pub(crate) fn u16(&self, at: usize) -> Option<u16> {
-        let b = self.array(at)?;
-        Some(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    }
-
-    /// The 32-bit word at `at`.
-    pub(crate) fn u32(&self, at: usize) -> Option<u32> {
-        let b = self.array(at)?;
-        Some(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    /// The 64-bit word at `at`.
-    pub(crate) fn u64(&self, at: usize) -> Option<u64> {
-        let b = self.array(at)?;
-        Some(if self.little {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        })
+    words! {
+        /// The 16-bit word at `at`.
+        u16,
+        /// The 32-bit word at `at`.
+        u32,
+        /// The 64-bit word at `at`.
+        u64,
     }
 
     /// The `size` bytes at `at` as an image of their own, so that a record's
@@ -155,187 +150,139 @@ pub(crate) trait Linked: Sized {
     fn next(&self) -> u32;
 }
 
-/// A version need entry (`Elfxx_Verneed`, 16 bytes in both classes): one
-/// file this object needs versions from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Verneed {
-    /// Structure version (1).
-    pub vn_version: u16,
-    /// Number of [`Vernaux`] entries that follow.
-    pub vn_cnt: u16,
-    /// Offset of the file's name (its SONAME) in the string table.
-    pub vn_file: u32,
-    /// Offset of the first [`Vernaux`] from this entry.
-    pub vn_aux: u32,
-    /// Offset of the next entry from this one; 0 for the last.
-    pub vn_next: u32,
+/// Defines a record of the same layout in both classes: its struct, with
+/// each field's offset written beside it, its `SIZE` and its `parse`, and
+/// for a chained record its [`Linked`] impl.
+macro_rules! record {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $size:literal bytes $(, linked by $next:ident)? {
+            $( $(#[$fdoc:meta])* $field:ident: $ty:ident at $off:literal, )*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) struct $name {
+            $( $(#[$fdoc])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            /// Bytes of the record.
+            pub(crate) const SIZE: usize = $size;
+
+            /// The record at `at`, if it fits in the file.
+            pub(crate) fn parse(img: &Image<'_>, at: usize) -> Option<$name> {
+                let r = img.record(at, Self::SIZE)?;
+                Some($name { $( $field: r.$ty($off)?, )* })
+            }
+        }
+
+        $(
+            impl Linked for $name {
+                fn parse(img: &Image<'_>, at: usize) -> Option<$name> {
+                    $name::parse(img, at)
+                }
+                fn next(&self) -> u32 {
+                    self.$next
+                }
+            }
+        )?
+    };
 }
 
-impl Linked for Verneed {
-    fn parse(img: &Image<'_>, at: usize) -> Option<Verneed> {
-        let r = img.record(at, 16)?;
-        Some(Verneed {
-            vn_version: r.u16(0)?,
-            vn_cnt: r.u16(2)?,
-            vn_file: r.u32(4)?,
-            vn_aux: r.u32(8)?,
-            vn_next: r.u32(12)?,
-        })
-    }
-    fn next(&self) -> u32 {
-        self.vn_next
-    }
-}
-
-/// A version need auxiliary entry (`Elfxx_Vernaux`, 16 bytes): one version
-/// needed from a [`Verneed`]'s file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Vernaux {
-    /// ELF hash of the version name.
-    pub vna_hash: u32,
-    /// `VER_FLG_WEAK` or 0.
-    pub vna_flags: u16,
-    /// The version index DT_VERSYM entries use for this version (bit 15:
-    /// hidden).
-    pub vna_other: u16,
-    /// Offset of the version name in the string table.
-    pub vna_name: u32,
-    /// Offset of the next entry from this one; 0 for the last.
-    pub vna_next: u32,
-}
-
-impl Linked for Vernaux {
-    fn parse(img: &Image<'_>, at: usize) -> Option<Vernaux> {
-        let r = img.record(at, 16)?;
-        Some(Vernaux {
-            vna_hash: r.u32(0)?,
-            vna_flags: r.u16(4)?,
-            vna_other: r.u16(6)?,
-            vna_name: r.u32(8)?,
-            vna_next: r.u32(12)?,
-        })
-    }
-    fn next(&self) -> u32 {
-        self.vna_next
+record! {
+    /// A version need entry (`Elfxx_Verneed`): one file this object needs
+    /// versions from.
+    Verneed, 16 bytes, linked by vn_next {
+        /// Structure version (1).
+        vn_version: u16 at 0,
+        /// Number of [`Vernaux`] entries that follow.
+        vn_cnt: u16 at 2,
+        /// Offset of the file's name (its SONAME) in the string table.
+        vn_file: u32 at 4,
+        /// Offset of the first [`Vernaux`] from this entry.
+        vn_aux: u32 at 8,
+        /// Offset of the next entry from this one; 0 for the last.
+        vn_next: u32 at 12,
     }
 }
 
-/// A version definition entry (`Elfxx_Verdef`, 20 bytes): one version the
-/// object defines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Verdef {
-    /// Structure version (1).
-    pub vd_version: u16,
-    /// `VER_FLG_BASE` for the entry naming the object itself.
-    pub vd_flags: u16,
-    /// The version index DT_VERSYM entries use for this version.
-    pub vd_ndx: u16,
-    /// Number of [`Verdaux`] entries (the name, then the parents).
-    pub vd_cnt: u16,
-    /// ELF hash of the version name.
-    pub vd_hash: u32,
-    /// Offset of the first [`Verdaux`] (the name) from this entry.
-    pub vd_aux: u32,
-    /// Offset of the next entry from this one; 0 for the last.
-    pub vd_next: u32,
-}
-
-impl Linked for Verdef {
-    fn parse(img: &Image<'_>, at: usize) -> Option<Verdef> {
-        let r = img.record(at, 20)?;
-        Some(Verdef {
-            vd_version: r.u16(0)?,
-            vd_flags: r.u16(2)?,
-            vd_ndx: r.u16(4)?,
-            vd_cnt: r.u16(6)?,
-            vd_hash: r.u32(8)?,
-            vd_aux: r.u32(12)?,
-            vd_next: r.u32(16)?,
-        })
-    }
-    fn next(&self) -> u32 {
-        self.vd_next
+record! {
+    /// A version need auxiliary entry (`Elfxx_Vernaux`): one version needed
+    /// from a [`Verneed`]'s file.
+    Vernaux, 16 bytes, linked by vna_next {
+        /// ELF hash of the version name.
+        vna_hash: u32 at 0,
+        /// `VER_FLG_WEAK` or 0.
+        vna_flags: u16 at 4,
+        /// The version index DT_VERSYM entries use for this version (bit
+        /// 15: hidden).
+        vna_other: u16 at 6,
+        /// Offset of the version name in the string table.
+        vna_name: u32 at 8,
+        /// Offset of the next entry from this one; 0 for the last.
+        vna_next: u32 at 12,
     }
 }
 
-/// A version definition auxiliary entry (`Elfxx_Verdaux`, 8 bytes): a
-/// [`Verdef`]'s name, or the name of one of its parents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Verdaux {
-    /// Offset of the version name in the string table.
-    pub vda_name: u32,
-    /// Offset of the next entry from this one; 0 for the last.
-    pub vda_next: u32,
-}
-
-impl Linked for Verdaux {
-    fn parse(img: &Image<'_>, at: usize) -> Option<Verdaux> {
-        let r = img.record(at, 8)?;
-        Some(Verdaux {
-            vda_name: r.u32(0)?,
-            vda_next: r.u32(4)?,
-        })
-    }
-    fn next(&self) -> u32 {
-        self.vda_next
+record! {
+    /// A version definition entry (`Elfxx_Verdef`): one version the object
+    /// defines.
+    Verdef, 20 bytes, linked by vd_next {
+        /// Structure version (1).
+        vd_version: u16 at 0,
+        /// `VER_FLG_BASE` for the entry naming the object itself.
+        vd_flags: u16 at 2,
+        /// The version index DT_VERSYM entries use for this version.
+        vd_ndx: u16 at 4,
+        /// Number of [`Verdaux`] entries (the name, then the parents).
+        vd_cnt: u16 at 6,
+        /// ELF hash of the version name.
+        vd_hash: u32 at 8,
+        /// Offset of the first [`Verdaux`] (the name) from this entry.
+        vd_aux: u32 at 12,
+        /// Offset of the next entry from this one; 0 for the last.
+        vd_next: u32 at 16,
     }
 }
 
-/// A note header (`Elfxx_Nhdr`, 12 bytes in both classes), followed by the
-/// owner's name and the descriptor, each padded to the segment's alignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Nhdr {
-    /// Bytes of the owner's name, its NUL included.
-    pub n_namesz: u32,
-    /// Bytes of the descriptor.
-    pub n_descsz: u32,
-    /// The note's type, meaningful with its owner.
-    pub n_type: u32,
-}
-
-impl Nhdr {
-    /// Bytes of the header.
-    pub(crate) const SIZE: usize = 12;
-
-    /// The header at `at`.
-    pub(crate) fn parse(img: &Image<'_>, at: usize) -> Option<Nhdr> {
-        let r = img.record(at, Self::SIZE)?;
-        Some(Nhdr {
-            n_namesz: r.u32(0)?,
-            n_descsz: r.u32(4)?,
-            n_type: r.u32(8)?,
-        })
+record! {
+    /// A version definition auxiliary entry (`Elfxx_Verdaux`): a
+    /// [`Verdef`]'s name, or the name of one of its parents.
+    Verdaux, 8 bytes, linked by vda_next {
+        /// Offset of the version name in the string table.
+        vda_name: u32 at 0,
+        /// Offset of the next entry from this one; 0 for the last.
+        vda_next: u32 at 4,
     }
 }
 
-/// The header of a GNU hash table (DT_GNU_HASH), followed in the file by
-/// `bloom_size` class-sized bloom words, `nbuckets` 32-bit buckets and the
-/// chains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct GnuHashHeader {
-    /// Number of hash buckets.
-    pub nbuckets: u32,
-    /// Index of the first symbol the table covers.
-    pub symoffset: u32,
-    /// Number of bloom filter words.
-    pub bloom_size: u32,
-    /// Shift of the bloom filter's second hash.
-    pub bloom_shift: u32,
+record! {
+    /// A note header (`Elfxx_Nhdr`), followed by the owner's name and the
+    /// descriptor, each padded to the segment's alignment.
+    Nhdr, 12 bytes {
+        /// Bytes of the owner's name, its NUL included.
+        n_namesz: u32 at 0,
+        /// Bytes of the descriptor.
+        n_descsz: u32 at 4,
+        /// The note's type, meaningful with its owner.
+        n_type: u32 at 8,
+    }
 }
 
-impl GnuHashHeader {
-    /// Bytes of the header.
-    pub(crate) const SIZE: usize = 16;
-
-    /// The header at `at`.
-    pub(crate) fn parse(img: &Image<'_>, at: usize) -> Option<GnuHashHeader> {
-        let r = img.record(at, Self::SIZE)?;
-        Some(GnuHashHeader {
-            nbuckets: r.u32(0)?,
-            symoffset: r.u32(4)?,
-            bloom_size: r.u32(8)?,
-            bloom_shift: r.u32(12)?,
-        })
+record! {
+    /// The header of a GNU hash table (DT_GNU_HASH), followed in the file
+    /// by `bloom_size` class-sized bloom words, `nbuckets` 32-bit buckets
+    /// and the chains.
+    GnuHashHeader, 16 bytes {
+        /// Number of hash buckets.
+        nbuckets: u32 at 0,
+        /// Index of the first symbol the table covers.
+        symoffset: u32 at 4,
+        /// Number of bloom filter words.
+        bloom_size: u32 at 8,
+        /// Shift of the bloom filter's second hash.
+        bloom_shift: u32 at 12,
     }
 }
 
@@ -416,10 +363,10 @@ mod tests {
     fn records_past_the_end_or_at_overflowing_offsets_are_none() {
         let b = [0u8; 16];
         let img = le64(&b);
-        assert!(<Verneed as Linked>::parse(&img, 0).is_some());
-        assert!(<Verneed as Linked>::parse(&img, 1).is_none());
-        assert!(<Verdef as Linked>::parse(&img, 0).is_none(), "20 bytes");
-        assert!(<Verdaux as Linked>::parse(&img, usize::MAX - 3).is_none());
+        assert!(Verneed::parse(&img, 0).is_some());
+        assert!(Verneed::parse(&img, 1).is_none());
+        assert!(Verdef::parse(&img, 0).is_none(), "20 bytes");
+        assert!(Verdaux::parse(&img, usize::MAX - 3).is_none());
         assert_eq!(img.u32(usize::MAX), None);
         assert_eq!(img.str(usize::MAX, 5), None);
     }

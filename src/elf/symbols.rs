@@ -19,7 +19,7 @@ use goblin::elf::sym::{self, st_bind};
 use goblin::elf::symver::{VER_FLG_BASE, VER_NDX_GLOBAL, VERSYM_VERSION};
 use rustc_hash::FxHashSet;
 
-use super::records::{Chain, GnuHashHeader, Image, Linked, Sym, Verdaux, Verdef, Vernaux, Verneed};
+use super::records::{Chain, GnuHashHeader, Image, Sym, Verdaux, Verdef, Vernaux, Verneed};
 use super::{ElfFile, ParseError, has_elf_magic, vaddr_to_offset};
 
 /// At most this many DT_VERNEED entries, and Vernaux entries per file, are read.
