@@ -25,9 +25,12 @@ use crate::error::{Error, Result};
 /// How the new layer is compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Compression {
+    /// gzip (`application/vnd.oci.image.layer.v1.tar+gzip`), the default.
     #[default]
     Gzip,
+    /// zstd (`...tar+zstd`).
     Zstd,
+    /// A plain tar (`...tar`).
     None,
 }
 
@@ -75,6 +78,7 @@ impl Compression {
 pub struct ImageOptions {
     /// One tar file (oci-archive) instead of a layout directory.
     pub archive: bool,
+    /// How the new layer is compressed.
     pub compression: Compression,
     /// Modification time of every file, and the image's `created` time.
     pub mtime: u64,
