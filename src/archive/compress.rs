@@ -96,7 +96,7 @@ fn zstd_with<W: Write>(w: W, workers: u32) -> io::Result<zstd::Encoder<'static, 
     Ok(enc)
 }
 
-/// Flushes the buffer [`gzip`] and [`zstd`] put under the encoder and
+/// Flushes the buffer [`gzip`] and [`zstd()`] put under the encoder and
 /// returns the writer.
 pub(crate) fn unbuffer<W: Write>(w: BufWriter<W>) -> io::Result<W> {
     w.into_inner().map_err(|e| e.into_error())
