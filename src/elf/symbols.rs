@@ -98,8 +98,9 @@ impl Tables {
     }
 }
 
-/// Reads the dynamic symbols of `bytes` in one shot, [`ElfFile::parse`] then
-/// [`ElfFile::symbols`]. Prefer [`ElfFile::symbols`] on a file parsed already.
+/// The one-shot form: reads the dynamic symbols of `bytes` with
+/// [`ElfFile::parse`] then [`ElfFile::symbols`], for a caller holding bytes
+/// it has not parsed. On a file parsed already, call [`ElfFile::symbols`].
 pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
     ElfFile::parse(bytes)?.symbols(bytes)
 }
