@@ -2,7 +2,8 @@
 //!
 //! [`Files`] pairs a [`Root`] with a cache of parsed ELF headers keyed by the
 //! file's canonical path inside the root, so that a library shared by a
-//! thousand programs is opened once.
+//! thousand programs is opened once; its symbols, when asked for, are read
+//! through the tables that one parse located. Uses `root` and `elf`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,9 +17,13 @@ use crate::root::Root;
 /// What reading one file as ELF gave.
 #[derive(Debug, Clone)]
 pub enum Probe {
+    /// An ELF file, parsed.
     Elf(Arc<ElfFile>),
+    /// Something else (a script, a text file...).
     NotElf,
+    /// ELF, but its headers are damaged: why.
     Malformed(String),
+    /// The file could not be read: why.
     Unreadable(String),
 }
 
@@ -30,6 +35,7 @@ pub struct Files {
 }
 
 impl Files {
+    /// Nothing read yet from `root`.
     pub fn new(root: Root) -> Files {
         Files {
             root,
@@ -38,6 +44,7 @@ impl Files {
         }
     }
 
+    /// The root files are read from.
     pub fn root(&self) -> &Root {
         &self.root
     }
@@ -65,18 +72,21 @@ impl Files {
     }
 
     /// The dynamic symbols and versions of the file at canonical path
-    /// `real`, read once per run (empty when unreadable).
+    /// `real`, read once per run through its parsed headers (empty when it
+    /// is not a readable ELF file).
     pub fn symbols(&self, real: &Path) -> Arc<Symbols> {
         if let Some(s) = self.symbols.borrow().get(real) {
             return s.clone();
         }
-        let s = Arc::new(
-            self.root
+        let s = Arc::new(match self.probe(real) {
+            Probe::Elf(elf) => self
+                .root
                 .contents(real)
                 .ok()
-                .and_then(|b| crate::elf::symbols(&b).ok())
+                .and_then(|b| elf.symbols(&b).ok())
                 .unwrap_or_default(),
-        );
+            Probe::NotElf | Probe::Malformed(_) | Probe::Unreadable(_) => Symbols::default(),
+        });
         self.symbols
             .borrow_mut()
             .insert(real.to_path_buf(), s.clone());
@@ -100,5 +110,25 @@ impl Files {
                 source: std::io::Error::other(reason),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_come_from_the_one_parse_and_agree_with_the_one_shot_form() {
+        let t = tempfile::tempdir().unwrap();
+        let ls = std::fs::read("/usr/bin/ls").unwrap();
+        std::fs::write(t.path().join("ls"), &ls).unwrap();
+        std::fs::write(t.path().join("script"), b"#!/bin/sh\n").unwrap();
+        let files = Files::new(Root::open(t.path()).unwrap());
+        let s = files.symbols(Path::new("/ls"));
+        assert!(!s.imports.is_empty());
+        assert_eq!(*s, crate::elf::symbols(&ls).unwrap());
+        assert!(matches!(files.probe(Path::new("/ls")), Probe::Elf(_)));
+        assert_eq!(*files.symbols(Path::new("/script")), Symbols::default());
+        assert_eq!(*files.symbols(Path::new("/absent")), Symbols::default());
     }
 }

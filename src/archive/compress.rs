@@ -1,5 +1,7 @@
 //! gzip and zstd around the tar stream, with every setting that reaches the
-//! output fixed so that it depends on the entries alone.
+//! output fixed so that it depends on the entries alone; and the one place
+//! that tells a compressed stream by its magic bytes ([`Compression::sniff`])
+//! and decodes one ([`decoder`]), for layer tarballs and image blobs.
 //!
 //! gzip: level 6 (gzip's default), header mtime 0, no file name, OS byte 3
 //! (Unix, what `gzip -n` writes). zstd: level 3 (zstd's default) with a
@@ -7,9 +9,9 @@
 //! multithreaded zstd output depends on the level and parameters but not on
 //! the number of worker threads, which the tests check.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
 
-use flate2::{Compression, GzBuilder, write::GzEncoder};
+use flate2::{GzBuilder, write::GzEncoder};
 
 use super::copy::CHUNK;
 
@@ -19,6 +21,54 @@ pub(crate) const GZIP_LEVEL: u32 = 6;
 pub(crate) const ZSTD_LEVEL: i32 = 3;
 /// The gzip header's OS byte for Unix.
 const GZIP_OS_UNIX: u8 = 3;
+/// The first bytes of a gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The first bytes of a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// How a stream is compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compression {
+    /// Not at all.
+    None,
+    /// gzip (RFC 1952), possibly several members one after the other.
+    Gzip,
+    /// zstd frames.
+    Zstd,
+}
+
+impl Compression {
+    /// What a stream beginning with `head` is compressed with, by its magic
+    /// bytes; anything else is taken as uncompressed.
+    pub(crate) fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(&ZSTD_MAGIC) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// `r` decompressed as `kind` says (every gzip member, as `gzip -d` reads
+/// concatenated ones).
+pub(crate) fn decoder<'a, R: BufRead + 'a>(
+    kind: Compression,
+    r: R,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match kind {
+        Compression::None => Box::new(r),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+    })
+}
+
+/// `r` decompressed as its first bytes say.
+pub(crate) fn sniffed_decoder<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<dyn Read + 'a>> {
+    let kind = Compression::sniff(r.fill_buf()?);
+    decoder(kind, r)
+}
 
 /// A gzip encoder writing through a buffer to `w` (the encoders emit small
 /// pieces; the buffer makes the writes to a file or pipe large).
@@ -28,7 +78,7 @@ pub(crate) fn gzip<W: Write>(w: W) -> GzEncoder<BufWriter<W>> {
         .operating_system(GZIP_OS_UNIX)
         .write(
             BufWriter::with_capacity(CHUNK, w),
-            Compression::new(GZIP_LEVEL),
+            flate2::Compression::new(GZIP_LEVEL),
         )
 }
 
@@ -46,7 +96,7 @@ fn zstd_with<W: Write>(w: W, workers: u32) -> io::Result<zstd::Encoder<'static, 
     Ok(enc)
 }
 
-/// Flushes the buffer [`gzip`] and [`zstd`] put under the encoder and
+/// Flushes the buffer [`gzip`] and [`zstd()`] put under the encoder and
 /// returns the writer.
 pub(crate) fn unbuffer<W: Write>(w: BufWriter<W>) -> io::Result<W> {
     w.into_inner().map_err(|e| e.into_error())
@@ -80,6 +130,40 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn sniffing_tells_gzip_zstd_and_plain_apart_and_they_decode() {
+        let plain = b"a layer's tar stream ".repeat(500);
+        let (a, b) = plain.split_at(4000);
+        // Two gzip members back to back, as some tools write layers.
+        let mut gz = Vec::new();
+        for part in [a, b] {
+            let mut enc = gzip(Vec::new());
+            enc.write_all(part).unwrap();
+            gz.extend(unbuffer(enc.finish().unwrap()).unwrap());
+        }
+        let zst = zst(&plain, 1);
+        for (bytes, kind) in [
+            (&gz, Compression::Gzip),
+            (&zst, Compression::Zstd),
+            (&plain, Compression::None),
+        ] {
+            assert_eq!(Compression::sniff(bytes), kind);
+            let mut out = Vec::new();
+            sniffed_decoder(&bytes[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert!(out == plain, "{kind:?} does not round trip");
+        }
+        for short in [&b""[..], &[0x1f], &[0x28, 0xb5, 0x2f], b"\x7fELF"] {
+            assert_eq!(Compression::sniff(short), Compression::None);
+        }
+        assert!(
+            decoder(Compression::Zstd, &b"not zstd"[..])
+                .is_ok_and(|mut d| { d.read_to_end(&mut Vec::new()).is_err() })
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! not at all.
 
 mod atomic;
-mod compress;
+pub(crate) mod compress;
 mod copy;
 mod dir;
 mod plan;

@@ -5,6 +5,7 @@
 //! so section headers a loader ignores cannot make a file unreadable here.
 
 pub mod arch;
+mod records;
 mod symbols;
 
 pub use symbols::{Import, Symbols, symbols};
@@ -15,16 +16,20 @@ use goblin::elf::header;
 use goblin::elf::program_header::{self, ProgramHeader};
 use serde::Serialize;
 
+use records::{Image, Nhdr};
+
 /// `DF_1_NODEFLIB`: do not search the default directories for this object's dependencies.
-pub const DF_1_NODEFLIB: u64 = 0x800;
+pub const DF_1_NODEFLIB: u64 = dynamic::DF_1_NODEFLIB;
 /// `DF_1_PIE`: the object is a position-independent executable.
-pub const DF_1_PIE: u64 = 0x0800_0000;
+pub const DF_1_PIE: u64 = dynamic::DF_1_PIE;
 
 /// ELF file class: 32 or 64 bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Class {
+    /// ELFCLASS32.
     #[serde(rename = "ELF32")]
     Elf32,
+    /// ELFCLASS64.
     #[serde(rename = "ELF64")]
     Elf64,
 }
@@ -33,7 +38,9 @@ pub enum Class {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Data {
+    /// ELFDATA2LSB: little endian.
     Little,
+    /// ELFDATA2MSB: big endian.
     Big,
 }
 
@@ -54,7 +61,9 @@ pub enum Kind {
 /// Everything elfroot needs from one ELF file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ElfFile {
+    /// `EI_CLASS`.
     pub class: Class,
+    /// `EI_DATA`.
     pub data: Data,
     /// `e_machine`.
     pub machine: u16,
@@ -62,11 +71,13 @@ pub struct ElfFile {
     pub osabi: u8,
     /// `e_flags` (ARM float ABI, MIPS NaN mode, RISC-V float ABI...).
     pub e_flags: u32,
+    /// `e_type`.
     pub kind: Kind,
     /// PT_INTERP, without its trailing NUL.
     pub interp: Option<String>,
     /// DT_NEEDED in order.
     pub needed: Vec<String>,
+    /// DT_SONAME.
     pub soname: Option<String>,
     /// DT_RPATH as written (colon separated, tokens unexpanded).
     pub rpath: Option<String>,
@@ -81,6 +92,9 @@ pub struct ElfFile {
     pub dynamic: bool,
     /// Libraries named in `.note.dlopen` notes (FDO "ELF dlopen metadata").
     pub dlopen: Vec<DlopenNote>,
+    /// Where the symbol tables are, for [`ElfFile::symbols`].
+    #[serde(skip)]
+    tables: symbols::Tables,
 }
 
 /// One entry of an FDO dlopen note: alternatives for one feature.
@@ -91,8 +105,10 @@ pub struct DlopenNote {
     /// "required", "recommended" or "suggested" ("recommended" when absent).
     #[serde(default = "recommended")]
     pub priority: String,
+    /// The feature's name.
     #[serde(default)]
     pub feature: Option<String>,
+    /// What the feature is for.
     #[serde(default)]
     pub description: Option<String>,
 }
@@ -121,36 +137,33 @@ pub fn has_elf_magic(bytes: &[u8]) -> bool {
 impl ElfFile {
     /// Parses the parts of an ELF file that the loader reads.
     pub fn parse(bytes: &[u8]) -> Result<ElfFile, ParseError> {
-        if !has_elf_magic(bytes) {
-            return Err(ParseError::NotElf);
+        let (hdr, class, data) = read_header(bytes)?;
+        let mut file = ElfFile {
+            class,
+            data,
+            machine: hdr.e_machine,
+            osabi: hdr.e_ident[header::EI_OSABI],
+            e_flags: hdr.e_flags,
+            kind: match hdr.e_type {
+                header::ET_EXEC => Kind::Exec,
+                header::ET_DYN => Kind::Dyn,
+                header::ET_REL => Kind::Rel,
+                _ => Kind::Other,
+            },
+            interp: None,
+            needed: Vec::new(),
+            soname: None,
+            rpath: None,
+            runpath: None,
+            flags_1: 0,
+            bind_now: false,
+            dynamic: false,
+            dlopen: Vec::new(),
+            tables: symbols::Tables::default(),
+        };
+        if hdr.e_phnum == 0 {
+            return Ok(file);
         }
-        let class = match bytes.get(header::EI_CLASS) {
-            Some(&header::ELFCLASS32) => Class::Elf32,
-            Some(&header::ELFCLASS64) => Class::Elf64,
-            Some(c) => return Err(ParseError::Malformed(format!("unknown ELF class {c}"))),
-            None => return Err(ParseError::Malformed("truncated ELF header".into())),
-        };
-        let header_size = match class {
-            Class::Elf32 => header::header32::SIZEOF_EHDR,
-            Class::Elf64 => header::header64::SIZEOF_EHDR,
-        };
-        if bytes.len() < header_size {
-            return Err(ParseError::Malformed(format!(
-                "truncated ELF header ({} bytes, need {header_size})",
-                bytes.len()
-            )));
-        }
-        let hdr = goblin::elf::Elf::parse_header(bytes)
-            .map_err(|e| ParseError::Malformed(e.to_string()))?;
-        let data = match hdr.e_ident[header::EI_DATA] {
-            header::ELFDATA2LSB => Data::Little,
-            header::ELFDATA2MSB => Data::Big,
-            d => {
-                return Err(ParseError::Malformed(format!(
-                    "unknown ELF data encoding {d}"
-                )));
-            }
-        };
         let ctx = Ctx::new(
             match class {
                 Class::Elf32 => Container::Little,
@@ -161,32 +174,6 @@ impl ElfFile {
                 Data::Big => Endian::Big,
             },
         );
-        let kind = match hdr.e_type {
-            header::ET_EXEC => Kind::Exec,
-            header::ET_DYN => Kind::Dyn,
-            header::ET_REL => Kind::Rel,
-            _ => Kind::Other,
-        };
-        let mut file = ElfFile {
-            class,
-            data,
-            machine: hdr.e_machine,
-            osabi: hdr.e_ident[header::EI_OSABI],
-            e_flags: hdr.e_flags,
-            kind,
-            interp: None,
-            needed: Vec::new(),
-            soname: None,
-            rpath: None,
-            runpath: None,
-            flags_1: 0,
-            bind_now: false,
-            dynamic: false,
-            dlopen: Vec::new(),
-        };
-        if hdr.e_phnum == 0 {
-            return Ok(file);
-        }
         let phoff = usize::try_from(hdr.e_phoff)
             .map_err(|_| ParseError::Malformed("program header offset too large".into()))?;
         let phdrs =
@@ -196,9 +183,23 @@ impl ElfFile {
                     hdr.e_phnum
                 ))
             })?;
-        for ph in &phdrs {
+        file.read_segments(bytes, &phdrs)?;
+        let dynamic = Dynamic::parse(bytes, &phdrs, ctx)
+            .map_err(|e| ParseError::Malformed(format!("dynamic section: {e}")))?;
+        if let Some(dynamic) = dynamic {
+            file.dynamic = true;
+            file.read_dynamic(bytes, &phdrs, &dynamic)?;
+            file.tables = symbols::Tables::find(&dynamic.dyns, &phdrs);
+        }
+        Ok(file)
+    }
+
+    /// PT_INTERP and the dlopen notes of the PT_NOTE segments.
+    fn read_segments(&mut self, bytes: &[u8], phdrs: &[ProgramHeader]) -> Result<(), ParseError> {
+        for ph in phdrs {
             if ph.p_type == program_header::PT_NOTE {
-                file.dlopen.extend(dlopen_notes(bytes, ph, data));
+                self.dlopen
+                    .extend(dlopen_notes(bytes, ph, self.class, self.data));
             }
             if ph.p_type == program_header::PT_INTERP {
                 let start = ph.p_offset as usize;
@@ -209,16 +210,10 @@ impl ElfFile {
                         ParseError::Malformed("PT_INTERP extends past the end of the file".into())
                     })?;
                 let raw = raw.split(|&b| b == 0).next().unwrap_or(&[]);
-                file.interp = Some(String::from_utf8_lossy(raw).into_owned());
+                self.interp = Some(String::from_utf8_lossy(raw).into_owned());
             }
         }
-        let dynamic = Dynamic::parse(bytes, &phdrs, ctx)
-            .map_err(|e| ParseError::Malformed(format!("dynamic section: {e}")))?;
-        if let Some(dynamic) = dynamic {
-            file.dynamic = true;
-            file.read_dynamic(bytes, &phdrs, &dynamic)?;
-        }
-        Ok(file)
+        Ok(())
     }
 
     fn read_dynamic(
@@ -264,9 +259,9 @@ impl ElfFile {
                 dynamic::DT_RUNPATH => self.runpath = Some(string(d.d_val)?),
                 dynamic::DT_FLAGS_1 => {
                     self.flags_1 = d.d_val;
-                    self.bind_now |= d.d_val & 1 != 0;
+                    self.bind_now |= d.d_val & dynamic::DF_1_NOW != 0;
                 }
-                dynamic::DT_FLAGS => self.bind_now |= d.d_val & 0x8 != 0,
+                dynamic::DT_FLAGS => self.bind_now |= d.d_val & dynamic::DF_BIND_NOW != 0,
                 dynamic::DT_BIND_NOW => self.bind_now = true,
                 _ => {}
             }
@@ -320,9 +315,45 @@ impl ElfFile {
     }
 }
 
+/// Reads the ELF header: class and byte order first, so that a truncated or
+/// unknown header is a clear error rather than goblin's.
+fn read_header(bytes: &[u8]) -> Result<(header::Header, Class, Data), ParseError> {
+    if !has_elf_magic(bytes) {
+        return Err(ParseError::NotElf);
+    }
+    let class = match bytes.get(header::EI_CLASS) {
+        Some(&header::ELFCLASS32) => Class::Elf32,
+        Some(&header::ELFCLASS64) => Class::Elf64,
+        Some(c) => return Err(ParseError::Malformed(format!("unknown ELF class {c}"))),
+        None => return Err(ParseError::Malformed("truncated ELF header".into())),
+    };
+    let header_size = match class {
+        Class::Elf32 => header::header32::SIZEOF_EHDR,
+        Class::Elf64 => header::header64::SIZEOF_EHDR,
+    };
+    if bytes.len() < header_size {
+        return Err(ParseError::Malformed(format!(
+            "truncated ELF header ({} bytes, need {header_size})",
+            bytes.len()
+        )));
+    }
+    let hdr =
+        goblin::elf::Elf::parse_header(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let data = match hdr.e_ident[header::EI_DATA] {
+        header::ELFDATA2LSB => Data::Little,
+        header::ELFDATA2MSB => Data::Big,
+        d => {
+            return Err(ParseError::Malformed(format!(
+                "unknown ELF data encoding {d}"
+            )));
+        }
+    };
+    Ok((hdr, class, data))
+}
+
 /// The FDO dlopen notes in one PT_NOTE segment; malformed notes are ignored,
 /// as a loader would ignore them.
-fn dlopen_notes(bytes: &[u8], ph: &ProgramHeader, data: Data) -> Vec<DlopenNote> {
+fn dlopen_notes(bytes: &[u8], ph: &ProgramHeader, class: Class, data: Data) -> Vec<DlopenNote> {
     let mut out = Vec::new();
     let start = ph.p_offset as usize;
     let Some(seg) = start
@@ -331,31 +362,33 @@ fn dlopen_notes(bytes: &[u8], ph: &ProgramHeader, data: Data) -> Vec<DlopenNote>
     else {
         return out;
     };
+    let img = Image::new(seg, class, data);
     let align = if ph.p_align == 8 { 8 } else { 4 };
-    let word = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = seg.get(at..at + 4)?.try_into().ok()?;
-        Some(match data {
-            Data::Little => u32::from_le_bytes(b),
-            Data::Big => u32::from_be_bytes(b),
-        })
-    };
-    let pad = |n: usize| n.div_ceil(align) * align;
+    let pad = |n: usize| n.checked_next_multiple_of(align);
     let mut at = 0;
-    while let (Some(namesz), Some(descsz), Some(kind)) = (word(at), word(at + 4), word(at + 8)) {
-        let (namesz, descsz) = (namesz as usize, descsz as usize);
-        let name_at = at + 12;
-        let desc_at = name_at + pad(namesz);
-        let Some(desc) = seg.get(desc_at..desc_at + descsz) else {
+    while let Some(note) = Nhdr::parse(&img, at) {
+        let (namesz, descsz) = (note.n_namesz as usize, note.n_descsz as usize);
+        let name_at = at + Nhdr::SIZE;
+        let Some(desc_at) = pad(namesz).and_then(|n| name_at.checked_add(n)) else {
+            break;
+        };
+        let Some(desc) = desc_at
+            .checked_add(descsz)
+            .and_then(|end| seg.get(desc_at..end))
+        else {
             break;
         };
         let name = seg.get(name_at..name_at + namesz).unwrap_or(&[]);
-        if kind == NT_FDO_DLOPEN_METADATA && name.starts_with(b"FDO") {
+        if note.n_type == NT_FDO_DLOPEN_METADATA && name.starts_with(b"FDO") {
             let json = desc.split(|&b| b == 0).next().unwrap_or(&[]);
             if let Ok(notes) = serde_json::from_slice::<Vec<DlopenNote>>(json) {
                 out.extend(notes);
             }
         }
-        at = desc_at + pad(descsz);
+        let Some(next) = pad(descsz).and_then(|n| desc_at.checked_add(n)) else {
+            break;
+        };
+        at = next;
     }
     out
 }

@@ -1,30 +1,38 @@
-//! Dynamic symbols and symbol versions, read straight from PT_DYNAMIC
-//! (DT_SYMTAB, DT_STRTAB, DT_GNU_HASH or DT_HASH for the count, DT_VERSYM,
-//! DT_VERNEED, DT_VERDEF), as the loader reads them: no section headers,
-//! no relocations, so a thousand programs are read in a blink.
+//! Dynamic symbols and symbol versions, read straight from the tables
+//! PT_DYNAMIC points at (DT_SYMTAB, DT_STRTAB, DT_GNU_HASH or DT_HASH for
+//! the count, DT_VERSYM, DT_VERNEED, DT_VERDEF), as the loader reads them:
+//! no section headers, no relocations, so a thousand programs are read in a
+//! blink.
+//!
+//! [`ElfFile::parse`] finds the tables' file offsets ([`Tables`]) while it
+//! reads the dynamic section, so [`ElfFile::symbols`] parses no header
+//! again. The records themselves are in [`super::records`].
 
 use std::collections::HashMap;
 
+use goblin::elf::dynamic::{
+    self, DT_GNU_HASH, DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM, DT_VERSYM, Dyn,
+};
+use goblin::elf::program_header::ProgramHeader;
+use goblin::elf::section_header::SHN_UNDEF;
+use goblin::elf::sym::{self, st_bind};
+use goblin::elf::symver::{VER_FLG_BASE, VER_NDX_GLOBAL, VERSYM_VERSION};
 use rustc_hash::FxHashSet;
 
-use goblin::container::{Container, Ctx, Endian};
-use goblin::elf::dynamic::{self, Dynamic};
-use goblin::elf::program_header::ProgramHeader;
-use goblin::elf::{Elf, sym};
+use super::records::{Chain, GnuHashHeader, Image, Sym, Verdaux, Verdef, Vernaux, Verneed};
+use super::{ElfFile, ParseError, has_elf_magic, vaddr_to_offset};
 
-use super::{ParseError, vaddr_to_offset};
-
-const DT_VERSYM: u64 = 0x6fff_fff0;
-const DT_VERDEF: u64 = 0x6fff_fffc;
-const DT_VERDEFNUM: u64 = 0x6fff_fffd;
-const DT_VERNEED: u64 = 0x6fff_fffe;
-const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
-const DT_GNU_HASH: u64 = 0x6fff_fef5;
+/// At most this many DT_VERNEED entries, and Vernaux entries per file, are read.
+const MAX_VERNEED: u64 = 1024;
+/// At most this many DT_VERDEF entries are read.
+const MAX_VERDEF: u64 = 4096;
 
 /// An imported symbol and the version it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
+    /// The symbol's name.
     pub name: String,
+    /// The version it is bound to (`GLIBC_2.34`), from DT_VERSYM and DT_VERNEED.
     pub version: Option<String>,
 }
 
@@ -42,184 +50,220 @@ pub struct Symbols {
     pub versions: Vec<String>,
 }
 
-struct Image<'a> {
-    bytes: &'a [u8],
-    little: bool,
+/// A version table (DT_VERNEED or DT_VERDEF): its file offset and its
+/// entry count (DT_VERNEEDNUM or DT_VERDEFNUM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct VersionTable {
+    at: usize,
+    count: u64,
 }
 
-impl Image<'_> {
-    fn u16(&self, at: usize) -> Option<u16> {
-        let b: [u8; 2] = self.bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    }
-    fn u32(&self, at: usize) -> Option<u32> {
-        let b: [u8; 4] = self.bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-    fn str(&self, strtab: usize, off: u32) -> Option<&str> {
-        let rest = self.bytes.get(strtab.checked_add(off as usize)?..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
-        std::str::from_utf8(&rest[..end]).ok()
-    }
+/// The file offsets of the tables symbol reading needs, each None when its
+/// tag is absent or its address is in no loaded segment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Tables {
+    symtab: Option<usize>,
+    strtab: Option<usize>,
+    gnu_hash: Option<usize>,
+    hash: Option<usize>,
+    versym: Option<usize>,
+    verneed: Option<VersionTable>,
+    verdef: Option<VersionTable>,
 }
 
-/// Reads the dynamic symbol table and the version definitions and needs.
-pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
-    let hdr = Elf::parse_header(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
-    let is64 = hdr.e_ident[4] == 2;
-    let little = hdr.e_ident[5] != 2;
-    let ctx = Ctx::new(
-        if is64 {
-            Container::Big
-        } else {
-            Container::Little
-        },
-        if little { Endian::Little } else { Endian::Big },
-    );
-    let phdrs = ProgramHeader::parse(bytes, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
-        .map_err(|e| ParseError::Malformed(e.to_string()))?;
-    let Some(dynamic) =
-        Dynamic::parse(bytes, &phdrs, ctx).map_err(|e| ParseError::Malformed(e.to_string()))?
-    else {
-        return Ok(Symbols::default());
-    };
-    let tag = |t: u64| dynamic.dyns.iter().find(|d| d.d_tag == t).map(|d| d.d_val);
-    let off = |t: u64| {
-        tag(t)
-            .and_then(|a| vaddr_to_offset(&phdrs, a))
-            .map(|o| o as usize)
-    };
-    let img = Image { bytes, little };
-    let (Some(symtab), Some(strtab)) = (off(dynamic::DT_SYMTAB), off(dynamic::DT_STRTAB)) else {
-        return Ok(Symbols::default());
-    };
-    let count = if let Some(h) = off(DT_GNU_HASH) {
-        gnu_hash_count(&img, h, is64)
-    } else if let Some(h) = off(dynamic::DT_HASH) {
-        img.u32(h + 4).map(|n| n as usize)
-    } else {
-        None
-    }
-    .unwrap_or(0);
-    let mut out = Symbols::default();
-    let mut version_names: HashMap<u16, String> = HashMap::new();
-    if let (Some(mut at), Some(n)) = (off(DT_VERNEED), tag(DT_VERNEEDNUM)) {
-        for _ in 0..n.min(1024) {
-            let (Some(cnt), Some(file), Some(aux), Some(next)) = (
-                img.u16(at + 2),
-                img.u32(at + 4),
-                img.u32(at + 8),
-                img.u32(at + 12),
-            ) else {
-                break;
-            };
-            let mut names = Vec::new();
-            let mut a = at + aux as usize;
-            for _ in 0..cnt.min(1024) {
-                let (Some(other), Some(name), Some(anext)) =
-                    (img.u16(a + 6), img.u32(a + 8), img.u32(a + 12))
-                else {
-                    break;
-                };
-                let n = img.str(strtab, name).unwrap_or("").to_string();
-                version_names.insert(other, n.clone());
-                names.push(n);
-                if anext == 0 {
-                    break;
-                }
-                a += anext as usize;
-            }
-            out.needs
-                .push((img.str(strtab, file).unwrap_or("").to_string(), names));
-            if next == 0 {
-                break;
-            }
-            at += next as usize;
+impl Tables {
+    /// Where the tables named by the dynamic section `dyns` are (the first
+    /// entry of each tag counts, as for the loader).
+    pub(super) fn find(dyns: &[Dyn], phdrs: &[ProgramHeader]) -> Tables {
+        let tag = |t: u64| dyns.iter().find(|d| d.d_tag == t).map(|d| d.d_val);
+        let off = |t: u64| {
+            tag(t)
+                .and_then(|a| vaddr_to_offset(phdrs, a))
+                .and_then(|o| usize::try_from(o).ok())
+        };
+        let linked = |t: u64, num: u64| {
+            off(t)
+                .zip(tag(num))
+                .map(|(at, count)| VersionTable { at, count })
+        };
+        Tables {
+            symtab: off(dynamic::DT_SYMTAB),
+            strtab: off(dynamic::DT_STRTAB),
+            gnu_hash: off(DT_GNU_HASH),
+            hash: off(dynamic::DT_HASH),
+            versym: off(DT_VERSYM),
+            verneed: linked(DT_VERNEED, DT_VERNEEDNUM),
+            verdef: linked(DT_VERDEF, DT_VERDEFNUM),
         }
     }
-    if let (Some(mut at), Some(n)) = (off(DT_VERDEF), tag(DT_VERDEFNUM)) {
-        for _ in 0..n.min(4096) {
-            let (Some(flags), Some(aux), Some(next)) =
-                (img.u16(at + 2), img.u32(at + 12), img.u32(at + 16))
+}
+
+/// The one-shot form: reads the dynamic symbols of `bytes` with
+/// [`ElfFile::parse`] then [`ElfFile::symbols`], for a caller holding bytes
+/// it has not parsed. On a file parsed already, call [`ElfFile::symbols`].
+pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
+    ElfFile::parse(bytes)?.symbols(bytes)
+}
+
+impl ElfFile {
+    /// Reads the dynamic symbol table and the version definitions and needs
+    /// from `bytes`, the contents this was parsed from, through the table
+    /// offsets found by [`ElfFile::parse`]. A table cut short ends reading
+    /// where it ends; the only error is bytes that are not ELF at all.
+    pub fn symbols(&self, bytes: &[u8]) -> Result<Symbols, ParseError> {
+        if !has_elf_magic(bytes) {
+            return Err(ParseError::NotElf);
+        }
+        let t = &self.tables;
+        let (Some(symtab), Some(strtab)) = (t.symtab, t.strtab) else {
+            return Ok(Symbols::default());
+        };
+        let img = Image::new(bytes, self.class, self.data);
+        let mut out = Symbols::default();
+        let version_names = read_needs(img, strtab, t.verneed, &mut out.needs);
+        out.versions = read_definitions(img, strtab, t.verdef);
+        let table = SymbolTable {
+            img,
+            symtab,
+            strtab,
+            versym: t.versym,
+            count: symbol_count(&img, t),
+        };
+        table.read(&version_names, &mut out);
+        Ok(out)
+    }
+}
+
+/// Walks DT_VERNEED into `needs` and returns the version names by the index
+/// DT_VERSYM uses for them.
+fn read_needs(
+    img: Image<'_>,
+    strtab: usize,
+    verneed: Option<VersionTable>,
+    needs: &mut Vec<(String, Vec<String>)>,
+) -> HashMap<u16, String> {
+    let mut by_index = HashMap::new();
+    let Some(VersionTable { at, count }) = verneed else {
+        return by_index;
+    };
+    let name = |off: u32| img.str(strtab, off).unwrap_or("").to_string();
+    for (at, vn) in Chain::<Verneed>::new(img, Some(at), count.min(MAX_VERNEED)) {
+        let first_aux = at.checked_add(vn.vn_aux as usize);
+        let limit = u64::from(vn.vn_cnt).min(MAX_VERNEED);
+        let mut names = Vec::new();
+        for (_, aux) in Chain::<Vernaux>::new(img, first_aux, limit) {
+            let n = name(aux.vna_name);
+            by_index.insert(aux.vna_other, n.clone());
+            names.push(n);
+        }
+        needs.push((name(vn.vn_file), names));
+    }
+    by_index
+}
+
+/// The version names DT_VERDEF defines, the object's own base name excluded.
+fn read_definitions(img: Image<'_>, strtab: usize, verdef: Option<VersionTable>) -> Vec<String> {
+    let Some(VersionTable { at, count }) = verdef else {
+        return Vec::new();
+    };
+    Chain::<Verdef>::new(img, Some(at), count.min(MAX_VERDEF))
+        .filter(|(_, vd)| vd.vd_flags & VER_FLG_BASE == 0)
+        .filter_map(|(at, vd)| {
+            let aux = Verdaux::parse(&img, at.checked_add(vd.vd_aux as usize)?)?;
+            Some(img.str(strtab, aux.vda_name).unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+/// The dynamic symbol table and what reading it needs.
+struct SymbolTable<'a> {
+    img: Image<'a>,
+    symtab: usize,
+    strtab: usize,
+    versym: Option<usize>,
+    /// Entries in the table (entry 0, the null symbol, included).
+    count: usize,
+}
+
+impl SymbolTable<'_> {
+    /// Sorts the named symbols into definitions and non-weak imports.
+    fn read(&self, version_names: &HashMap<u16, String>, out: &mut Symbols) {
+        let entsize = Sym::size(&self.img);
+        for i in 1..self.count {
+            let Some(s) = i
+                .checked_mul(entsize)
+                .and_then(|o| self.symtab.checked_add(o))
+                .and_then(|at| Sym::parse(&self.img, at))
             else {
                 break;
             };
-            if flags & 1 == 0
-                && let Some(name) = img.u32(at + aux as usize)
-            {
-                out.versions
-                    .push(img.str(strtab, name).unwrap_or("").to_string());
+            let Some(n) = self
+                .img
+                .str(self.strtab, s.st_name)
+                .filter(|n| !n.is_empty())
+            else {
+                continue;
+            };
+            let bind = st_bind(s.st_info);
+            if u32::from(s.st_shndx) != SHN_UNDEF {
+                if matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK | sym::STB_GNU_UNIQUE) {
+                    out.defined.insert(n.to_string());
+                }
+            } else if bind != sym::STB_WEAK {
+                out.imports.push(Import {
+                    name: n.to_string(),
+                    version: self
+                        .version_index(i)
+                        .and_then(|v| version_names.get(&v).cloned()),
+                });
             }
-            if next == 0 {
-                break;
-            }
-            at += next as usize;
         }
     }
-    let versym = off(DT_VERSYM);
-    let entsize = if is64 { 24 } else { 16 };
-    for i in 1..count {
-        let at = symtab + i * entsize;
-        let (name, info, shndx) = if is64 {
-            (img.u32(at), img.bytes.get(at + 4).copied(), img.u16(at + 6))
-        } else {
-            (
-                img.u32(at),
-                img.bytes.get(at + 12).copied(),
-                img.u16(at + 14),
-            )
-        };
-        let (Some(name), Some(info), Some(shndx)) = (name, info, shndx) else {
-            break;
-        };
-        let Some(n) = img.str(strtab, name).filter(|n| !n.is_empty()) else {
-            continue;
-        };
-        let bind = info >> 4;
-        if shndx != 0 {
-            if matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK | sym::STB_GNU_UNIQUE) {
-                out.defined.insert(n.to_string());
-            }
-        } else if bind != sym::STB_WEAK {
-            let version = versym
-                .and_then(|v| img.u16(v + 2 * i))
-                .map(|v| v & 0x7fff)
-                .filter(|&v| v > 1)
-                .and_then(|v| version_names.get(&v).cloned());
-            out.imports.push(Import {
-                name: n.to_string(),
-                version,
-            });
-        }
+
+    /// The DT_VERSYM index of symbol `i`, when it names a version (not
+    /// local, not global).
+    fn version_index(&self, i: usize) -> Option<u16> {
+        let at = self.versym?.checked_add(i.checked_mul(2)?)?;
+        Some(self.img.u16(at)? & VERSYM_VERSION).filter(|&v| v > VER_NDX_GLOBAL)
     }
-    Ok(out)
+}
+
+/// The number of dynamic symbols, from DT_GNU_HASH or else DT_HASH (0 when
+/// neither can be read).
+fn symbol_count(img: &Image<'_>, t: &Tables) -> usize {
+    if let Some(h) = t.gnu_hash {
+        gnu_hash_count(img, h)
+    } else if let Some(h) = t.hash {
+        // DT_HASH: nbucket, then nchain, which is the number of symbols.
+        h.checked_add(4)
+            .and_then(|at| img.u32(at))
+            .map(|n| n as usize)
+    } else {
+        None
+    }
+    .unwrap_or(0)
 }
 
 /// The number of dynamic symbols, from a GNU hash table: one past the
 /// highest symbol index any chain reaches.
-fn gnu_hash_count(img: &Image<'_>, at: usize, is64: bool) -> Option<usize> {
-    let nbuckets = img.u32(at)? as usize;
-    let symoffset = img.u32(at + 4)? as usize;
-    let bloom_size = img.u32(at + 8)? as usize;
-    let buckets = at + 16 + bloom_size * if is64 { 8 } else { 4 };
-    let chains = buckets + nbuckets * 4;
+fn gnu_hash_count(img: &Image<'_>, at: usize) -> Option<usize> {
+    let h = GnuHashHeader::parse(img, at)?;
+    let symoffset = h.symoffset as usize;
+    let word = if img.is64() { 8 } else { 4 };
+    let buckets = at
+        .checked_add(GnuHashHeader::SIZE)?
+        .checked_add((h.bloom_size as usize).checked_mul(word)?)?;
+    let chains = buckets.checked_add((h.nbuckets as usize).checked_mul(4)?)?;
     let mut max = 0;
-    for b in 0..nbuckets {
+    for b in 0..h.nbuckets as usize {
         max = max.max(img.u32(buckets + 4 * b)? as usize);
     }
     if max < symoffset {
         return Some(symoffset);
     }
+    // The chain of the highest bucket runs on to an entry with bit 0 set.
     let mut i = max;
-    while img.u32(chains + 4 * (i - symoffset))? & 1 == 0 {
+    while img.u32(chains.checked_add((i - symoffset).checked_mul(4)?)?)? & 1 == 0 {
         i += 1;
     }
     Some(i + 1)
@@ -228,10 +272,16 @@ fn gnu_hash_count(img: &Image<'_>, at: usize, is64: bool) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::{Class, Data};
+    use goblin::elf::Elf;
 
     #[test]
     fn reads_libc_versions_and_a_programs_needs() {
         let Ok(libc) = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6") else {
+            // TODO(testing::skip): the shared skip helper replaces this.
+            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                panic!("no x86_64 glibc here, and CI is set");
+            }
             eprintln!("skipping: no x86_64 glibc here");
             return;
         };
@@ -259,5 +309,54 @@ mod tests {
             .filter(|x| x.st_shndx == 0 && x.st_bind() != sym::STB_WEAK && x.st_name != 0)
             .count();
         assert_eq!(s.imports.len(), undefined);
+        // The parsed file reads the same symbols as the one-shot form.
+        let parsed = ElfFile::parse(&ls).unwrap();
+        assert_eq!(parsed.symbols(&ls).unwrap(), s);
+        assert_eq!(parsed.symbols(b"#!/bin/sh"), Err(ParseError::NotElf));
+    }
+
+    #[test]
+    fn hostile_tables_terminate_without_panicking() {
+        let mut bytes = vec![0u8; 256];
+        bytes[..4].copy_from_slice(b"\x7fELF");
+        // A GNU hash table with 2^32-1 buckets and a huge bloom filter.
+        bytes[64..68].copy_from_slice(&u32::MAX.to_le_bytes());
+        bytes[72..76].copy_from_slice(&u32::MAX.to_le_bytes());
+        // A Verneed whose count, aux and next are all huge.
+        bytes[128..144].copy_from_slice(&[
+            1, 0, 255, 255, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255,
+        ]);
+        let img = Image::new(&bytes, Class::Elf64, Data::Little);
+        let near_end = usize::MAX - 4;
+        let tables = Tables {
+            symtab: Some(near_end),
+            strtab: Some(near_end),
+            gnu_hash: Some(64),
+            hash: None,
+            versym: Some(near_end),
+            verneed: Some(VersionTable {
+                at: 128,
+                count: u64::MAX,
+            }),
+            verdef: Some(VersionTable {
+                at: near_end,
+                count: u64::MAX,
+            }),
+        };
+        assert_eq!(symbol_count(&img, &tables), 0);
+        let mut needs = Vec::new();
+        read_needs(img, near_end, tables.verneed, &mut needs);
+        assert_eq!(needs, [(String::new(), Vec::new())]);
+        assert!(read_definitions(img, 0, tables.verdef).is_empty());
+        let table = SymbolTable {
+            img,
+            symtab: 16,
+            strtab: near_end,
+            versym: Some(near_end),
+            count: usize::MAX,
+        };
+        let mut out = Symbols::default();
+        table.read(&HashMap::new(), &mut out);
+        assert_eq!(out, Symbols::default());
     }
 }

@@ -19,15 +19,18 @@ use super::spec::{
     self, Descriptor, LAYOUT_VERSION, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_LAYER_GZIP,
     MEDIA_LAYER_ZSTD, MEDIA_MANIFEST, REF_NAME,
 };
-use crate::archive::{self, Entry, Format, WriteOptions};
+use crate::archive::{self, Entry, Format, WriteOptions, compress};
 use crate::error::{Error, Result};
 
 /// How the new layer is compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Compression {
+    /// gzip (`application/vnd.oci.image.layer.v1.tar+gzip`), the default.
     #[default]
     Gzip,
+    /// zstd (`...tar+zstd`).
     Zstd,
+    /// A plain tar (`...tar`).
     None,
 }
 
@@ -52,6 +55,15 @@ impl Compression {
         }
     }
 
+    /// The decoder's name for the same compression.
+    fn codec(self) -> compress::Compression {
+        match self {
+            Compression::Gzip => compress::Compression::Gzip,
+            Compression::Zstd => compress::Compression::Zstd,
+            Compression::None => compress::Compression::None,
+        }
+    }
+
     fn format(self) -> Format {
         match self {
             Compression::Gzip => Format::TarGz,
@@ -66,6 +78,7 @@ impl Compression {
 pub struct ImageOptions {
     /// One tar file (oci-archive) instead of a layout directory.
     pub archive: bool,
+    /// How the new layer is compressed.
     pub compression: Compression,
     /// Modification time of every file, and the image's `created` time.
     pub mtime: u64,
@@ -309,17 +322,9 @@ fn digests(path: &Path, compression: Compression) -> Result<(Digest, u64, Digest
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut blob = HashingReader::new(BufReader::new(file), Algorithm::Sha256);
     let mut plain = HashingWriter::new(io::sink(), Algorithm::Sha256);
-    let copied = match compression {
-        Compression::None => io::copy(&mut blob, &mut plain),
-        Compression::Gzip => io::copy(
-            &mut flate2::read::MultiGzDecoder::new(&mut blob),
-            &mut plain,
-        ),
-        Compression::Zstd => {
-            zstd::Decoder::new(&mut blob).and_then(|mut d| io::copy(&mut d, &mut plain))
-        }
-    };
-    copied.map_err(|e| Error::io(path, e))?;
+    compress::decoder(compression.codec(), BufReader::new(&mut blob))
+        .and_then(|mut d| io::copy(&mut d, &mut plain))
+        .map_err(|e| Error::io(path, e))?;
     let (digest, size) = blob.drain().map_err(|e| Error::io(path, e))?;
     let (_, diff_id, _) = plain.finish();
     Ok((digest, size, diff_id))

@@ -6,22 +6,28 @@
 //! directory of everything from below. Contents are kept for what the
 //! analysis reads — ELF files, scripts, /etc, small files — and only the
 //! first bytes of anything else, so large images fit without unpacking.
+//!
+//! This file owns the merged [`Tree`] and the whiteout rules and answers the
+//! primitives of [`super::Root`] from it; `read` turns one layer into
+//! entries. Uses `root`'s types and host reads, and `archive::compress`
+//! (through `read`).
+
+mod read;
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, BufReader, Read};
-use std::path::{Component, Path, PathBuf};
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Contents, Kind, Meta};
-use crate::error::{Error, Result};
+use super::{Contents, Kind, Meta, host};
+use crate::error::Result;
+use read::Item;
 
-const KEEP_SMALL: u64 = 64 * 1024;
-const HEAD: usize = 4096;
-
+/// Where a file's contents are.
 #[derive(Debug, Clone)]
 enum Data {
+    /// All of them, in memory.
     Bytes(Arc<Vec<u8>>),
     /// A file of a directory layer: read when asked.
     Host(PathBuf),
@@ -29,6 +35,7 @@ enum Data {
     Head(Arc<Vec<u8>>),
 }
 
+/// One object of the tree.
 #[derive(Debug, Clone)]
 enum Node {
     Dir { mode: u32 },
@@ -47,27 +54,27 @@ pub struct Tree {
 /// A file-system object described in memory (see [`Tree::from_virtual`]).
 #[derive(Debug, Clone)]
 pub enum Virtual {
+    /// A directory.
     Dir {
+        /// Permission bits.
         mode: u32,
     },
     /// A file whose contents are the host file's.
     File {
+        /// Permission bits.
         mode: u32,
+        /// The host file holding the contents.
         host: PathBuf,
     },
+    /// A file with these contents.
     Data {
+        /// Permission bits.
         mode: u32,
+        /// The contents.
         bytes: Vec<u8>,
     },
+    /// A symbolic link to this target, as written.
     Symlink(PathBuf),
-}
-
-/// One entry of a layer, before whiteouts are applied.
-enum Item {
-    Node(PathBuf, Node),
-    HardLink(PathBuf, PathBuf),
-    Whiteout(PathBuf),
-    Opaque(PathBuf),
 }
 
 impl Tree {
@@ -78,9 +85,9 @@ impl Tree {
             .insert(PathBuf::from("/"), Node::Dir { mode: 0o755 });
         for layer in layers {
             let items = if layer.is_dir() {
-                read_dir_layer(layer)?
+                read::dir_layer(layer)?
             } else {
-                read_tar_layer(layer)?
+                read::tar_layer(layer)?
             };
             t.apply(items);
         }
@@ -224,7 +231,7 @@ impl Tree {
             Some(Node::File {
                 data: Data::Host(p),
                 ..
-            }) => super::read_host_file(p),
+            }) => host::read_file(p),
             Some(Node::File {
                 data: Data::Head(_),
                 ..
@@ -245,11 +252,7 @@ impl Tree {
             Some(Node::File {
                 data: Data::Host(p),
                 ..
-            }) => {
-                let mut buf = Vec::new();
-                File::open(p)?.take(n as u64).read_to_end(&mut buf)?;
-                Ok(buf)
-            }
+            }) => host::head(p, n),
             Some(_) => Err(io::Error::from_raw_os_error(21)),
             None => Err(io::ErrorKind::NotFound.into()),
         }
@@ -271,159 +274,6 @@ impl Tree {
             _ => None,
         }
     }
-}
-
-/// `./usr/bin/x`, `usr/bin/x/` -> `/usr/bin/x`; None for paths that climb out.
-fn normalise(p: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
-}
-
-/// Sorts a layer path into a whiteout, an opaque marker or a plain path.
-fn classify(path: PathBuf, node: Node) -> Item {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let parent = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"));
-    match name.as_deref() {
-        Some(".wh..wh..opq") => Item::Opaque(parent),
-        Some(n) if n.starts_with(".wh.") => Item::Whiteout(parent.join(&n[4..])),
-        _ => Item::Node(path, node),
-    }
-}
-
-fn keep_whole(path: &Path, size: u64, head: &[u8]) -> bool {
-    size <= KEEP_SMALL
-        || head.starts_with(b"\x7fELF")
-        || head.starts_with(b"#!")
-        || path.starts_with("/etc")
-}
-
-fn read_tar_layer(path: &Path) -> Result<Vec<Item>> {
-    let io_err = |e: io::Error| Error::io(path, e);
-    let mut file = BufReader::new(File::open(path).map_err(io_err)?);
-    let magic = {
-        use std::io::BufRead;
-        file.fill_buf()
-            .map_err(io_err)?
-            .get(..4)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default()
-    };
-    let reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(io_err)?)
-    } else {
-        Box::new(file)
-    };
-    let bad = |e: io::Error| Error::Unsupported {
-        path: path.to_path_buf(),
-        reason: format!("not a directory or a readable layer tarball ({e})"),
-    };
-    let mut archive = tar::Archive::new(reader);
-    let mut items = Vec::new();
-    for entry in archive.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        let raw = entry.path().map_err(bad)?.into_owned();
-        let Some(p) = normalise(&raw) else { continue };
-        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
-        let kind = entry.header().entry_type();
-        let node = if kind.is_dir() {
-            Node::Dir { mode }
-        } else if kind.is_symlink() {
-            let target = entry
-                .link_name()
-                .map_err(bad)?
-                .map(|t| t.into_owned())
-                .unwrap_or_default();
-            Node::Symlink(target)
-        } else if kind.is_hard_link() {
-            let target = entry
-                .link_name()
-                .map_err(bad)?
-                .map(|t| t.into_owned())
-                .unwrap_or_default();
-            if let Some(t) = normalise(&target) {
-                items.push(Item::HardLink(p, t));
-            }
-            continue;
-        } else if kind.is_file() || kind == tar::EntryType::Continuous {
-            let size = entry.header().size().unwrap_or(0);
-            let mut head = Vec::with_capacity(HEAD);
-            (&mut entry)
-                .take(HEAD as u64)
-                .read_to_end(&mut head)
-                .map_err(bad)?;
-            let data = if keep_whole(&p, size, &head) {
-                let mut all = head;
-                entry.read_to_end(&mut all).map_err(bad)?;
-                Data::Bytes(Arc::new(all))
-            } else {
-                Data::Head(Arc::new(head))
-            };
-            Node::File { mode, data }
-        } else if kind.is_pax_global_extensions()
-            || kind.is_pax_local_extensions()
-            || kind.is_gnu_longname()
-            || kind.is_gnu_longlink()
-        {
-            continue;
-        } else {
-            Node::Other { mode }
-        };
-        items.push(classify(p, node));
-    }
-    Ok(items)
-}
-
-fn read_dir_layer(dir: &Path) -> Result<Vec<Item>> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut items = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| {
-            let p = e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| dir.to_path_buf());
-            Error::io(
-                p,
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("walk")),
-            )
-        })?;
-        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-        let Some(p) = normalise(rel) else { continue };
-        let meta =
-            std::fs::symlink_metadata(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-        let mode = meta.permissions().mode() & 0o7777;
-        let ft = meta.file_type();
-        let node = if ft.is_symlink() {
-            Node::Symlink(std::fs::read_link(entry.path()).map_err(|e| Error::io(entry.path(), e))?)
-        } else if ft.is_dir() {
-            Node::Dir { mode }
-        } else if ft.is_file() {
-            Node::File {
-                mode,
-                data: Data::Host(entry.path().to_path_buf()),
-            }
-        } else {
-            Node::Other { mode }
-        };
-        items.push(classify(p, node));
-    }
-    Ok(items)
 }
 
 #[cfg(test)]

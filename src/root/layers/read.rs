@@ -1,0 +1,176 @@
+//! Reading one layer — a tar file (plain, gzip or zstd, decoded through
+//! `archive::compress`) or a host directory — into the [`Item`]s
+//! [`super::Tree`] applies. Owns the path normalisation, the whiteout names
+//! and the choice of what contents to keep; uses the tree's node types,
+//! `root`'s host reads and `archive::compress`.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Data, Node};
+use crate::archive::compress;
+use crate::error::{Error, Result};
+use crate::root::{Kind, Meta, host};
+
+/// Files up to this size are kept whole, whatever they are.
+const KEEP_SMALL: u64 = 64 * 1024;
+/// The bytes kept of a file that is not kept whole.
+const HEAD: usize = 4096;
+
+/// One entry of a layer, before whiteouts are applied.
+pub(super) enum Item {
+    /// An object at a path.
+    Node(PathBuf, Node),
+    /// A hard link at the first path to the object at the second.
+    HardLink(PathBuf, PathBuf),
+    /// `.wh.NAME`: the path NAME is deleted from the layers below.
+    Whiteout(PathBuf),
+    /// `.wh..wh..opq`: the directory is emptied of the layers below.
+    Opaque(PathBuf),
+}
+
+/// The entries of the tar file at `path`, in order.
+pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
+    let io_err = |e: io::Error| Error::io(path, e);
+    let file = BufReader::new(File::open(path).map_err(io_err)?);
+    let reader = compress::sniffed_decoder(file).map_err(io_err)?;
+    let bad = |e: io::Error| Error::Unsupported {
+        path: path.to_path_buf(),
+        reason: format!("not a directory or a readable layer tarball ({e})"),
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut items = Vec::new();
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let raw = entry.path().map_err(bad)?.into_owned();
+        let Some(p) = normalise(&raw) else { continue };
+        items.extend(tar_item(&mut entry, p).map_err(bad)?);
+    }
+    Ok(items)
+}
+
+/// What the tar entry at `p` adds; None for entries that describe other
+/// entries (pax headers, GNU long names) and hard links out of the layer.
+fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Option<Item>> {
+    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+    let kind = entry.header().entry_type();
+    let node = if kind.is_dir() {
+        Node::Dir { mode }
+    } else if kind.is_symlink() {
+        Node::Symlink(link_name(entry)?)
+    } else if kind.is_hard_link() {
+        return Ok(normalise(&link_name(entry)?).map(|t| Item::HardLink(p, t)));
+    } else if kind.is_file() || kind == tar::EntryType::Continuous {
+        let size = entry.header().size().unwrap_or(0);
+        Node::File {
+            mode,
+            data: file_data(entry, &p, size)?,
+        }
+    } else if kind.is_pax_global_extensions()
+        || kind.is_pax_local_extensions()
+        || kind.is_gnu_longname()
+        || kind.is_gnu_longlink()
+    {
+        return Ok(None);
+    } else {
+        Node::Other { mode }
+    };
+    Ok(Some(classify(p, node)))
+}
+
+/// The target of a link entry, as written.
+fn link_name<R: Read>(entry: &tar::Entry<'_, R>) -> io::Result<PathBuf> {
+    Ok(entry
+        .link_name()?
+        .map(|t| t.into_owned())
+        .unwrap_or_default())
+}
+
+/// The contents of a file entry at `path`: whole when the analysis may read
+/// it, else only the first bytes.
+fn file_data(entry: &mut impl Read, path: &Path, size: u64) -> io::Result<Data> {
+    let mut head = Vec::with_capacity(HEAD);
+    entry.by_ref().take(HEAD as u64).read_to_end(&mut head)?;
+    Ok(if keep_whole(path, size, &head) {
+        let mut all = head;
+        entry.read_to_end(&mut all)?;
+        Data::Bytes(Arc::new(all))
+    } else {
+        Data::Head(Arc::new(head))
+    })
+}
+
+fn keep_whole(path: &Path, size: u64, head: &[u8]) -> bool {
+    size <= KEEP_SMALL
+        || head.starts_with(b"\x7fELF")
+        || head.starts_with(b"#!")
+        || path.starts_with("/etc")
+}
+
+/// The entries of the directory layer at `dir`, parents first; file
+/// contents stay on the host until read.
+pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| {
+            let p = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| dir.to_path_buf());
+            Error::io(
+                p,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("walk")),
+            )
+        })?;
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let Some(p) = normalise(rel) else { continue };
+        let host = entry.path();
+        let Meta { kind, mode } = host::lstat(host).map_err(|e| Error::io(host, e))?;
+        let node = match kind {
+            Kind::Symlink => {
+                Node::Symlink(std::fs::read_link(host).map_err(|e| Error::io(host, e))?)
+            }
+            Kind::Dir => Node::Dir { mode },
+            Kind::File => Node::File {
+                mode,
+                data: Data::Host(host.to_path_buf()),
+            },
+            Kind::Other => Node::Other { mode },
+        };
+        items.push(classify(p, node));
+    }
+    Ok(items)
+}
+
+/// `./usr/bin/x`, `usr/bin/x/` -> `/usr/bin/x`; None for paths that climb out.
+fn normalise(p: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Sorts a layer path into a whiteout, an opaque marker or a plain path.
+fn classify(path: PathBuf, node: Node) -> Item {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let parent = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    match name.as_deref() {
+        Some(".wh..wh..opq") => Item::Opaque(parent),
+        Some(n) if n.starts_with(".wh.") => Item::Whiteout(parent.join(&n[4..])),
+        _ => Item::Node(path, node),
+    }
+}
