@@ -119,6 +119,10 @@ impl<'a> Loading<'a> {
             }
             let needed = self.objects[id].elf.needed.clone();
             for name in needed {
+                // The same name twice resolves the same way: once is enough.
+                if self.objects[id].deps.iter().any(|d| d.name == name) {
+                    continue;
+                }
                 let resolution = self.resolve(id, &name);
                 self.objects[id].deps.push(Dep { name, resolution });
             }

@@ -18,6 +18,13 @@ use serde::Serialize;
 
 use records::{Image, Nhdr};
 
+/// The longest name DT_NEEDED or DT_SONAME may hold: the kernel's PATH_MAX,
+/// past which no file can be opened by that name. A longer one makes the
+/// file malformed (a hostile file could otherwise make every copy huge).
+pub const PATH_MAX: usize = 4096;
+/// The longest DT_RPATH or DT_RUNPATH: sixteen PATH_MAX directories.
+pub const MAX_SEARCH_PATH: usize = 16 * PATH_MAX;
+
 /// `DF_1_NODEFLIB`: do not search the default directories for this object's dependencies.
 pub const DF_1_NODEFLIB: u64 = dynamic::DF_1_NODEFLIB;
 /// `DF_1_PIE`: the object is a position-independent executable.
@@ -233,7 +240,7 @@ impl ElfFile {
             })?),
             None => None,
         };
-        let string = |off: u64| -> Result<String, ParseError> {
+        let string = |off: u64, max: usize| -> Result<String, ParseError> {
             let base = strtab.ok_or_else(|| {
                 ParseError::Malformed("dynamic section has strings but no DT_STRTAB".into())
             })?;
@@ -245,18 +252,21 @@ impl ElfFile {
                     ParseError::Malformed(format!("dynamic string at {off:#x} is out of bounds"))
                 })?;
             let rest = &bytes[start..];
-            let end = rest
-                .iter()
-                .position(|&b| b == 0)
+            let end = memchr::memchr(0, rest)
                 .ok_or_else(|| ParseError::Malformed("unterminated dynamic string".into()))?;
+            if end > max {
+                return Err(ParseError::Malformed(format!(
+                    "a dynamic string of {end} bytes, longer than any the loader can use ({max})"
+                )));
+            }
             Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
         };
         for d in &dynamic.dyns {
             match d.d_tag {
-                dynamic::DT_NEEDED => self.needed.push(string(d.d_val)?),
-                dynamic::DT_SONAME => self.soname = Some(string(d.d_val)?),
-                dynamic::DT_RPATH => self.rpath = Some(string(d.d_val)?),
-                dynamic::DT_RUNPATH => self.runpath = Some(string(d.d_val)?),
+                dynamic::DT_NEEDED => self.needed.push(string(d.d_val, PATH_MAX)?),
+                dynamic::DT_SONAME => self.soname = Some(string(d.d_val, PATH_MAX)?),
+                dynamic::DT_RPATH => self.rpath = Some(string(d.d_val, MAX_SEARCH_PATH)?),
+                dynamic::DT_RUNPATH => self.runpath = Some(string(d.d_val, MAX_SEARCH_PATH)?),
                 dynamic::DT_FLAGS_1 => {
                     self.flags_1 = d.d_val;
                     self.bind_now |= d.d_val & dynamic::DF_1_NOW != 0;

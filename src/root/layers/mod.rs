@@ -158,9 +158,7 @@ impl Tree {
         let Some(parent) = path.parent().map(Path::to_path_buf) else {
             return;
         };
-        if !matches!(self.nodes.get(&parent), Some(Node::Dir { .. })) {
-            self.insert(parent.clone(), Node::Dir { mode: 0o755 });
-        }
+        self.make_dirs(&parent);
         let replacing_dir = matches!(self.nodes.get(&path), Some(Node::Dir { .. }));
         if replacing_dir && matches!(node, Node::Dir { .. }) {
             self.nodes.insert(path, node);
@@ -176,19 +174,35 @@ impl Tree {
         self.nodes.insert(path, node);
     }
 
+    /// Makes `dir` and every missing ancestor a directory, top down, as a
+    /// tar that lists a file before its directories implies them.
+    fn make_dirs(&mut self, dir: &Path) {
+        let missing: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|a| !matches!(self.nodes.get(*a), Some(Node::Dir { .. })))
+            .collect();
+        for a in missing.into_iter().rev() {
+            self.insert(a.to_path_buf(), Node::Dir { mode: 0o755 });
+        }
+    }
+
+    /// Removes `path` and everything under it (iteratively: a tree is as
+    /// deep as its layers say).
     fn remove(&mut self, path: &Path) {
         if self.nodes.remove(path).is_none() {
             return;
-        }
-        if let Some(kids) = self.children.remove(path) {
-            for k in kids {
-                self.remove(&path.join(k));
-            }
         }
         if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
             && let Some(set) = self.children.get_mut(parent)
         {
             set.remove(name);
+        }
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            self.nodes.remove(&p);
+            if let Some(kids) = self.children.remove(&p) {
+                stack.extend(kids.into_iter().map(|k| p.join(k)));
+            }
         }
     }
 

@@ -18,6 +18,10 @@ use crate::root::{Kind, Meta, host};
 const KEEP_SMALL: u64 = 64 * 1024;
 /// The bytes kept of a file that is not kept whole.
 const HEAD: usize = 4096;
+/// The longest path an entry may have, in bytes: the kernel's PATH_MAX. A
+/// longer one could not be opened in a container either; it is refused,
+/// which also bounds the depth of the tree (at most 2048 directories).
+pub(super) const PATH_MAX: usize = 4096;
 
 /// One entry of a layer, before whiteouts are applied.
 pub(super) enum Item {
@@ -42,11 +46,26 @@ pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
     };
     let mut archive = tar::Archive::new(reader);
     let mut items = Vec::new();
+    let mut entries = 0usize;
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
+        entries += 1;
         let raw = entry.path().map_err(bad)?.into_owned();
-        let Some(p) = normalise(&raw) else { continue };
+        let Some(p) = normalise(&raw).map_err(|reason| Error::Unsupported {
+            path: path.to_path_buf(),
+            reason,
+        })?
+        else {
+            continue;
+        };
         items.extend(tar_item(&mut entry, p).map_err(bad)?);
+    }
+    if entries == 0 {
+        // tar reads an empty or non-tar file as an empty archive: say so.
+        return Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            reason: "not a layer tarball (no tar entry in it)".into(),
+        });
     }
     Ok(items)
 }
@@ -61,7 +80,8 @@ fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Op
     } else if kind.is_symlink() {
         Node::Symlink(link_name(entry)?)
     } else if kind.is_hard_link() {
-        return Ok(normalise(&link_name(entry)?).map(|t| Item::HardLink(p, t)));
+        let target = normalise(&link_name(entry)?).ok().flatten();
+        return Ok(target.map(|t| Item::HardLink(p, t)));
     } else if kind.is_file() || kind == tar::EntryType::Continuous {
         let size = entry.header().size().unwrap_or(0);
         Node::File {
@@ -129,7 +149,13 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
             )
         })?;
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-        let Some(p) = normalise(rel) else { continue };
+        let Some(p) = normalise(rel).map_err(|reason| Error::Unsupported {
+            path: entry.path().to_path_buf(),
+            reason,
+        })?
+        else {
+            continue;
+        };
         let host = entry.path();
         let Meta { kind, mode } = host::lstat(host).map_err(|e| Error::io(host, e))?;
         let node = match kind {
@@ -148,17 +174,24 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-/// `./usr/bin/x`, `usr/bin/x/` -> `/usr/bin/x`; None for paths that climb out.
-fn normalise(p: &Path) -> Option<PathBuf> {
+/// `./usr/bin/x`, `usr/bin/x/` -> `/usr/bin/x`; None for paths that climb
+/// out; an error for a path longer than [`PATH_MAX`].
+fn normalise(p: &Path) -> std::result::Result<Option<PathBuf>, String> {
+    let len = p.as_os_str().len();
+    if len > PATH_MAX {
+        return Err(format!(
+            "an entry's path is {len} bytes long, more than PATH_MAX ({PATH_MAX})"
+        ));
+    }
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {
             Component::Normal(s) => out.push(s),
             Component::CurDir | Component::RootDir => {}
-            Component::ParentDir | Component::Prefix(_) => return None,
+            Component::ParentDir | Component::Prefix(_) => return Ok(None),
         }
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// Sorts a layer path into a whiteout, an opaque marker or a plain path.
