@@ -31,7 +31,8 @@ pub enum Probe {
 pub struct Files {
     root: Root,
     parsed: RefCell<HashMap<PathBuf, Probe>>,
-    symbols: RefCell<HashMap<PathBuf, Arc<Symbols>>>,
+    /// Symbols by canonical path, or why they could not be read.
+    symbols: RefCell<HashMap<PathBuf, std::result::Result<Arc<Symbols>, String>>>,
 }
 
 impl Files {
@@ -72,25 +73,39 @@ impl Files {
     }
 
     /// The dynamic symbols and versions of the file at canonical path
-    /// `real`, read once per run through its parsed headers (empty when it
-    /// is not a readable ELF file).
-    pub fn symbols(&self, real: &Path) -> Arc<Symbols> {
-        if let Some(s) = self.symbols.borrow().get(real) {
-            return s.clone();
+    /// `real`, read once per run through its parsed headers; an error naming
+    /// the file when it is not a readable ELF file, or its tables are damaged
+    /// (never an empty table that would let a check pass).
+    pub fn symbols(&self, real: &Path) -> Result<Arc<Symbols>> {
+        let cached = self.symbols.borrow().get(real).cloned();
+        let read = match cached {
+            Some(r) => r,
+            None => {
+                let r = self.read_symbols(real);
+                self.symbols
+                    .borrow_mut()
+                    .insert(real.to_path_buf(), r.clone());
+                r
+            }
+        };
+        read.map_err(|reason| Error::Malformed {
+            path: real.to_path_buf(),
+            reason,
+        })
+    }
+
+    fn read_symbols(&self, real: &Path) -> std::result::Result<Arc<Symbols>, String> {
+        match self.probe(real) {
+            Probe::Elf(elf) => {
+                let bytes = self.root.contents(real).map_err(|e| e.to_string())?;
+                elf.symbols(&bytes).map(Arc::new).map_err(|e| match e {
+                    ParseError::NotElf => "not an ELF file".to_string(),
+                    ParseError::Malformed(m) => format!("its symbol tables: {m}"),
+                })
+            }
+            Probe::NotElf => Err("not an ELF file".into()),
+            Probe::Malformed(m) | Probe::Unreadable(m) => Err(m),
         }
-        let s = Arc::new(match self.probe(real) {
-            Probe::Elf(elf) => self
-                .root
-                .contents(real)
-                .ok()
-                .and_then(|b| elf.symbols(&b).ok())
-                .unwrap_or_default(),
-            Probe::NotElf | Probe::Malformed(_) | Probe::Unreadable(_) => Symbols::default(),
-        });
-        self.symbols
-            .borrow_mut()
-            .insert(real.to_path_buf(), s.clone());
-        s
     }
 
     /// Reads the file at canonical path `real` as ELF, turning failures into
@@ -124,11 +139,14 @@ mod tests {
         std::fs::write(t.path().join("ls"), &ls).unwrap();
         std::fs::write(t.path().join("script"), b"#!/bin/sh\n").unwrap();
         let files = Files::new(Root::open(t.path()).unwrap());
-        let s = files.symbols(Path::new("/ls"));
+        let s = files.symbols(Path::new("/ls")).unwrap();
         assert!(!s.imports.is_empty());
         assert_eq!(*s, crate::elf::symbols(&ls).unwrap());
         assert!(matches!(files.probe(Path::new("/ls")), Probe::Elf(_)));
-        assert_eq!(*files.symbols(Path::new("/script")), Symbols::default());
-        assert_eq!(*files.symbols(Path::new("/absent")), Symbols::default());
+        // What cannot be read is an error naming the file, never no symbols.
+        for bad in ["/script", "/absent"] {
+            let err = files.symbols(Path::new(bad)).unwrap_err();
+            assert_eq!(err.path(), Some(&PathBuf::from(bad)), "{err}");
+        }
     }
 }

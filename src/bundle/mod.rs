@@ -399,16 +399,16 @@ impl<'a> Planner<'a> {
                 self.runtime_library(&path, &format!("NSS module for '{service}'"))?;
             }
         }
-        let imports: Vec<String> = self
+        let mut imports: Vec<String> = Vec::new();
+        for o in self
             .closures
             .iter()
             .filter(|c| c.libc == Some(Libc::Glibc))
             .flat_map(|c| c.objects.iter())
-            .flat_map(|o| {
-                let s = self.analyzer.files().symbols(&o.real);
-                s.imports.iter().map(|i| i.name.clone()).collect::<Vec<_>>()
-            })
-            .collect();
+        {
+            let s = self.analyzer.files().symbols(&o.real)?;
+            imports.extend(s.imports.iter().map(|i| i.name.clone()));
+        }
         if profile::extras::needs_libgcc_s(&imports)
             && let Some(path) = self.analyzer.locate(&main, libc, "libgcc_s.so.1")
         {

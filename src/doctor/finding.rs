@@ -59,11 +59,13 @@ pub enum Code {
     NssModuleMissing,
     /// The program looks users up, and the target has no /etc/passwd.
     NoPasswd,
+    /// An object of the closure whose symbol tables cannot be read.
+    ObjectDamaged,
 }
 
 impl Code {
     /// Every code, in the order the checks run.
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 13] = [
         Code::FileMissing,
         Code::NotExecutable,
         Code::ShebangCrlf,
@@ -72,6 +74,7 @@ impl Code {
         Code::Static,
         Code::InterpreterMissing,
         Code::LibraryMissing,
+        Code::ObjectDamaged,
         Code::VersionMissing,
         Code::SymbolMissing,
         Code::NssModuleMissing,
@@ -93,6 +96,7 @@ impl Code {
             Code::Static => "static",
             Code::NssModuleMissing => "nss-module-missing",
             Code::NoPasswd => "no-passwd",
+            Code::ObjectDamaged => "object-damaged",
         }
     }
 

@@ -120,12 +120,22 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Its symbols, through the analyser's cache for a file of the target.
-    pub fn symbols(&self, files: &Files) -> Arc<Symbols> {
+    /// Its symbols, through the analyser's cache for a file of the target;
+    /// an error naming it when its tables cannot be read.
+    pub fn symbols(&self, files: &Files, elf: &ElfFile, shown: &Path) -> Result<Arc<Symbols>> {
         match (&self.host_bytes, &self.real) {
-            (Some(bytes), _) => Arc::new(crate::elf::symbols(bytes).unwrap_or_default()),
+            (Some(bytes), _) => elf
+                .symbols(bytes)
+                .map(Arc::new)
+                .map_err(|e| Error::Malformed {
+                    path: shown.to_path_buf(),
+                    reason: match e {
+                        ParseError::NotElf => "not an ELF file".into(),
+                        ParseError::Malformed(m) => format!("its symbol tables: {m}"),
+                    },
+                }),
             (None, Some(real)) => files.symbols(real),
-            (None, None) => Arc::default(),
+            (None, None) => Ok(Arc::default()),
         }
     }
 }

@@ -232,3 +232,16 @@ fn glibc_undefined(s: &str, object: &str, m: &Import) -> String {
         ),
     }
 }
+
+/// object-damaged: an object of the closure whose symbol tables cannot be
+/// read, so nothing can be said of its symbols; the loader would read them.
+pub(super) fn damaged(s: &str, object: &str, error: &crate::error::Error) -> Finding {
+    Finding::new(
+        Code::ObjectDamaged,
+        vec![format!(
+            "(the loader reads these tables too: expect a crash or \"{s}: error while loading shared libraries: {object}\")"
+        )],
+        format!("{object} is damaged: {error}"),
+        format!("replace {object} with an intact copy (reinstall its package)"),
+    )
+}

@@ -147,13 +147,14 @@ impl Checker<'_> {
             Placement::Host { .. } => self.analyzer.analyze_placed(elf.clone(), shown)?,
         };
         self.libc = closure.libc;
-        self.dynamic(&s, &closure, source.symbols(self.analyzer.files()));
+        let main_symbols = source.symbols(self.analyzer.files(), &elf, shown);
+        self.dynamic(&s, &closure, main_symbols);
         Ok(())
     }
 
     /// The loader's checks on the closure of program `s`, then the run-time
     /// ones; `main_symbols` are the program's own.
-    fn dynamic(&mut self, s: &str, c: &Closure, main_symbols: Arc<Symbols>) {
+    fn dynamic(&mut self, s: &str, c: &Closure, main_symbols: Result<Arc<Symbols>>) {
         let libc = c.libc.unwrap_or(Libc::Glibc);
         if let Some(f) = loader::interpreter(s, c, self.target) {
             self.findings.push(f);
@@ -165,9 +166,19 @@ impl Checker<'_> {
             return;
         }
         let files = self.analyzer.files();
-        let symbols: Vec<Arc<Symbols>> = std::iter::once(main_symbols)
+        let read: Vec<Result<Arc<Symbols>>> = std::iter::once(main_symbols)
             .chain(c.objects.iter().skip(1).map(|o| files.symbols(&o.real)))
             .collect();
+        let damaged: Vec<Finding> = read
+            .iter()
+            .zip(&c.objects)
+            .filter_map(|(r, o)| r.as_ref().err().map(|e| loader::damaged(s, &o.path, e)))
+            .collect();
+        if !damaged.is_empty() {
+            self.findings.extend(damaged);
+            return;
+        }
+        let symbols: Vec<Arc<Symbols>> = read.into_iter().flatten().collect();
         if libc == Libc::Glibc {
             let versions = loader::versions(s, c, &symbols);
             if !versions.is_empty() {

@@ -91,7 +91,12 @@ impl Target {
             if elf.soname.as_deref() != Some("libc.so.6") {
                 continue;
             }
-            let version = newest_glibc(&files.symbols(&real).versions);
+            // A libc whose tables cannot be read has no known version here;
+            // each program that loads it gets an object-damaged finding.
+            let version = files
+                .symbols(&real)
+                .ok()
+                .and_then(|s| newest_glibc(&s.versions));
             t.libcs.push(TargetLibc {
                 libc: Libc::Glibc,
                 path,

@@ -108,8 +108,9 @@ pub fn symbols(bytes: &[u8]) -> Result<Symbols, ParseError> {
 impl ElfFile {
     /// Reads the dynamic symbol table and the version definitions and needs
     /// from `bytes`, the contents this was parsed from, through the table
-    /// offsets found by [`ElfFile::parse`]. A table cut short ends reading
-    /// where it ends; the only error is bytes that are not ELF at all.
+    /// offsets found by [`ElfFile::parse`]. A symbol table or string table
+    /// that extends past the end of the file is an error (the loader would
+    /// read past it too); version chains cut short end where they end.
     pub fn symbols(&self, bytes: &[u8]) -> Result<Symbols, ParseError> {
         if !has_elf_magic(bytes) {
             return Err(ParseError::NotElf);
@@ -119,6 +120,21 @@ impl ElfFile {
             return Ok(Symbols::default());
         };
         let img = Image::new(bytes, self.class, self.data);
+        let count = symbol_count(&img, t)
+            .ok_or_else(|| ParseError::Malformed("the symbol hash table is cut short".into()))?;
+        let end = count
+            .checked_mul(Sym::size(&img))
+            .and_then(|n| n.checked_add(symtab));
+        if end.is_none_or(|end| end > bytes.len()) {
+            return Err(ParseError::Malformed(format!(
+                "the dynamic symbol table ({count} entries) extends past the end of the file"
+            )));
+        }
+        if strtab >= bytes.len() {
+            return Err(ParseError::Malformed(
+                "DT_STRTAB is past the end of the file".into(),
+            ));
+        }
         let mut out = Symbols::default();
         let version_names = read_needs(img, strtab, t.verneed, &mut out.needs);
         out.versions = read_definitions(img, strtab, t.verdef);
@@ -127,7 +143,7 @@ impl ElfFile {
             symtab,
             strtab,
             versym: t.versym,
-            count: symbol_count(&img, t),
+            count,
         };
         table.read(&version_names, &mut out);
         Ok(out)
@@ -228,9 +244,9 @@ impl SymbolTable<'_> {
     }
 }
 
-/// The number of dynamic symbols, from DT_GNU_HASH or else DT_HASH (0 when
-/// neither can be read).
-fn symbol_count(img: &Image<'_>, t: &Tables) -> usize {
+/// The number of dynamic symbols, from DT_GNU_HASH or else DT_HASH (0 with
+/// neither); None when the table there cannot be read.
+fn symbol_count(img: &Image<'_>, t: &Tables) -> Option<usize> {
     if let Some(h) = t.gnu_hash {
         gnu_hash_count(img, h)
     } else if let Some(h) = t.hash {
@@ -239,9 +255,9 @@ fn symbol_count(img: &Image<'_>, t: &Tables) -> usize {
             .and_then(|at| img.u32(at))
             .map(|n| n as usize)
     } else {
-        None
+        // No hash table: nothing says how many symbols there are.
+        Some(0)
     }
-    .unwrap_or(0)
 }
 
 /// The number of dynamic symbols, from a GNU hash table: one past the
@@ -343,7 +359,7 @@ mod tests {
                 count: u64::MAX,
             }),
         };
-        assert_eq!(symbol_count(&img, &tables), 0);
+        assert_eq!(symbol_count(&img, &tables), None);
         let mut needs = Vec::new();
         read_needs(img, near_end, tables.verneed, &mut needs);
         assert_eq!(needs, [(String::new(), Vec::new())]);
