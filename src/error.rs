@@ -11,32 +11,89 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub enum Error {
     /// An I/O failure while reading `path`.
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: io::Error,
+    },
     /// `path` does not start with the ELF magic.
-    NotElf { path: PathBuf },
+    NotElf {
+        /// The file concerned.
+        path: PathBuf,
+    },
     /// `path` is ELF but its headers are truncated or inconsistent.
-    Malformed { path: PathBuf, reason: String },
+    Malformed {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// `path` is an ELF file of a kind the loader does not start (relocatable, core).
-    Unsupported { path: PathBuf, reason: String },
+    Unsupported {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// Resolving `path` inside the root met too many symbolic links.
-    SymlinkLoop { path: PathBuf },
+    SymlinkLoop {
+        /// The file concerned.
+        path: PathBuf,
+    },
     /// `path` (or a link on the way to it) does not exist.
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The file concerned.
+        path: PathBuf,
+    },
     /// A dangling symbolic link: `path` points to `target`, which does not exist.
-    DanglingSymlink { path: PathBuf, target: PathBuf },
+    DanglingSymlink {
+        /// The file concerned.
+        path: PathBuf,
+        /// The link's target, as written.
+        target: PathBuf,
+    },
     /// A configuration file the loader would read is invalid.
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// A root (directory, layers or image) that cannot be used; `source` says why.
-    Root { root: String, source: Box<Error> },
+    Root {
+        /// The root, as it was given.
+        root: String,
+        /// Why it cannot be used.
+        source: Box<Error>,
+    },
     /// An image (OCI layout or archive) that is damaged or not what it claims.
-    Image { path: PathBuf, reason: String },
+    Image {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// An environment variable with a value that cannot be used.
-    Environment { name: &'static str, reason: String },
+    Environment {
+        /// The variable's name.
+        name: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// An output that exists and cannot be replaced; `reason` says why.
-    OutputExists { path: PathBuf, reason: String },
+    OutputExists {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// A directory output that exists and is not empty (writing into it
     /// must be asked for).
-    OutputNotEmpty { path: PathBuf },
+    OutputNotEmpty {
+        /// The file concerned.
+        path: PathBuf,
+    },
     /// A request that cannot be carried out as made (two outputs on one
     /// stream, a destination for several inputs...).
     Usage(String),

@@ -1,10 +1,22 @@
 //! elfroot: what an ELF file needs to start, computed the way glibc's ld.so
 //! and musl's loader would, without executing anything.
 //!
-//! Data flows one way: [`elf`] reads files, [`root`] confines every path to
-//! a root file system, [`search`] applies the loaders' rules, [`closure`]
-//! builds the graph of what gets loaded, [`report`] gathers the closures of
-//! all inputs, and [`output`] writes them out.
+//! Data flows one way, each stage using only those before it:
+//!
+//! [`elf`] (reads ELF files; the only user of goblin) -> [`root`] (every file
+//! access, confined to a root: a directory, layers, an image) -> [`files`]
+//! (each file read and parsed once) -> [`search`] (the loaders' rules) ->
+//! [`profile`] (which libc loads a program, what it loads at run time) ->
+//! [`closure`] (the graph of what gets loaded) -> [`report`] (the closures
+//! of all inputs) -> [`doctor`] (why a program would not start) ->
+//! [`bundle`] (a minimal root file system, checked by the doctor) ->
+//! [`output`], [`archive`] and [`oci`] (writers).
+//!
+//! [`config`] settles the root and the environment; [`inspect`],
+//! [`doctor::run`] and [`bundle::run`] are the commands, one call each,
+//! returning an [`outcome::Outcome`]. The library never prints.
+
+#![warn(missing_docs)]
 
 pub mod archive;
 pub mod bundle;

@@ -50,11 +50,17 @@ pub enum EntryKind {
     Dir,
     /// Contents copied from this host file (read while writing, never held
     /// whole in memory).
-    File { source: PathBuf },
+    File {
+        /// The host file.
+        source: PathBuf,
+    },
     /// Contents given inline (generated files such as /etc/passwd).
     Data(Vec<u8>),
     /// A symbolic link; the target is written as given.
-    Symlink { target: String },
+    Symlink {
+        /// The target, as written.
+        target: String,
+    },
 }
 
 impl Entry {

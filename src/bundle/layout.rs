@@ -22,28 +22,39 @@ pub enum ItemKind {
     File(PathBuf),
     /// A generated file.
     Data(Vec<u8>),
+    /// A symbolic link with this target, as written.
     Symlink(String),
+    /// A directory.
     Dir,
 }
 
 /// One path of the bundle and why it is there.
 #[derive(Debug, Clone)]
 pub struct Item {
+    /// What is there.
     pub kind: ItemKind,
+    /// Permission bits.
     pub mode: u32,
+    /// Why it is there (the manifest says it).
     pub reason: String,
 }
 
 /// The manifest line for one path (`--json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifestEntry {
+    /// The absolute path in the bundle.
     pub path: String,
+    /// `file`, `generated`, `symlink` or `dir`.
     pub kind: &'static str,
+    /// For a file: the host file copied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// For a symbolic link: its target, as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Permission bits in octal (`"0755"`).
     pub mode: String,
+    /// Why it is there.
     pub reason: String,
 }
 

@@ -30,18 +30,23 @@ pub enum DlopenMode {
     /// "required" and "recommended".
     #[default]
     Default,
+    /// Every note, "suggested" ones too.
     All,
+    /// No note.
     None,
 }
 
 /// `--add SRC[:DEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddSpec {
+    /// A path or glob inside the root.
     pub src: String,
+    /// Where it goes in the bundle (default: the same path).
     pub dest: Option<String>,
 }
 
 impl AddSpec {
+    /// Parses `SRC[:DEST]`.
     pub fn parse(s: &str) -> AddSpec {
         match s.split_once(':') {
             Some((src, dest)) if !dest.is_empty() => AddSpec {
@@ -69,8 +74,11 @@ pub struct BundleOptions {
     pub nsswitch: Option<PathBuf>,
     /// Write a minimal /etc/passwd and /etc/group.
     pub passwd: bool,
+    /// Optional extras asked for.
     pub with: Vec<Extra>,
+    /// Which dlopen notes are followed.
     pub dlopen: DlopenMode,
+    /// Files, directories and globs added as they are.
     pub add: Vec<AddSpec>,
 }
 
@@ -92,17 +100,22 @@ impl Default for BundleOptions {
 /// A library that could not be found, and who needs it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Missing {
+    /// The name as needed (a DT_NEEDED entry, an interpreter path...).
     pub name: String,
+    /// The object that needs it.
     pub needed_by: String,
+    /// What is wrong: missing, incompatible, invalid, unreadable...
     pub status: String,
 }
 
 /// A planned bundle.
 #[derive(Debug)]
 pub struct Bundle {
+    /// Everything that goes in, by path.
     pub layout: Layout,
     /// Where each input is in the bundle.
     pub placed: Vec<PathBuf>,
+    /// What could not be found.
     pub missing: Vec<Missing>,
     /// The closures of every ELF file that went in (inputs, extras, added files).
     pub closures: Vec<Closure>,

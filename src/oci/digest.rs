@@ -10,7 +10,9 @@ use sha2::{Digest as _, Sha256, Sha512};
 /// A digest algorithm the image layout names blobs by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Algorithm {
+    /// SHA-256, what every image uses.
     Sha256,
+    /// SHA-512.
     Sha512,
 }
 

@@ -31,13 +31,19 @@ pub const LAYOUT_VERSION: &str = "1.0.0";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// What the blob is (`application/vnd.oci.image.manifest.v1+json`...).
     pub media_type: String,
+    /// `algorithm:hex` of the blob.
     pub digest: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// For a manifest in an index: the platform it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Value>,
+    /// Annotations (the tag is `org.opencontainers.image.ref.name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Any other field, kept as it was.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

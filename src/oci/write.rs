@@ -88,6 +88,7 @@ pub struct ImageOptions {
     pub platform: Platform,
     /// The first input's path in the image: the default Entrypoint.
     pub program: String,
+    /// What the container runs.
     pub run: RunConfig,
     /// The `org.opencontainers.image.ref.name` of the image ("latest" if none).
     pub tag: Option<String>,
@@ -102,9 +103,11 @@ pub struct ImageOptions {
 pub struct Written {
     /// `sha256:<hex>` of the image manifest: the image's identity.
     pub manifest_digest: String,
+    /// `sha256:<hex>` of the image config.
     pub config_digest: String,
     /// The new layer blob's digest and size.
     pub layer_digest: String,
+    /// Its size in bytes.
     pub layer_size: u64,
     /// Digest of the new layer's uncompressed tar.
     pub diff_id: String,
