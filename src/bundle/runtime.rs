@@ -1,0 +1,144 @@
+//! What the libc loads at run time that no DT_NEEDED names, added to the
+//! plan: NSS modules, libgcc_s, gconv modules (glibc), libraries named by
+//! `.note.dlopen` notes, and an ld.so.cache for libraries the loader found
+//! outside its default directories. The rules themselves are `profile`'s.
+
+use std::path::Path;
+
+use super::planner::Planner;
+use super::{DlopenMode, Missing};
+use crate::closure::Libc;
+use crate::error::Result;
+use crate::profile;
+
+impl Planner<'_> {
+    pub(super) fn glibc_extras(&mut self, nsswitch: &str, gconv: bool) -> Result<()> {
+        if !self.layout.contains("/etc/nsswitch.conf") {
+            self.layout.add_data(
+                "/etc/nsswitch.conf",
+                nsswitch.as_bytes().to_vec(),
+                0o644,
+                "NSS configuration",
+            )?;
+        }
+        let Some(main) = self.glibc_main().cloned() else {
+            return Ok(());
+        };
+        // NSS modules and libgcc_s are dlopen'ed by libc itself.
+        let libc = main
+            .objects
+            .iter()
+            .position(|o| o.names.iter().any(|n| n.starts_with("libc.so")))
+            .unwrap_or(0);
+        for service in profile::nss::services(nsswitch) {
+            let name = format!("libnss_{service}.so.2");
+            if let Some(path) = self.analyzer.locate(&main, libc, &name) {
+                self.runtime_library(&path, &format!("NSS module for '{service}'"))?;
+            }
+        }
+        let mut imports: Vec<String> = Vec::new();
+        for o in self
+            .closures
+            .iter()
+            .filter(|c| c.libc == Some(Libc::Glibc))
+            .flat_map(|c| c.objects.iter())
+        {
+            let s = self.analyzer.files().symbols(&o.real)?;
+            imports.extend(s.imports.iter().map(|i| i.name.clone()));
+        }
+        if profile::extras::needs_libgcc_s(&imports)
+            && let Some(path) = self.analyzer.locate(&main, libc, "libgcc_s.so.1")
+        {
+            self.runtime_library(&path, "unwinder for pthread_cancel/pthread_exit")?;
+        }
+        if gconv {
+            let main_elf = main.objects[0].elf.clone();
+            let mut dirs: Vec<String> = Vec::new();
+            if let Some(t) = crate::elf::arch::multiarch_triplet(&main_elf) {
+                dirs.push(format!("/usr/lib/{t}/gconv"));
+            }
+            dirs.push(format!(
+                "/usr/{}/gconv",
+                crate::elf::arch::libdir_name(&main_elf)
+            ));
+            dirs.push("/usr/lib/gconv".into());
+            for d in dirs {
+                if matches!(self.root().resolve_dir(Path::new(&d)), Ok(Some(_))) {
+                    self.tree(&d, None, "gconv modules")?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn dlopen_notes(&mut self, mode: DlopenMode) -> Result<()> {
+        if mode == DlopenMode::None {
+            return Ok(());
+        }
+        let mut i = 0;
+        while i < self.closures.len() {
+            let c = self.closures[i].clone();
+            i += 1;
+            for (id, o) in c.objects.iter().enumerate() {
+                for note in &o.elf.dlopen {
+                    let wanted = mode == DlopenMode::All
+                        || matches!(note.priority.as_str(), "required" | "recommended");
+                    if !wanted {
+                        continue;
+                    }
+                    let found = note
+                        .soname
+                        .iter()
+                        .find_map(|n| self.analyzer.locate(&c, id, n));
+                    match found {
+                        Some(path) if !self.layout.contains(&path) => {
+                            self.runtime_library(&path, &format!("dlopen note of {}", o.path))?;
+                        }
+                        Some(_) => {}
+                        None if note.priority == "required" => self.missing.push(Missing {
+                            name: note.soname.join(" or "),
+                            needed_by: o.path.clone(),
+                            status: "missing (required by a dlopen note)".into(),
+                        }),
+                        None => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes an /etc/ld.so.cache when the loader found libraries through the
+    /// root's cache in directories it would not search by default.
+    pub(super) fn ld_so_cache(&mut self) -> Result<()> {
+        if self.cache.is_empty() || self.layout.contains("/etc/ld.so.cache") {
+            return Ok(());
+        }
+        let Some(main) = self.glibc_main() else {
+            return Ok(());
+        };
+        let main_elf = main.objects[0].elf.clone();
+        let defaults = self.analyzer.default_dirs(&main_elf);
+        let outside = self.cache.iter().any(|(_, path)| {
+            let dir = Path::new(path)
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned());
+            !defaults.iter().any(|d| Some(d) == dir.as_ref())
+        });
+        if !outside {
+            return Ok(());
+        }
+        let bytes = crate::search::ld_so_cache::write(
+            &self.cache,
+            crate::elf::arch::cache_flags(&main_elf),
+            main_elf.data,
+        );
+        self.layout.add_data(
+            "/etc/ld.so.cache",
+            bytes,
+            0o644,
+            "libraries outside the default directories",
+        )
+    }
+}
