@@ -1,11 +1,11 @@
 //! `--add SRC[:DEST]`: files, directories and globs of the root added as
 //! they are; ELF files among them bring their closures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::planner::Planner;
 use crate::error::{Error, Result};
-use crate::root::Lookup;
+use crate::root::{Lookup, is_pattern};
 
 /// `--add SRC[:DEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,29 +33,39 @@ impl AddSpec {
 }
 
 impl Planner<'_> {
+    /// Adds what `spec` names. SRC is a path or glob inside the root (a
+    /// relative one is taken from the working directory, or `/` in another
+    /// root); DEST is an absolute path in the bundle, and a directory when
+    /// it ends in `/` or SRC is a glob, as for `cp SRC DEST/`.
     pub(super) fn add(&mut self, spec: &AddSpec) -> Result<()> {
-        let matches = self.glob(&spec.src)?;
+        let pattern = self.root().absolute(Path::new(&spec.src));
+        let matches = self.root().glob(&pattern)?;
         if matches.is_empty() {
-            return Err(Error::NotFound {
-                path: PathBuf::from(&spec.src),
-            });
+            return Err(Error::NotFound { path: pattern });
         }
-        // With a glob, DEST is a directory, as for `cp PATTERN DEST/`.
-        let many = matches.len() > 1 || spec.src.contains(['*', '?', '[']);
+        if let Some(d) = &spec.dest
+            && !d.starts_with('/')
+        {
+            return Err(Error::Usage(format!(
+                "{d}: a destination in the bundle must be an absolute path"
+            )));
+        }
+        let into_dir = matches.len() > 1
+            || is_pattern(&spec.src)
+            || spec.dest.as_deref().is_some_and(|d| d.ends_with('/'));
+        let reason = format!("added ({})", spec.src);
         for m in matches {
-            let shown = m.to_string_lossy().into_owned();
-            let dest = spec.dest.as_ref().map(|d| {
-                if many {
-                    let name = m
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    format!("{}/{name}", d.trim_end_matches('/'))
-                } else {
-                    d.clone()
+            let shown = super::layout::utf8(&m)?.to_string();
+            let dest = match &spec.dest {
+                Some(d) if into_dir => {
+                    let name = m.file_name().map(|n| n.to_string_lossy().into_owned());
+                    let Some(name) = name else {
+                        return Err(Error::Usage(format!("{shown}: has no name to put in {d}")));
+                    };
+                    Some(format!("{}/{name}", d.trim_end_matches('/')))
                 }
-            });
-            let reason = format!("added ({})", spec.src);
+                other => other.clone(),
+            };
             match self.root().lookup(&m)? {
                 Lookup::Dir(_) => self.tree(&shown, dest.as_deref(), &reason)?,
                 Lookup::File(real) => {
@@ -67,28 +77,15 @@ impl Planner<'_> {
                     }
                     self.elf_closure(&real)?;
                 }
-                _ => {
-                    return Err(Error::NotFound { path: m });
+                Lookup::Other(_) => {
+                    return Err(Error::Unsupported {
+                        path: m,
+                        reason: "not a regular file or directory".into(),
+                    });
                 }
+                Lookup::Absent => return Err(Error::NotFound { path: m }),
             }
         }
         Ok(())
-    }
-
-    /// Expands a glob pattern inside the root; a plain path is itself.
-    pub(super) fn glob(&self, pattern: &str) -> Result<Vec<PathBuf>> {
-        if !pattern.contains(['*', '?', '[']) {
-            return Ok(vec![PathBuf::from(pattern)]);
-        }
-        let root = self.root();
-        let host_pattern = root.host_path(Path::new(pattern));
-        let paths = glob::glob(&host_pattern.to_string_lossy())
-            .map_err(|e| Error::Usage(format!("{pattern}: bad glob pattern: {e}")))?;
-        let mut out: Vec<PathBuf> = paths
-            .filter_map(|p| p.ok())
-            .filter_map(|p| root.inner_path(&p))
-            .collect();
-        out.sort();
-        Ok(out)
     }
 }

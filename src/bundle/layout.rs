@@ -6,7 +6,7 @@
 //! link in the bundle too, and the file lands at its canonical path, so the
 //! layer lays cleanly over a base image of the same distribution.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -62,6 +62,9 @@ pub struct ManifestEntry {
 #[derive(Debug, Default)]
 pub struct Layout {
     items: BTreeMap<String, Item>,
+    /// Canonical directories added whole, so that a link back into one
+    /// does not add it again.
+    trees: BTreeSet<PathBuf>,
 }
 
 impl Layout {
@@ -113,13 +116,13 @@ impl Layout {
         };
         for (link, target) in &trace.links {
             self.insert(
-                &link.to_string_lossy(),
-                ItemKind::Symlink(target.to_string_lossy().into_owned()),
+                utf8(link)?,
+                ItemKind::Symlink(utf8(target)?.to_string()),
                 0o777,
                 reason,
             )?;
         }
-        let real = trace.real.to_string_lossy().into_owned();
+        let real = utf8(&trace.real)?.to_string();
         if trace.is_file {
             self.insert(
                 &real,
@@ -154,7 +157,8 @@ impl Layout {
 
     /// Adds the directory tree at `src` (a path inside the root) at `dest`
     /// (default: its own path). Links inside stay links, and what they point
-    /// to is brought along. Returns the canonical paths of the regular files.
+    /// to is brought along: a file, or a directory with all it holds. Returns
+    /// the canonical paths of the regular files.
     pub fn add_tree(
         &mut self,
         root: &Root,
@@ -167,9 +171,13 @@ impl Layout {
                 path: PathBuf::from(src),
             });
         };
-        let dest = dest
-            .map(normalise)
-            .unwrap_or_else(|| top.to_string_lossy().into_owned());
+        let dest = match dest {
+            Some(d) => normalise(d),
+            None => utf8(&top)?.to_string(),
+        };
+        if dest == utf8(&top)? {
+            self.trees.insert(top.clone());
+        }
         let mut files = Vec::new();
         let mut follow = Vec::new();
         for e in root.walk_tree(&top)? {
@@ -177,7 +185,7 @@ impl Layout {
             let at = if rel.as_os_str().is_empty() {
                 dest.clone()
             } else {
-                format!("{}/{}", dest.trim_end_matches('/'), rel.display())
+                format!("{}/{}", dest.trim_end_matches('/'), utf8(rel)?)
             };
             match e.kind {
                 TreeKind::File => {
@@ -186,26 +194,33 @@ impl Layout {
                 }
                 TreeKind::Dir => self.insert(&at, ItemKind::Dir, e.mode, reason)?,
                 TreeKind::Symlink(target) => {
-                    self.insert(
-                        &at,
-                        ItemKind::Symlink(target.to_string_lossy().into_owned()),
-                        0o777,
-                        reason,
-                    )?;
+                    let target = utf8(&target)?.to_string();
+                    self.insert(&at, ItemKind::Symlink(target), 0o777, reason)?;
                     follow.push(e.path);
                 }
                 TreeKind::Other => {}
             }
         }
         for link in follow {
-            let shown = link.to_string_lossy().into_owned();
-            if let Some(real) = self.add_path(root, &shown, &format!("target of {shown}"))?
-                && matches!(root.lookup(&real)?, crate::root::Lookup::File(_))
-            {
-                files.push(real);
+            let shown = utf8(&link)?.to_string();
+            let why = format!("target of {shown}");
+            let Some(real) = self.add_path(root, &shown, &why)? else {
+                continue;
+            };
+            match root.lookup(&real)? {
+                crate::root::Lookup::File(_) => files.push(real),
+                crate::root::Lookup::Dir(_) if !self.within_tree(&real) => {
+                    files.extend(self.add_tree(root, utf8(&real)?, None, &why)?);
+                }
+                _ => {}
             }
         }
         Ok(files)
+    }
+
+    /// True when `dir` is (in) a directory already added whole.
+    fn within_tree(&self, dir: &Path) -> bool {
+        dir.ancestors().any(|a| self.trees.contains(a))
     }
 
     /// The writer's entries.
@@ -293,6 +308,14 @@ impl Layout {
 }
 
 /// `/a//b/./c/../d/` -> `/a/b/d` (textually, as for a path built from `$ORIGIN/..`).
+/// A path as the bundle names it: bundles hold UTF-8 names only.
+pub(crate) fn utf8(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| Error::Unsupported {
+        path: path.to_path_buf(),
+        reason: "the name is not valid UTF-8, which a bundle cannot hold".into(),
+    })
+}
+
 fn normalise(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for s in p.split('/') {

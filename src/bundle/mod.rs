@@ -116,12 +116,10 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     let mut placed = Vec::new();
     for input in inputs {
         p.input(input, opts.dest.as_deref())?;
-        placed.push(
-            opts.dest
-                .as_ref()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| input.clone()),
-        );
+        placed.push(match &opts.dest {
+            Some(d) => PathBuf::from(d),
+            None => placed_at(analyzer.files().root(), input)?,
+        });
     }
     for spec in &opts.add {
         p.add(spec)?;
@@ -169,6 +167,26 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         missing: p.missing,
         closures: p.closures,
         extra_sources,
+    })
+}
+
+/// Where an input is in the bundle: its path, with `.` and `..` resolved as
+/// the kernel resolves them (the bundle does not hold the directories a
+/// `..` climbs out of).
+fn placed_at(root: &crate::root::Root, input: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    let dotted = input
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir));
+    let (Some(parent), Some(name)) = (input.parent(), input.file_name()) else {
+        return Ok(input.to_path_buf());
+    };
+    if !dotted {
+        return Ok(input.to_path_buf());
+    }
+    Ok(match root.resolve_dir(parent)? {
+        Some(dir) => dir.join(name),
+        None => input.to_path_buf(),
     })
 }
 

@@ -28,13 +28,19 @@ impl<'a> Planner<'a> {
     }
 
     pub(super) fn input(&mut self, input: &Path, dest: Option<&str>) -> Result<()> {
-        let shown = input.to_string_lossy().into_owned();
+        let shown = super::layout::utf8(input)?.to_string();
         let real = match self.root().lookup(input)? {
             Lookup::File(real) => real,
-            Lookup::Dir(_) | Lookup::Other(_) => {
+            Lookup::Dir(_) => {
                 return Err(Error::Unsupported {
                     path: input.to_path_buf(),
-                    reason: "not a regular file (a directory goes in as an added tree, not as a program)".into(),
+                    reason: "a directory, not a program (directories go in as added trees)".into(),
+                });
+            }
+            Lookup::Other(_) => {
+                return Err(Error::Unsupported {
+                    path: input.to_path_buf(),
+                    reason: "not a regular file".into(),
                 });
             }
             Lookup::Absent => {

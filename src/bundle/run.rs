@@ -114,7 +114,7 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
             config.output
         ));
     } else {
-        write(&plan, config, format, mtime, &inputs, base, out)?;
+        write(&plan, config, format, mtime, base, out)?;
     }
     if config.json {
         let shown = PathBuf::from(config.output.to_string());
@@ -179,7 +179,6 @@ fn write(
     config: &BundleConfig,
     format: BundleFormat,
     mtime: u64,
-    inputs: &[PathBuf],
     base: Option<oci::Image>,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -198,7 +197,7 @@ fn write(
             )?;
         }
         BundleFormat::Oci | BundleFormat::OciArchive => {
-            let image = image_options(plan, config, format, mtime, inputs, base);
+            let image = image_options(plan, config, format, mtime, base);
             let written = oci::write(&entries, target, &image)?;
             if config.output != Output::Stdout && !config.json {
                 writeln!(out, "{}", written.manifest_digest)
@@ -218,13 +217,13 @@ fn image_options(
     config: &BundleConfig,
     format: BundleFormat,
     mtime: u64,
-    inputs: &[PathBuf],
     base: Option<oci::Image>,
 ) -> oci::ImageOptions {
-    let in_bundle: Vec<String> = match &config.options.dest {
-        Some(d) => vec![d.clone()],
-        None => inputs.iter().map(|i| i.display().to_string()).collect(),
-    };
+    let in_bundle: Vec<String> = plan
+        .placed
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let platform = plan
         .closures
         .first()

@@ -14,6 +14,7 @@
 //! walks trees, `host` reads host files; none of them uses anything
 //! outside `root` but the crate's error type.
 
+mod glob;
 mod host;
 pub mod layers;
 mod resolve;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+pub use glob::{MAX_MATCHES, is_pattern};
 pub use resolve::{Lookup, Trace};
 pub use walk::{TreeEntry, TreeKind};
 

@@ -40,7 +40,7 @@ impl From<&Output> for Run {
 }
 
 /// `elfroot ARGS` with a clean LD_LIBRARY_PATH, ready to run.
-fn elfroot_command<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+pub fn elfroot_command<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_elfroot"));
     cmd.args(args).env_remove("LD_LIBRARY_PATH");
     cmd
@@ -80,6 +80,7 @@ pub struct BundleTest {
     inputs: Vec<OsString>,
     args: Vec<OsString>,
     env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
     out: Out,
 }
 
@@ -99,6 +100,7 @@ impl BundleTest {
             inputs: inputs.into_iter().map(|s| s.as_ref().into()).collect(),
             args: Vec::new(),
             env: Vec::new(),
+            cwd: None,
             out: Out::Named("root".into()),
         }
     }
@@ -144,6 +146,12 @@ impl BundleTest {
         self
     }
 
+    /// Runs elfroot in this working directory.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> BundleTest {
+        self.cwd = Some(dir.into());
+        self
+    }
+
     /// Runs the real binary.
     pub fn run(self) -> Bundle {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -160,10 +168,12 @@ impl BundleTest {
         args.extend(self.inputs);
         args.extend(["-o".into(), o]);
         args.extend(self.args);
-        let output = elfroot_command(&args)
-            .envs(self.env)
-            .output()
-            .expect("run elfroot");
+        let mut cmd = elfroot_command(&args);
+        cmd.envs(self.env);
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
+        let output = cmd.output().expect("run elfroot");
         let run = Run::from(&output);
         if matches!(self.out, Out::Stdout) {
             fs::write(&out, &output.stdout).expect("save stdout");
