@@ -6,13 +6,12 @@
 //! through the tables that one parse located. Uses `root` and `elf`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::elf::{ElfFile, ParseError, Symbols};
 use crate::error::{Error, Result};
-use crate::root::Root;
+use crate::root::{PathMap, Root};
 
 /// What reading one file as ELF gave.
 #[derive(Debug, Clone)]
@@ -30,9 +29,9 @@ pub enum Probe {
 /// The root plus everything read from it so far.
 pub struct Files {
     root: Root,
-    parsed: RefCell<HashMap<PathBuf, Probe>>,
+    parsed: RefCell<PathMap<Probe>>,
     /// Symbols by canonical path, or why they could not be read.
-    symbols: RefCell<HashMap<PathBuf, std::result::Result<Arc<Symbols>, String>>>,
+    symbols: RefCell<PathMap<std::result::Result<Arc<Symbols>, String>>>,
 }
 
 impl Files {
@@ -52,7 +51,7 @@ impl Files {
 
     /// Reads the file at canonical path `real` as ELF, once per run.
     pub fn probe(&self, real: &Path) -> Probe {
-        if let Some(p) = self.parsed.borrow().get(real) {
+        if let Some(p) = self.parsed.borrow().get(real.as_os_str()) {
             return p.clone();
         }
         let probe = match self.root.contents(real) {
@@ -68,7 +67,7 @@ impl Files {
         };
         self.parsed
             .borrow_mut()
-            .insert(real.to_path_buf(), probe.clone());
+            .insert(real.as_os_str().to_owned(), probe.clone());
         probe
     }
 
@@ -77,14 +76,14 @@ impl Files {
     /// the file when it is not a readable ELF file, or its tables are damaged
     /// (never an empty table that would let a check pass).
     pub fn symbols(&self, real: &Path) -> Result<Arc<Symbols>> {
-        let cached = self.symbols.borrow().get(real).cloned();
+        let cached = self.symbols.borrow().get(real.as_os_str()).cloned();
         let read = match cached {
             Some(r) => r,
             None => {
                 let r = self.read_symbols(real);
                 self.symbols
                     .borrow_mut()
-                    .insert(real.to_path_buf(), r.clone());
+                    .insert(real.as_os_str().to_owned(), r.clone());
                 r
             }
         };

@@ -21,7 +21,6 @@ mod resolve;
 mod walk;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -34,6 +33,10 @@ pub use glob::{MAX_MATCHES, is_pattern};
 pub use resolve::{Lookup, Trace};
 pub use walk::{TreeEntry, TreeKind};
 
+/// A map keyed by paths, hashed as bytes: `Path`'s own `Hash` parses its
+/// components, which costs more than the lookups these maps save.
+pub(crate) type PathMap<V> = rustc_hash::FxHashMap<std::ffi::OsString, V>;
+
 /// A root file system: the host's `/`, a directory standing in for it, or
 /// a stack of layers.
 #[derive(Debug)]
@@ -43,7 +46,10 @@ pub struct Root {
     /// Set when the root is a stack of layers held in memory.
     tree: Option<layers::Tree>,
     /// Logical directory -> canonical directory inside the root (None: absent).
-    dirs: RefCell<HashMap<PathBuf, Option<PathBuf>>>,
+    dirs: RefCell<PathMap<Option<PathBuf>>>,
+    /// Path -> what [`Root::lookup`] found there, for the rest of the run:
+    /// the loader's search asks for the same paths for every program.
+    lookups: RefCell<PathMap<resolve::Lookup>>,
 }
 
 /// The contents of a file: mapped when it is large, read when it is small.
@@ -106,6 +112,7 @@ impl Root {
             host: true,
             tree: None,
             dirs: RefCell::default(),
+            lookups: RefCell::default(),
         }
     }
 
@@ -123,6 +130,7 @@ impl Root {
             host: false,
             tree: None,
             dirs: RefCell::default(),
+            lookups: RefCell::default(),
         })
     }
 
@@ -147,6 +155,7 @@ impl Root {
             host: false,
             tree: Some(tree),
             dirs: RefCell::default(),
+            lookups: RefCell::default(),
         })
     }
 
@@ -162,6 +171,7 @@ impl Root {
             host: false,
             tree: Some(layers::Tree::from_virtual(layers, items)?),
             dirs: RefCell::default(),
+            lookups: RefCell::default(),
         })
     }
 

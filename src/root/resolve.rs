@@ -3,8 +3,8 @@
 //! target restarts at the root, `..` never climbs above it, and more than
 //! [`MAX_SYMLINKS`] links is a loop.
 //!
-//! Owns [`Root::lookup`], [`Root::resolve_file`], [`Root::resolve_dir`] (and
-//! its cache), [`Root::trace`] and [`Root::link_target`]; reads the root only
+//! Owns [`Root::lookup`] and [`Root::resolve_dir`] (and their caches),
+//! [`Root::resolve_file`], [`Root::trace`] and [`Root::link_target`]; reads the root only
 //! through its lstat and readlink primitives (`super`).
 
 use std::ffi::OsString;
@@ -46,9 +46,17 @@ pub enum Lookup {
 }
 
 impl Root {
-    /// Follows `path` inside the root and says what is there.
+    /// Follows `path` inside the root and says what is there (remembered
+    /// for the rest of the run; errors are not).
     pub fn lookup(&self, path: &Path) -> Result<Lookup> {
-        self.lookup_hops(path, 0)
+        if let Some(hit) = self.lookups.borrow().get(path.as_os_str()) {
+            return Ok(hit.clone());
+        }
+        let found = self.lookup_hops(path, 0)?;
+        self.lookups
+            .borrow_mut()
+            .insert(path.as_os_str().to_owned(), found.clone());
+        Ok(found)
     }
 
     /// Canonical path of the regular file at `path`, or None when absent or not a file.
@@ -61,7 +69,7 @@ impl Root {
 
     /// Canonical path of the directory at `path`, remembered for the rest of the run.
     pub fn resolve_dir(&self, path: &Path) -> Result<Option<PathBuf>> {
-        if let Some(hit) = self.dirs.borrow().get(path) {
+        if let Some(hit) = self.dirs.borrow().get(path.as_os_str()) {
             return Ok(hit.clone());
         }
         let found = match self.walk(path, 0)? {
@@ -70,7 +78,7 @@ impl Root {
         };
         self.dirs
             .borrow_mut()
-            .insert(path.to_path_buf(), found.clone());
+            .insert(path.as_os_str().to_owned(), found.clone());
         Ok(found)
     }
 
