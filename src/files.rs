@@ -145,7 +145,7 @@ mod tests {
         // What cannot be read is an error naming the file, never no symbols.
         for bad in ["/script", "/absent"] {
             let err = files.symbols(Path::new(bad)).unwrap_err();
-            assert_eq!(err.path(), Some(&PathBuf::from(bad)), "{err}");
+            assert_eq!(err.path(), Some(&std::path::PathBuf::from(bad)), "{err}");
         }
     }
 }
