@@ -5,6 +5,7 @@
 //! so section headers a loader ignores cannot make a file unreadable here.
 
 pub mod arch;
+mod literals;
 mod records;
 mod symbols;
 
@@ -102,6 +103,10 @@ pub struct ElfFile {
     /// Where the symbol tables are, for [`ElfFile::symbols`].
     #[serde(skip)]
     tables: symbols::Tables,
+    /// The file ranges (offset, size) of its read-only loaded data, for
+    /// [`ElfFile::path_literals`].
+    #[serde(skip)]
+    rodata: Vec<(u64, u64)>,
 }
 
 /// One entry of an FDO dlopen note: alternatives for one feature.
@@ -167,6 +172,7 @@ impl ElfFile {
             dynamic: false,
             dlopen: Vec::new(),
             tables: symbols::Tables::default(),
+            rodata: Vec::new(),
         };
         if hdr.e_phnum == 0 {
             return Ok(file);
@@ -203,6 +209,7 @@ impl ElfFile {
 
     /// PT_INTERP and the dlopen notes of the PT_NOTE segments.
     fn read_segments(&mut self, bytes: &[u8], phdrs: &[ProgramHeader]) -> Result<(), ParseError> {
+        self.rodata = literals::read_only_ranges(phdrs);
         for ph in phdrs {
             if ph.p_type == program_header::PT_NOTE {
                 self.dlopen
