@@ -13,7 +13,7 @@ use crate::files::Files;
 use crate::profile::libc::{self, Libc};
 use crate::search::glibc::{Abi, System};
 use crate::search::hwcaps::HwcapsLevels;
-use crate::search::ld_so_cache::LdCache;
+use crate::search::ld_so_cache::{self, LdCache};
 use crate::search::ld_so_conf::{self, ConfDirs};
 use crate::search::musl;
 
@@ -27,6 +27,9 @@ pub struct Options {
     /// unless set ([`host_levels`](crate::search::hwcaps::host_levels) for this machine's).
     pub hwcaps: HwcapsLevels,
 }
+
+/// Where glibc's loader reads its cache.
+const CACHE: &str = "/etc/ld.so.cache";
 
 /// Computes closures in one root, sharing every file read between inputs.
 pub struct Analyzer {
@@ -107,31 +110,37 @@ impl Analyzer {
     fn cache(&self, main: &ElfFile) -> Option<&LdCache> {
         self.cache
             .get_or_init(|| {
-                let root = self.files.root();
-                let path = Path::new("/etc/ld.so.cache");
-                let real = match root.resolve_file(path) {
-                    Ok(Some(real)) => real,
-                    Ok(None) => return None,
-                    Err(e) => {
-                        self.warnings.borrow_mut().push(e);
-                        return None;
-                    }
-                };
-                let parsed = root.contents(&real).and_then(|b| {
-                    LdCache::parse(&b, main.data).map_err(|reason| Error::Config {
-                        path: path.to_path_buf(),
-                        reason: format!("invalid ld.so.cache ({reason}); ignored"),
-                    })
-                });
-                match parsed {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        self.warnings.borrow_mut().push(e);
-                        None
-                    }
+                let cache = self.read_cache(main).unwrap_or_else(|e| {
+                    self.warnings.borrow_mut().push(e);
+                    None
+                })?;
+                if cache.ignored() > 0 {
+                    self.warnings.borrow_mut().push(Error::Config {
+                        path: CACHE.into(),
+                        reason: format!(
+                            "{} entries ignored (a name or path longer than {} bytes, unterminated or not UTF-8, or a bad hwcaps index)",
+                            cache.ignored(),
+                            ld_so_cache::MAX_STRING
+                        ),
+                    });
                 }
+                Some(cache)
             })
             .as_ref()
+    }
+
+    /// The root's ld.so.cache, if it has one; an error when it is unusable.
+    fn read_cache(&self, main: &ElfFile) -> Result<Option<LdCache>, Error> {
+        let root = self.files.root();
+        let Some(real) = root.resolve_file(Path::new(CACHE))? else {
+            return Ok(None);
+        };
+        let bytes = root.contents(&real)?;
+        let cache = LdCache::parse(&bytes, main.data).map_err(|reason| Error::Config {
+            path: CACHE.into(),
+            reason: format!("invalid ld.so.cache ({reason}); ignored"),
+        })?;
+        Ok(Some(cache))
     }
 
     fn conf(&self) -> &ConfDirs {
