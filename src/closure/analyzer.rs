@@ -18,7 +18,7 @@ use crate::search::ld_so_conf::{self, ConfDirs};
 use crate::search::musl;
 
 /// Search settings that do not come from the root.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// LD_LIBRARY_PATH elements (from `--library-path`, then from the
     /// environment when the root is the host).
@@ -26,6 +26,20 @@ pub struct Options {
     /// The CPU whose glibc-hwcaps subdirectories ld.so tries: the baseline
     /// unless set ([`host_levels`](crate::search::hwcaps::host_levels) for this machine's).
     pub hwcaps: HwcapsLevels,
+    /// The directory the program would be started from, an absolute path
+    /// inside the root: where the loaders resolve relative directories of
+    /// LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH, and (glibc) empty ones. `/` by default.
+    pub cwd: String,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            library_path: Vec::new(),
+            hwcaps: HwcapsLevels::default(),
+            cwd: "/".to_string(),
+        }
+    }
 }
 
 /// Where glibc's loader reads its cache.
@@ -104,6 +118,7 @@ impl Analyzer {
             cache,
             conf,
             ld_library_path: &self.options.library_path,
+            cwd: &self.options.cwd,
         }
     }
 

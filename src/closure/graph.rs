@@ -32,6 +32,9 @@ pub struct Object {
     pub deps: Vec<Dep>,
     /// The glibc-hwcaps (or legacy hwcap) subdirectory it was found in, if any.
     pub hwcaps: Option<Hwcaps>,
+    /// For a relative `path` (found through a relative or empty element of
+    /// a search path): the directory it was resolved against.
+    pub relative_to: Option<String>,
     pub(super) origin: String,
 }
 
@@ -56,6 +59,7 @@ impl Object {
             loaded_by: None,
             deps: Vec::new(),
             hwcaps: None,
+            relative_to: None,
             origin,
         }
     }

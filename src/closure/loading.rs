@@ -12,7 +12,9 @@ use crate::files::Probe;
 use crate::profile::libc::{self, Libc};
 use crate::root::Lookup;
 use crate::search::glibc::{self, Abi};
-use crate::search::{Link, Outcome, Prober, SearchResult, TryResult, Via, expand_tokens, musl};
+use crate::search::{
+    Candidate, Link, Outcome, Prober, SearchResult, TryResult, Via, expand_tokens, join, musl,
+};
 
 /// The loader whose rules apply, with its view of the system for this program.
 enum Rules {
@@ -136,17 +138,7 @@ impl<'a> Loading<'a> {
                     self.objects[same].names.push(name.to_string());
                     return Resolution::Object(same);
                 }
-                let mut names = vec![name.to_string()];
-                if self.libc() == Libc::Glibc {
-                    names.extend(c.elf.soname.clone().filter(|s| s != name));
-                }
-                let file = c.path.clone();
-                self.objects.push(Object {
-                    names,
-                    loaded_by: Some(id),
-                    hwcaps: c.hwcaps,
-                    ..Object::mapped(c.path, c.real, c.elf, c.via, &file)
-                });
+                self.objects.push(self.mapped(id, name, c));
                 Resolution::Object(self.objects.len() - 1)
             }
             Outcome::NotFound => Resolution::Missing {
@@ -157,6 +149,28 @@ impl<'a> Loading<'a> {
                 reason,
                 tried: result.tried,
             },
+        }
+    }
+
+    /// The object for `c`, found for the need `name` of object `id`.
+    fn mapped(&self, id: ObjectId, name: &str, c: Candidate) -> Object {
+        let glibc = self.libc() == Libc::Glibc;
+        let mut names = vec![name.to_string()];
+        if glibc {
+            names.extend(c.elf.soname.clone().filter(|s| s != name));
+        }
+        // glibc makes the `$ORIGIN` of an object opened by a relative path
+        // absolute (the cwd at load time); musl keeps it relative.
+        let file = match &c.relative_to {
+            Some(cwd) if glibc => join(cwd, &c.path),
+            _ => c.path.clone(),
+        };
+        Object {
+            names,
+            loaded_by: Some(id),
+            hwcaps: c.hwcaps,
+            relative_to: c.relative_to,
+            ..Object::mapped(c.path, c.real, c.elf, c.via, &file)
         }
     }
 
@@ -210,10 +224,11 @@ impl<'a> Loading<'a> {
         chain: &[Link<'_>],
     ) -> SearchResult {
         let files = self.analyzer.files();
+        let options = self.analyzer.options();
         let want = &self.objects[0].elf;
+        let mut p = Prober::new(files, &options.cwd, want);
         if musl::is_loader_name(name) {
             // The loader itself, which is not there.
-            let mut p = Prober::new(files, want);
             p.note(
                 interp.unwrap_or("/lib/ld-musl.so.1"),
                 Via::Loader,
@@ -222,12 +237,16 @@ impl<'a> Loading<'a> {
             return p.finish(None);
         }
         if name.contains('/') {
-            let mut p = Prober::new(files, want);
             let step = p.file(name, Via::Path, true);
             return p.finish(Some(step));
         }
-        let library_path = &self.analyzer.options().library_path;
-        musl::search(files, library_path, system, name, chain)
+        let sys = musl::System {
+            files,
+            ld_library_path: &options.library_path,
+            path: system,
+            cwd: &options.cwd,
+        };
+        musl::search(&sys, name, chain)
     }
 
     fn search_glibc(
@@ -244,7 +263,7 @@ impl<'a> Loading<'a> {
         } else {
             Some(name.to_string())
         };
-        let mut p = Prober::new(self.analyzer.files(), want);
+        let mut p = Prober::new(self.analyzer.files(), &self.analyzer.options().cwd, want);
         let Some(name) = expanded else {
             p.note(name, Via::Path, TryResult::Absent);
             return p.finish(None);

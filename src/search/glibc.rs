@@ -7,6 +7,12 @@
 //! directories); the default directories unless DF_1_NODEFLIB. Each directory
 //! is tried with the hwcaps subdirectories first. A file of another
 //! architecture is skipped; a file that is not ELF stops the search.
+//!
+//! In LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH (`fillin_rpath` in
+//! elf/dl-load.c), an empty element is the current directory (ld.so opens
+//! the bare name) and a relative one is relative to the current directory,
+//! like every relative path ld.so opens. `$ORIGIN` in LD_LIBRARY_PATH is the
+//! program's directory.
 
 use std::path::Path;
 
@@ -30,6 +36,8 @@ pub struct System<'a> {
     pub conf: &'a ConfDirs,
     /// LD_LIBRARY_PATH elements, unexpanded.
     pub ld_library_path: &'a [String],
+    /// The process's current directory: where empty and relative elements lead.
+    pub cwd: &'a str,
 }
 
 /// The loader's view for one program's ABI: its default directories, the
@@ -97,7 +105,7 @@ impl Abi {
 /// Finds `name`, needed by `chain[0]`; `chain` runs up to the program itself.
 pub fn search(sys: &System<'_>, abi: &Abi, name: &str, chain: &[Link<'_>]) -> SearchResult {
     let want = chain.last().expect("chain holds at least the program").elf;
-    let mut p = Prober::new(sys.files, want);
+    let mut p = Prober::new(sys.files, sys.cwd, want);
     let step = steps(sys, abi, name, chain, &mut p);
     p.finish(step)
 }
@@ -129,8 +137,10 @@ fn steps(
             }
         }
     }
+    // ld.so expands LD_LIBRARY_PATH once, for the program.
+    let program = chain.last().copied().unwrap_or(needer);
     for dir in sys.ld_library_path {
-        if let Some(dir) = abi.expand(dir, needer.origin) {
+        if let Some(dir) = abi.expand(dir, program.origin) {
             try_step!(p.dir(&dir, name, &abi.subdirs, Via::LdLibraryPath));
         }
     }
@@ -226,6 +236,7 @@ mod tests {
             cache: None,
             conf: &conf,
             ld_library_path: &[],
+            cwd: "/",
         };
         let abi = Abi::new(&files, &main, levels);
         let chain = [Link {

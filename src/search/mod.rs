@@ -10,7 +10,7 @@ pub mod ld_so_cache;
 pub mod ld_so_conf;
 pub mod musl;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -131,6 +131,10 @@ pub struct Tried {
     pub path: String,
     /// The search step that tried it.
     pub via: Via,
+    /// For a relative `path`: the directory it was resolved against (the
+    /// process's current directory, [`Options::cwd`](crate::closure::Options::cwd)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_to: Option<String>,
     /// What was there.
     #[serde(flatten)]
     pub result: TryResult,
@@ -158,6 +162,8 @@ pub struct Candidate {
     pub via: Via,
     /// The hwcaps subdirectory it is in, if any.
     pub hwcaps: Option<Hwcaps>,
+    /// For a relative `path`: the directory it was resolved against.
+    pub relative_to: Option<String>,
 }
 
 /// The end of a search.
@@ -205,23 +211,40 @@ pub(crate) enum Step {
 /// The search state shared by the steps of one lookup.
 pub(crate) struct Prober<'a> {
     pub files: &'a Files,
+    /// The process's current directory, which relative paths start from.
+    pub cwd: &'a str,
     /// The program being loaded: candidates must match its class, byte order and machine.
     pub want: &'a ElfFile,
     pub tried: Vec<Tried>,
 }
 
 impl<'a> Prober<'a> {
-    pub fn new(files: &'a Files, want: &'a ElfFile) -> Self {
+    pub fn new(files: &'a Files, cwd: &'a str, want: &'a ElfFile) -> Self {
         Prober {
             files,
+            cwd,
             want,
             tried: Vec::new(),
         }
     }
 
+    /// The directory a relative `path` is resolved against; None for an absolute one.
+    fn relative_to(&self, path: &str) -> Option<String> {
+        (!path.starts_with('/')).then(|| self.cwd.to_string())
+    }
+
+    /// Where `path` is in the root: as it is, or for a relative path, under the cwd.
+    fn place(&self, path: &str) -> PathBuf {
+        if path.starts_with('/') {
+            PathBuf::from(path)
+        } else {
+            PathBuf::from(join(self.cwd, path))
+        }
+    }
+
     /// Tries one path; `record` says whether an absent file goes into the list.
     pub fn file(&mut self, path: &str, via: Via, record: bool) -> Step {
-        let lookup = match self.files.root().lookup(Path::new(path)) {
+        let lookup = match self.files.root().lookup(&self.place(path)) {
             Ok(l) => l,
             Err(e) => {
                 self.note(
@@ -254,6 +277,7 @@ impl<'a> Prober<'a> {
                 elf,
                 via,
                 hwcaps: None,
+                relative_to: self.relative_to(path),
             }),
             Probe::Elf(elf) => {
                 self.note(
@@ -279,14 +303,14 @@ impl<'a> Prober<'a> {
         let root = self.files.root();
         for sub in subdirs.iter().filter(|s| !s.is_empty()) {
             let subdir = join(dir, sub);
-            if !matches!(root.resolve_dir(Path::new(&subdir)), Ok(Some(_))) {
+            if !matches!(root.resolve_dir(&self.place(&subdir)), Ok(Some(_))) {
                 continue;
             }
             match self.file(&join(&subdir, name), via, false) {
                 Step::Found(mut c) => {
                     let base = join(dir, name);
-                    let baseline =
-                        matches!(root.resolve_file(Path::new(&base)), Ok(Some(_))).then_some(base);
+                    let baseline = matches!(root.resolve_file(&self.place(&base)), Ok(Some(_)))
+                        .then_some(base);
                     c.hwcaps = Some(Hwcaps {
                         subdir: sub.clone(),
                         baseline,
@@ -297,7 +321,7 @@ impl<'a> Prober<'a> {
                 stop => return stop,
             }
         }
-        if !matches!(root.resolve_dir(Path::new(dir)), Ok(Some(_))) {
+        if !matches!(root.resolve_dir(&self.place(dir)), Ok(Some(_))) {
             self.note(&join(dir, name), via, TryResult::Absent);
             return Step::Next;
         }
@@ -308,6 +332,7 @@ impl<'a> Prober<'a> {
         self.tried.push(Tried {
             path: path.to_string(),
             via,
+            relative_to: self.relative_to(path),
             result,
         });
     }
@@ -335,10 +360,14 @@ impl<'a> Prober<'a> {
     }
 }
 
-/// `dir/name`, without doubling a slash.
+/// `dir/name`, without doubling a slash; an empty `dir` (glibc's current
+/// directory) leaves `name` as it is, as ld.so's string concatenation does.
 pub(crate) fn join(dir: &str, name: &str) -> String {
     if name.is_empty() {
         return dir.to_string();
+    }
+    if dir.is_empty() {
+        return name.to_string();
     }
     if dir.ends_with('/') {
         format!("{dir}{name}")
