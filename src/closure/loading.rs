@@ -175,10 +175,14 @@ impl<'a> Loading<'a> {
     }
 
     /// glibc: any object asked for under `name`, or whose SONAME or path is `name`.
-    /// musl: the libc family is the loader; else an object found under that name.
+    /// musl: the libc family is the loader (the program's interpreter, or
+    /// the loader mapped for a library); else an object found under that name.
     pub fn already_loaded(&self, name: &str) -> Option<ObjectId> {
         if self.libc() == Libc::Musl && musl::is_loader_name(name) {
-            return self.objects.iter().position(|o| o.via == Via::Interpreter);
+            return self
+                .objects
+                .iter()
+                .position(|o| matches!(o.via, Via::Interpreter | Via::Loader));
         }
         self.objects
             .iter()
@@ -228,13 +232,14 @@ impl<'a> Loading<'a> {
         let want = &self.objects[0].elf;
         let mut p = Prober::new(files, &options.cwd, want);
         if musl::is_loader_name(name) {
-            // The loader itself, which is not there.
-            p.note(
-                interp.unwrap_or("/lib/ld-musl.so.1"),
-                Via::Loader,
-                TryResult::Absent,
-            );
-            return p.finish(None);
+            // The loader itself, not loaded yet: a library's (the program's
+            // is mapped from the start), or one that is not there.
+            let Some(interp) = interp else {
+                p.note("/lib/ld-musl.so.1", Via::Loader, TryResult::Absent);
+                return p.finish(None);
+            };
+            let step = p.file(interp, Via::Loader, true);
+            return p.finish(Some(step));
         }
         if name.contains('/') {
             let step = p.file(name, Via::Path, true);
