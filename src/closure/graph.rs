@@ -162,7 +162,10 @@ pub enum InterpStatus {
 pub struct Closure {
     /// The input as named (a path inside the root).
     pub input: String,
-    /// Whose loader's rules applied (None for a static program).
+    /// Whose loader's rules applied: the program's loader's, or for a
+    /// library the libc it (or else the first library it loads that names
+    /// one) needs. None for a static file, and for a library whose closure
+    /// names no libc (glibc's rules then apply).
     pub libc: Option<Libc>,
     /// No interpreter and nothing to load.
     pub is_static: bool,

@@ -29,7 +29,8 @@ fn write_one(c: &Closure, opts: TreeOptions, out: &mut dyn Write) -> io::Result<
     if c.is_static {
         return writeln!(out, "{} (static)", c.input);
     }
-    let libc = c.libc.map(Libc::as_str).unwrap_or_default();
+    // A library whose closure names no libc is loaded the same by either.
+    let libc = c.libc.map(Libc::as_str).unwrap_or("no libc");
     writeln!(out, "{} ({libc})", c.input)?;
     if let Some(i) = &c.interpreter {
         let status = match &i.status {
