@@ -1,6 +1,7 @@
 //! The [`Analyzer`]: one root's files and loader configuration, read once and
-//! shared by every program analysed in it (ld.so.cache, ld.so.conf, musl's
-//! path files), with the [`Options`] that do not come from the root.
+//! shared by every program analysed in it (ld.so.cache, musl's path files,
+//! and ld.so.conf, which only matters when it is not in effect: in a root
+//! without a cache), with the [`Options`] that do not come from the root.
 //! Problems with that configuration are kept as warnings, not errors.
 
 use std::cell::{OnceCell, RefCell};
@@ -50,16 +51,10 @@ pub struct Analyzer {
     files: Files,
     options: Options,
     cache: OnceCell<Option<LdCache>>,
-    conf: OnceCell<ConfDirs>,
+    unsearched: OnceCell<Vec<String>>,
     musl_paths: RefCell<HashMap<String, Vec<String>>>,
     warnings: RefCell<Vec<Error>>,
 }
-
-/// The directories of a root whose cache makes ld.so.conf irrelevant.
-static EMPTY_CONF: ConfDirs = ConfDirs {
-    dirs: Vec::new(),
-    warnings: Vec::new(),
-};
 
 impl Analyzer {
     /// An analyser of the root behind `files`; nothing is read yet.
@@ -68,7 +63,7 @@ impl Analyzer {
             files,
             options,
             cache: Default::default(),
-            conf: Default::default(),
+            unsearched: Default::default(),
             musl_paths: Default::default(),
             warnings: Default::default(),
         }
@@ -105,21 +100,52 @@ impl Analyzer {
     }
 
     /// What glibc's loader knows before it loads programs like `main`: the
-    /// cache, or ld.so.conf's directories in a root without one, and LD_LIBRARY_PATH.
+    /// cache and LD_LIBRARY_PATH.
     pub(super) fn glibc_system(&self, main: &ElfFile) -> System<'_> {
         let cache = self.cache(main);
-        let conf = if cache.is_none() {
-            self.conf()
-        } else {
-            &EMPTY_CONF
-        };
+        if cache.is_none() {
+            // Only to warn: ld.so itself never reads ld.so.conf.
+            self.unsearched_conf_dirs(main);
+        }
         System {
             files: &self.files,
             cache,
-            conf,
             ld_library_path: &self.options.library_path,
             cwd: &self.options.cwd,
         }
+    }
+
+    /// The directories the root's ld.so.conf lists that glibc's ld.so will
+    /// not search for programs like `main` because the root has no usable
+    /// ld.so.cache: those that exist, hold something, and are not default
+    /// directories. Empty in a root with a cache. The first call that finds
+    /// some also records a warning.
+    pub fn unsearched_conf_dirs(&self, main: &ElfFile) -> &[String] {
+        self.unsearched.get_or_init(|| {
+            if self.cache(main).is_some() {
+                return Vec::new();
+            }
+            let defaults = self.default_dirs(main);
+            let root = self.files.root();
+            let dirs: Vec<String> = self
+                .conf()
+                .dirs
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .filter(|d| !defaults.contains(d))
+                .filter(|d| root.list_dir(Path::new(d)).is_ok_and(|n| !n.is_empty()))
+                .collect();
+            if !dirs.is_empty() {
+                self.warnings.borrow_mut().push(Error::Config {
+                    path: "/etc/ld.so.conf".into(),
+                    reason: format!(
+                        "{}; run ldconfig in the root",
+                        ld_so_conf::not_searched(&dirs)
+                    ),
+                });
+            }
+            dirs
+        })
     }
 
     fn cache(&self, main: &ElfFile) -> Option<&LdCache> {
@@ -158,19 +184,18 @@ impl Analyzer {
         Ok(Some(cache))
     }
 
-    fn conf(&self) -> &ConfDirs {
-        self.conf.get_or_init(|| {
-            match ld_so_conf::read(self.files.root(), Path::new("/etc/ld.so.conf")) {
-                Ok(mut c) => {
-                    self.warnings.borrow_mut().append(&mut c.warnings);
-                    c
-                }
-                Err(e) => {
-                    self.warnings.borrow_mut().push(e);
-                    ConfDirs::default()
-                }
+    /// The root's ld.so.conf, read once (by [`Self::unsearched_conf_dirs`]).
+    fn conf(&self) -> ConfDirs {
+        match ld_so_conf::read(self.files.root(), Path::new("/etc/ld.so.conf")) {
+            Ok(mut c) => {
+                self.warnings.borrow_mut().append(&mut c.warnings);
+                c
             }
-        })
+            Err(e) => {
+                self.warnings.borrow_mut().push(e);
+                ConfDirs::default()
+            }
+        }
     }
 
     /// musl's search path for programs like `main` started by the loader `interp`.

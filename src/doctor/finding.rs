@@ -48,6 +48,10 @@ pub enum Code {
     Static,
     /// Its loader (PT_INTERP) is absent, of another architecture or unusable.
     InterpreterMissing,
+    /// The target has no /etc/ld.so.cache, so ld.so does not search the
+    /// directories its /etc/ld.so.conf lists (it never reads that file). An
+    /// error when a library the program needs is only there, else a warning.
+    LdCacheMissing,
     /// A DT_NEEDED library is missing, incompatible or invalid.
     LibraryMissing,
     /// A library lacks a symbol version the program or a library needs.
@@ -63,7 +67,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order the checks run.
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 13] = [
         Code::FileMissing,
         Code::NotExecutable,
         Code::ShebangCrlf,
@@ -71,6 +75,7 @@ impl Code {
         Code::ExecFormat,
         Code::Static,
         Code::InterpreterMissing,
+        Code::LdCacheMissing,
         Code::LibraryMissing,
         Code::VersionMissing,
         Code::SymbolMissing,
@@ -87,6 +92,7 @@ impl Code {
             Code::ScriptInterpreterMissing => "script-interpreter-missing",
             Code::ExecFormat => "exec-format",
             Code::InterpreterMissing => "interpreter-missing",
+            Code::LdCacheMissing => "ld-cache-missing",
             Code::LibraryMissing => "library-missing",
             Code::VersionMissing => "version-missing",
             Code::SymbolMissing => "symbol-missing",
@@ -99,8 +105,9 @@ impl Code {
     /// The severity of findings with this code. Each code has one, except
     /// that a [`Code::SymbolMissing`] finding is a [`Severity::Warning`]
     /// where glibc binds the symbol lazily (the program starts, and fails at
-    /// the first call): a [`Finding`] carries its actual severity, and this is
-    /// the default it starts from.
+    /// the first call), and a [`Code::LdCacheMissing`] one where no library
+    /// the program needs is missing because of it: a [`Finding`] carries its
+    /// actual severity, and this is the default it starts from.
     pub fn severity(self) -> Severity {
         match self {
             Code::Static => Severity::Note,
@@ -123,7 +130,8 @@ crate::search::serialize_as_str!(Code);
 pub struct Finding {
     /// What it is about.
     pub code: Code,
-    /// How bad it is: the code's own, but for lazily bound missing symbols.
+    /// How bad it is: the code's own, but for lazily bound missing symbols
+    /// and an ld-cache-missing that costs no library.
     pub severity: Severity,
     /// The message(s) the user would see at run time, as runc, chroot or a shell print them.
     pub messages: Vec<String>,

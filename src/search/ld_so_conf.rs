@@ -1,7 +1,8 @@
 //! `/etc/ld.so.conf` and its `include` files, read the way ldconfig reads them.
 //!
-//! Only used when a root has no ld.so.cache: the directories stand in for
-//! the cache that `ldconfig` would have built from them.
+//! glibc's ld.so never reads these: ldconfig turns them into ld.so.cache.
+//! They are read only to say, for a root without a cache, which directories
+//! ld.so will therefore not search.
 //!
 //! The files are untrusted: each is read once per run however often it is
 //! included (includes that fan out would otherwise multiply), listings of
@@ -158,6 +159,16 @@ impl Reader<'_> {
             .map(|n| dir.join(n))
             .collect())
     }
+}
+
+/// Why ld.so.conf's `dirs` go unsearched, in words: "lists /opt/x/lib, but
+/// there is no /etc/ld.so.cache, so ld.so will not search it".
+pub fn not_searched(dirs: &[String]) -> String {
+    let them = if dirs.len() == 1 { "it" } else { "them" };
+    format!(
+        "lists {}, but there is no /etc/ld.so.cache, so ld.so will not search {them}",
+        dirs.join(", ")
+    )
 }
 
 #[cfg(test)]

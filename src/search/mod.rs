@@ -38,7 +38,9 @@ pub enum Via {
     Runpath,
     /// The root's /etc/ld.so.cache.
     Cache,
-    /// A directory of the root's /etc/ld.so.conf (no cache in the root).
+    /// A directory of the root's /etc/ld.so.conf. No search gives it any
+    /// more: ld.so never reads ld.so.conf, so in a root without a cache its
+    /// directories are not searched.
     Conf,
     /// The loader's built-in directories.
     Default,
