@@ -1,14 +1,16 @@
 //! The loaders' search rules: given a DT_NEEDED name and who needs it, where
 //! would glibc's ld.so or musl's loader find it, and what did it try.
 //!
-//! This stage reads files only through [`Files`] and returns plain data; the
-//! order of the steps lives in [`glibc`] and [`musl`].
+//! This stage reads files only through [`Files`](crate::files::Files) and
+//! returns plain data; the order of the steps lives in [`glibc`] and
+//! [`musl`], the trying of one path in `prober`.
 
 pub mod glibc;
 pub mod hwcaps;
 pub mod ld_so_cache;
 pub mod ld_so_conf;
 pub mod musl;
+mod prober;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,8 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::elf::ElfFile;
-use crate::files::{Files, Probe};
-use crate::root::Lookup;
+pub(crate) use prober::{Prober, Step, join};
 
 /// How an object came to be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,181 +202,6 @@ pub struct Link<'a> {
     pub elf: &'a ElfFile,
     /// The directory `$ORIGIN` stands for in its search paths.
     pub origin: &'a str,
-}
-
-/// What to do after trying one path.
-pub(crate) enum Step {
-    Found(Candidate),
-    Next,
-    Stop { path: String, reason: String },
-}
-
-/// The search state shared by the steps of one lookup.
-pub(crate) struct Prober<'a> {
-    pub files: &'a Files,
-    /// The process's current directory, which relative paths start from.
-    pub cwd: &'a str,
-    /// The program being loaded: candidates must match its class, byte order and machine.
-    pub want: &'a ElfFile,
-    pub tried: Vec<Tried>,
-}
-
-impl<'a> Prober<'a> {
-    pub fn new(files: &'a Files, cwd: &'a str, want: &'a ElfFile) -> Self {
-        Prober {
-            files,
-            cwd,
-            want,
-            tried: Vec::new(),
-        }
-    }
-
-    /// The directory a relative `path` is resolved against; None for an absolute one.
-    fn relative_to(&self, path: &str) -> Option<String> {
-        (!path.starts_with('/')).then(|| self.cwd.to_string())
-    }
-
-    /// Where `path` is in the root: as it is, or for a relative path, under the cwd.
-    fn place(&self, path: &str) -> PathBuf {
-        if path.starts_with('/') {
-            PathBuf::from(path)
-        } else {
-            PathBuf::from(join(self.cwd, path))
-        }
-    }
-
-    /// Tries one path; `record` says whether an absent file goes into the list.
-    pub fn file(&mut self, path: &str, via: Via, record: bool) -> Step {
-        let lookup = match self.files.root().lookup(&self.place(path)) {
-            Ok(l) => l,
-            Err(e) => {
-                self.note(
-                    path,
-                    via,
-                    TryResult::Unreadable {
-                        reason: e.to_string(),
-                    },
-                );
-                return Step::Next;
-            }
-        };
-        let real = match lookup {
-            Lookup::File(real) => real,
-            Lookup::Absent => {
-                if record {
-                    self.note(path, via, TryResult::Absent);
-                }
-                return Step::Next;
-            }
-            Lookup::Dir(_) | Lookup::Other(_) => {
-                self.note(path, via, TryResult::NotAFile);
-                return Step::Next;
-            }
-        };
-        match self.files.probe(&real) {
-            Probe::Elf(elf) if elf.compatible_with(self.want) => Step::Found(Candidate {
-                path: path.to_string(),
-                real,
-                elf,
-                via,
-                hwcaps: None,
-                relative_to: self.relative_to(path),
-            }),
-            Probe::Elf(elf) => {
-                self.note(
-                    path,
-                    via,
-                    TryResult::WrongArch {
-                        found: elf.describe(),
-                    },
-                );
-                Step::Next
-            }
-            Probe::NotElf => self.stop(path, via, TryResult::NotElf),
-            Probe::Malformed(reason) => self.stop(path, via, TryResult::Malformed { reason }),
-            Probe::Unreadable(reason) => {
-                self.note(path, via, TryResult::Unreadable { reason });
-                Step::Next
-            }
-        }
-    }
-
-    /// Tries `dir/sub/name` for each hwcaps `sub` (best first), then `dir/name`.
-    pub fn dir(&mut self, dir: &str, name: &str, subdirs: &[String], via: Via) -> Step {
-        let root = self.files.root();
-        for sub in subdirs.iter().filter(|s| !s.is_empty()) {
-            let subdir = join(dir, sub);
-            if !matches!(root.resolve_dir(&self.place(&subdir)), Ok(Some(_))) {
-                continue;
-            }
-            match self.file(&join(&subdir, name), via, false) {
-                Step::Found(mut c) => {
-                    let base = join(dir, name);
-                    let baseline = matches!(root.resolve_file(&self.place(&base)), Ok(Some(_)))
-                        .then_some(base);
-                    c.hwcaps = Some(Hwcaps {
-                        subdir: sub.clone(),
-                        baseline,
-                    });
-                    return Step::Found(c);
-                }
-                Step::Next => {}
-                stop => return stop,
-            }
-        }
-        if !matches!(root.resolve_dir(&self.place(dir)), Ok(Some(_))) {
-            self.note(&join(dir, name), via, TryResult::Absent);
-            return Step::Next;
-        }
-        self.file(&join(dir, name), via, true)
-    }
-
-    pub fn note(&mut self, path: &str, via: Via, result: TryResult) {
-        self.tried.push(Tried {
-            path: path.to_string(),
-            via,
-            relative_to: self.relative_to(path),
-            result,
-        });
-    }
-
-    fn stop(&mut self, path: &str, via: Via, result: TryResult) -> Step {
-        let reason = result.describe();
-        self.note(path, via, result);
-        Step::Stop {
-            path: path.to_string(),
-            reason,
-        }
-    }
-
-    /// Turns the last step into a result carrying everything tried.
-    pub fn finish(self, step: Option<Step>) -> SearchResult {
-        let outcome = match step {
-            Some(Step::Found(c)) => Outcome::Found(c),
-            Some(Step::Stop { path, reason }) => Outcome::Invalid { path, reason },
-            Some(Step::Next) | None => Outcome::NotFound,
-        };
-        SearchResult {
-            outcome,
-            tried: self.tried,
-        }
-    }
-}
-
-/// `dir/name`, without doubling a slash; an empty `dir` (glibc's current
-/// directory) leaves `name` as it is, as ld.so's string concatenation does.
-pub(crate) fn join(dir: &str, name: &str) -> String {
-    if name.is_empty() {
-        return dir.to_string();
-    }
-    if dir.is_empty() {
-        return name.to_string();
-    }
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
 }
 
 /// Expands `$ORIGIN`, `$LIB` and `$PLATFORM` (also `${...}`) in one search-path
