@@ -1,7 +1,7 @@
 //! What every command is pointed at, and the settings that come from outside
 //! its flags: the root (a directory, layer tarballs or an OCI image), the
-//! environment (LD_LIBRARY_PATH, SOURCE_DATE_EPOCH), each read here and
-//! nowhere else.
+//! environment (LD_LIBRARY_PATH, SOURCE_DATE_EPOCH, the current directory),
+//! each read here and nowhere else.
 //!
 //! Uses `root` and `oci` (to open an image as its layers); used by the
 //! per-command entry points (`inspect`, `doctor::run`, `bundle::run`).
@@ -21,6 +21,10 @@ pub struct RootConfig {
     /// Extra LD_LIBRARY_PATH directories (searched before the environment's,
     /// which only counts when the root is the host).
     pub library_path: Vec<String>,
+    /// The directory the program would be started from, inside the root
+    /// (relative: to the default). None: this process's current directory
+    /// for the host root, `/` for any other root.
+    pub cwd: Option<PathBuf>,
 }
 
 impl RootConfig {
@@ -29,6 +33,7 @@ impl RootConfig {
         RootConfig {
             layers: vec![PathBuf::from("/")],
             library_path: Vec::new(),
+            cwd: None,
         }
     }
 
@@ -44,7 +49,7 @@ impl RootConfig {
 
     /// Opens the root (images stand for their layers, in order) and settles
     /// the search options: the library path, plus the environment's
-    /// LD_LIBRARY_PATH when the root is the host.
+    /// LD_LIBRARY_PATH when the root is the host, and the current directory.
     pub fn open(&self) -> Result<(Root, Options)> {
         let mut layers = Vec::new();
         // Layer tarballs are read into memory, so the image may go once the root is built.
@@ -75,13 +80,33 @@ impl RootConfig {
         } else {
             crate::search::hwcaps::HwcapsLevels::Baseline
         };
+        let cwd = self.cwd(&root);
         Ok((
             root,
             Options {
                 library_path,
                 hwcaps,
+                cwd,
             },
         ))
+    }
+
+    /// The program's current directory: `cwd` made absolute against the
+    /// default, this process's current directory for the host and `/` for
+    /// any other root, without `.` components.
+    fn cwd(&self, root: &Root) -> String {
+        let default = match std::env::current_dir() {
+            Ok(dir) if root.is_host() => dir,
+            _ => PathBuf::from("/"),
+        };
+        let dir = match &self.cwd {
+            Some(d) => default.join(d),
+            None => default,
+        };
+        dir.components()
+            .collect::<PathBuf>()
+            .to_string_lossy()
+            .into_owned()
     }
 }
 

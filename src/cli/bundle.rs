@@ -219,6 +219,7 @@ impl BundleArgs {
                     .as_deref()
                     .map(split_path_list)
                     .unwrap_or_default(),
+                cwd: None,
             },
             files: self.files.clone(),
             output,

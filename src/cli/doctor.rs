@@ -26,6 +26,11 @@ pub struct DoctorArgs {
     /// FILEs are paths inside the target.
     #[arg(long)]
     in_root: bool,
+    /// The directory the program would be started from (default: the current
+    /// directory on the host, / in any other root): relative directories in
+    /// LD_LIBRARY_PATH, RPATH and RUNPATH start there.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
     /// Print JSON instead.
     #[arg(long)]
     json: bool,
@@ -41,6 +46,7 @@ impl DoctorArgs {
             target: RootConfig {
                 layers: self.root,
                 library_path: Vec::new(),
+                cwd: self.cwd,
             },
             files: self.files,
             placement: if self.in_root {

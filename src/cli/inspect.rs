@@ -20,6 +20,11 @@ pub struct Common {
     /// Extra LD_LIBRARY_PATH directories, colon separated (searched before the environment's).
     #[arg(long, value_name = "PATHS")]
     library_path: Option<String>,
+    /// The directory the program would be started from (default: the current
+    /// directory on the host, / in any other root): relative directories in
+    /// LD_LIBRARY_PATH, RPATH and RUNPATH start there.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
     /// Print a JSON report instead (schema: docs/json.md).
     #[arg(long)]
     json: bool,
@@ -35,6 +40,7 @@ impl Common {
                     .as_deref()
                     .map(split_path_list)
                     .unwrap_or_default(),
+                cwd: self.cwd,
             },
             files: self.files,
             view: if self.json { View::Json } else { view },

@@ -1,6 +1,7 @@
 //! The [`Analyzer`]: one root's files and loader configuration, read once and
-//! shared by every program analysed in it (ld.so.cache, ld.so.conf, musl's
-//! path files), with the [`Options`] that do not come from the root.
+//! shared by every program analysed in it (ld.so.cache, musl's path files,
+//! and ld.so.conf, which only matters when it is not in effect: in a root
+//! without a cache), with the [`Options`] that do not come from the root.
 //! Problems with that configuration are kept as warnings, not errors.
 
 use std::cell::{OnceCell, RefCell};
@@ -13,12 +14,12 @@ use crate::files::Files;
 use crate::profile::libc::{self, Libc};
 use crate::search::glibc::{Abi, System};
 use crate::search::hwcaps::HwcapsLevels;
-use crate::search::ld_so_cache::LdCache;
+use crate::search::ld_so_cache::{self, LdCache};
 use crate::search::ld_so_conf::{self, ConfDirs};
 use crate::search::musl;
 
 /// Search settings that do not come from the root.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// LD_LIBRARY_PATH elements (from `--library-path`, then from the
     /// environment when the root is the host).
@@ -26,23 +27,34 @@ pub struct Options {
     /// The CPU whose glibc-hwcaps subdirectories ld.so tries: the baseline
     /// unless set ([`host_levels`](crate::search::hwcaps::host_levels) for this machine's).
     pub hwcaps: HwcapsLevels,
+    /// The directory the program would be started from, an absolute path
+    /// inside the root: where the loaders resolve relative directories of
+    /// LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH, and (glibc) empty ones. `/` by default.
+    pub cwd: String,
 }
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            library_path: Vec::new(),
+            hwcaps: HwcapsLevels::default(),
+            cwd: "/".to_string(),
+        }
+    }
+}
+
+/// Where glibc's loader reads its cache.
+const CACHE: &str = "/etc/ld.so.cache";
 
 /// Computes closures in one root, sharing every file read between inputs.
 pub struct Analyzer {
     files: Files,
     options: Options,
     cache: OnceCell<Option<LdCache>>,
-    conf: OnceCell<ConfDirs>,
+    unsearched: OnceCell<Vec<String>>,
     musl_paths: RefCell<HashMap<String, Vec<String>>>,
     warnings: RefCell<Vec<Error>>,
 }
-
-/// The directories of a root whose cache makes ld.so.conf irrelevant.
-static EMPTY_CONF: ConfDirs = ConfDirs {
-    dirs: Vec::new(),
-    warnings: Vec::new(),
-};
 
 impl Analyzer {
     /// An analyser of the root behind `files`; nothing is read yet.
@@ -51,7 +63,7 @@ impl Analyzer {
             files,
             options,
             cache: Default::default(),
-            conf: Default::default(),
+            unsearched: Default::default(),
             musl_paths: Default::default(),
             warnings: Default::default(),
         }
@@ -88,65 +100,102 @@ impl Analyzer {
     }
 
     /// What glibc's loader knows before it loads programs like `main`: the
-    /// cache, or ld.so.conf's directories in a root without one, and LD_LIBRARY_PATH.
+    /// cache and LD_LIBRARY_PATH.
     pub(super) fn glibc_system(&self, main: &ElfFile) -> System<'_> {
         let cache = self.cache(main);
-        let conf = if cache.is_none() {
-            self.conf()
-        } else {
-            &EMPTY_CONF
-        };
+        if cache.is_none() {
+            // Only to warn: ld.so itself never reads ld.so.conf.
+            self.unsearched_conf_dirs(main);
+        }
         System {
             files: &self.files,
             cache,
-            conf,
             ld_library_path: &self.options.library_path,
+            cwd: &self.options.cwd,
         }
+    }
+
+    /// The directories the root's ld.so.conf lists that glibc's ld.so will
+    /// not search for programs like `main` because the root has no usable
+    /// ld.so.cache: those that exist, hold something, and are not default
+    /// directories. Empty in a root with a cache. The first call that finds
+    /// some also records a warning.
+    pub fn unsearched_conf_dirs(&self, main: &ElfFile) -> &[String] {
+        self.unsearched.get_or_init(|| {
+            if self.cache(main).is_some() {
+                return Vec::new();
+            }
+            let defaults = self.default_dirs(main);
+            let root = self.files.root();
+            let dirs: Vec<String> = self
+                .conf()
+                .dirs
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .filter(|d| !defaults.contains(d))
+                .filter(|d| root.list_dir(Path::new(d)).is_ok_and(|n| !n.is_empty()))
+                .collect();
+            if !dirs.is_empty() {
+                self.warnings.borrow_mut().push(Error::Config {
+                    path: "/etc/ld.so.conf".into(),
+                    reason: format!(
+                        "{}; run ldconfig in the root",
+                        ld_so_conf::not_searched(&dirs)
+                    ),
+                });
+            }
+            dirs
+        })
     }
 
     fn cache(&self, main: &ElfFile) -> Option<&LdCache> {
         self.cache
             .get_or_init(|| {
-                let root = self.files.root();
-                let path = Path::new("/etc/ld.so.cache");
-                let real = match root.resolve_file(path) {
-                    Ok(Some(real)) => real,
-                    Ok(None) => return None,
-                    Err(e) => {
-                        self.warnings.borrow_mut().push(e);
-                        return None;
-                    }
-                };
-                let parsed = root.contents(&real).and_then(|b| {
-                    LdCache::parse(&b, main.data).map_err(|reason| Error::Config {
-                        path: path.to_path_buf(),
-                        reason: format!("invalid ld.so.cache ({reason}); ignored"),
-                    })
-                });
-                match parsed {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        self.warnings.borrow_mut().push(e);
-                        None
-                    }
+                let cache = self.read_cache(main).unwrap_or_else(|e| {
+                    self.warnings.borrow_mut().push(e);
+                    None
+                })?;
+                if cache.ignored() > 0 {
+                    self.warnings.borrow_mut().push(Error::Config {
+                        path: CACHE.into(),
+                        reason: format!(
+                            "{} entries ignored (a name or path longer than {} bytes, unterminated or not UTF-8, or a bad hwcaps index)",
+                            cache.ignored(),
+                            ld_so_cache::MAX_STRING
+                        ),
+                    });
                 }
+                Some(cache)
             })
             .as_ref()
     }
 
-    fn conf(&self) -> &ConfDirs {
-        self.conf.get_or_init(|| {
-            match ld_so_conf::read(self.files.root(), Path::new("/etc/ld.so.conf")) {
-                Ok(mut c) => {
-                    self.warnings.borrow_mut().append(&mut c.warnings);
-                    c
-                }
-                Err(e) => {
-                    self.warnings.borrow_mut().push(e);
-                    ConfDirs::default()
-                }
+    /// The root's ld.so.cache, if it has one; an error when it is unusable.
+    fn read_cache(&self, main: &ElfFile) -> Result<Option<LdCache>, Error> {
+        let root = self.files.root();
+        let Some(real) = root.resolve_file(Path::new(CACHE))? else {
+            return Ok(None);
+        };
+        let bytes = root.contents(&real)?;
+        let cache = LdCache::parse(&bytes, main.data).map_err(|reason| Error::Config {
+            path: CACHE.into(),
+            reason: format!("invalid ld.so.cache ({reason}); ignored"),
+        })?;
+        Ok(Some(cache))
+    }
+
+    /// The root's ld.so.conf, read once (by [`Self::unsearched_conf_dirs`]).
+    fn conf(&self) -> ConfDirs {
+        match ld_so_conf::read(self.files.root(), Path::new("/etc/ld.so.conf")) {
+            Ok(mut c) => {
+                self.warnings.borrow_mut().append(&mut c.warnings);
+                c
             }
-        })
+            Err(e) => {
+                self.warnings.borrow_mut().push(e);
+                ConfDirs::default()
+            }
+        }
     }
 
     /// musl's search path for programs like `main` started by the loader `interp`.

@@ -32,6 +32,9 @@ pub struct Object {
     pub deps: Vec<Dep>,
     /// The glibc-hwcaps (or legacy hwcap) subdirectory it was found in, if any.
     pub hwcaps: Option<Hwcaps>,
+    /// For a relative `path` (found through a relative or empty element of
+    /// a search path): the directory it was resolved against.
+    pub relative_to: Option<String>,
     pub(super) origin: String,
 }
 
@@ -56,6 +59,7 @@ impl Object {
             loaded_by: None,
             deps: Vec::new(),
             hwcaps: None,
+            relative_to: None,
             origin,
         }
     }
@@ -158,7 +162,10 @@ pub enum InterpStatus {
 pub struct Closure {
     /// The input as named (a path inside the root).
     pub input: String,
-    /// Whose loader's rules applied (None for a static program).
+    /// Whose loader's rules applied: the program's loader's, or for a
+    /// library the libc it (or else the first library it loads that names
+    /// one) needs. None for a static file, and for a library whose closure
+    /// names no libc (glibc's rules then apply).
     pub libc: Option<Libc>,
     /// No interpreter and nothing to load.
     pub is_static: bool,

@@ -12,7 +12,9 @@ use crate::files::Probe;
 use crate::profile::libc::{self, Libc};
 use crate::root::Lookup;
 use crate::search::glibc::{self, Abi};
-use crate::search::{Link, Outcome, Prober, SearchResult, TryResult, Via, expand_tokens, musl};
+use crate::search::{
+    Candidate, Link, Outcome, Prober, SearchResult, TryResult, Via, expand_tokens, join, musl,
+};
 
 /// The loader whose rules apply, with its view of the system for this program.
 enum Rules {
@@ -140,17 +142,7 @@ impl<'a> Loading<'a> {
                     self.objects[same].names.push(name.to_string());
                     return Resolution::Object(same);
                 }
-                let mut names = vec![name.to_string()];
-                if self.libc() == Libc::Glibc {
-                    names.extend(c.elf.soname.clone().filter(|s| s != name));
-                }
-                let file = c.path.clone();
-                self.objects.push(Object {
-                    names,
-                    loaded_by: Some(id),
-                    hwcaps: c.hwcaps,
-                    ..Object::mapped(c.path, c.real, c.elf, c.via, &file)
-                });
+                self.objects.push(self.mapped(id, name, c));
                 Resolution::Object(self.objects.len() - 1)
             }
             Outcome::NotFound => Resolution::Missing {
@@ -164,11 +156,37 @@ impl<'a> Loading<'a> {
         }
     }
 
+    /// The object for `c`, found for the need `name` of object `id`.
+    fn mapped(&self, id: ObjectId, name: &str, c: Candidate) -> Object {
+        let glibc = self.libc() == Libc::Glibc;
+        let mut names = vec![name.to_string()];
+        if glibc {
+            names.extend(c.elf.soname.clone().filter(|s| s != name));
+        }
+        // glibc makes the `$ORIGIN` of an object opened by a relative path
+        // absolute (the cwd at load time); musl keeps it relative.
+        let file = match &c.relative_to {
+            Some(cwd) if glibc => join(cwd, &c.path),
+            _ => c.path.clone(),
+        };
+        Object {
+            names,
+            loaded_by: Some(id),
+            hwcaps: c.hwcaps,
+            relative_to: c.relative_to,
+            ..Object::mapped(c.path, c.real, c.elf, c.via, &file)
+        }
+    }
+
     /// glibc: any object asked for under `name`, or whose SONAME or path is `name`.
-    /// musl: the libc family is the loader; else an object found under that name.
+    /// musl: the libc family is the loader (the program's interpreter, or
+    /// the loader mapped for a library); else an object found under that name.
     pub fn already_loaded(&self, name: &str) -> Option<ObjectId> {
         if self.libc() == Libc::Musl && musl::is_loader_name(name) {
-            return self.objects.iter().position(|o| o.via == Via::Interpreter);
+            return self
+                .objects
+                .iter()
+                .position(|o| matches!(o.via, Via::Interpreter | Via::Loader));
         }
         self.objects
             .iter()
@@ -214,24 +232,30 @@ impl<'a> Loading<'a> {
         chain: &[Link<'_>],
     ) -> SearchResult {
         let files = self.analyzer.files();
+        let options = self.analyzer.options();
         let want = &self.objects[0].elf;
+        let mut p = Prober::new(files, &options.cwd, want);
         if musl::is_loader_name(name) {
-            // The loader itself, which is not there.
-            let mut p = Prober::new(files, want);
-            p.note(
-                interp.unwrap_or("/lib/ld-musl.so.1"),
-                Via::Loader,
-                TryResult::Absent,
-            );
-            return p.finish(None);
+            // The loader itself, not loaded yet: a library's (the program's
+            // is mapped from the start), or one that is not there.
+            let Some(interp) = interp else {
+                p.note("/lib/ld-musl.so.1", Via::Loader, TryResult::Absent);
+                return p.finish(None);
+            };
+            let step = p.file(interp, Via::Loader, true);
+            return p.finish(Some(step));
         }
         if name.contains('/') {
-            let mut p = Prober::new(files, want);
             let step = p.file(name, Via::Path, true);
             return p.finish(Some(step));
         }
-        let library_path = &self.analyzer.options().library_path;
-        musl::search(files, library_path, system, name, chain)
+        let sys = musl::System {
+            files,
+            ld_library_path: &options.library_path,
+            path: system,
+            cwd: &options.cwd,
+        };
+        musl::search(&sys, name, chain)
     }
 
     fn search_glibc(
@@ -248,7 +272,7 @@ impl<'a> Loading<'a> {
         } else {
             Some(name.to_string())
         };
-        let mut p = Prober::new(self.analyzer.files(), want);
+        let mut p = Prober::new(self.analyzer.files(), &self.analyzer.options().cwd, want);
         let Some(name) = expanded else {
             p.note(name, Via::Path, TryResult::Absent);
             return p.finish(None);

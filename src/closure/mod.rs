@@ -37,6 +37,9 @@ use loading::Loading;
 
 pub use crate::profile::Libc;
 
+/// The rules for a library whose closure names no libc: glibc's.
+const DEFAULT_RULES: Libc = Libc::Glibc;
+
 impl Analyzer {
     /// The closure of the file at `input`, a path inside the root.
     pub fn analyze(&self, input: &Path) -> Result<Closure> {
@@ -92,14 +95,21 @@ impl Analyzer {
                 cycles: Vec::new(),
             });
         }
-        let libc = libc::libc_of(self.files(), &elf);
-        let mut loading = Loading::new(self, libc, vec![main], None);
-        loading.start()?;
-        loading.run();
+        let named = libc::libc_of(self.files(), &elf);
+        let mut loading = self.load(named.unwrap_or(DEFAULT_RULES), main.clone())?;
+        // A library that names no libc is whatever the first library it
+        // loads that names one is; under musl's rules if that is musl.
+        let libc = named.or_else(|| {
+            let mut loaded = loading.objects.iter().skip(1);
+            loaded.find_map(|o| libc::needed_libc(self.files(), &o.elf))
+        });
+        if named.is_none() && libc == Some(Libc::Musl) {
+            loading = self.load(Libc::Musl, main)?;
+        }
         let cycles = cycles::find_cycles(&loading.objects);
         Ok(Closure {
             input: path,
-            libc: Some(libc),
+            libc,
             is_static: false,
             objects: loading.objects,
             interpreter: loading.interpreter,
@@ -107,11 +117,22 @@ impl Analyzer {
         })
     }
 
+    /// Loads everything `main` needs under `libc`'s rules.
+    fn load(&self, libc: Libc, main: Object) -> Result<Loading<'_>> {
+        let mut loading = Loading::new(self, libc, vec![main], None);
+        loading.start()?;
+        loading.run();
+        Ok(loading)
+    }
+
     /// Where `dlopen(name)` called from object `caller` of `closure` would
     /// find `name`: an object already loaded, or the caller's search path
     /// (its RPATH chain, LD_LIBRARY_PATH, its RUNPATH, cache, defaults).
     pub fn locate(&self, closure: &Closure, caller: ObjectId, name: &str) -> Option<String> {
-        let libc = closure.libc?;
+        if closure.is_static {
+            return None;
+        }
+        let libc = closure.libc.unwrap_or(DEFAULT_RULES);
         let objects = closure.objects.clone();
         let loading = Loading::new(self, libc, objects, closure.interpreter.clone());
         if let Some(id) = loading.already_loaded(name) {

@@ -48,6 +48,10 @@ pub enum Code {
     Static,
     /// Its loader (PT_INTERP) is absent, of another architecture or unusable.
     InterpreterMissing,
+    /// The target has no /etc/ld.so.cache, so ld.so does not search the
+    /// directories its /etc/ld.so.conf lists (it never reads that file). An
+    /// error when a library the program needs is only there, else a warning.
+    LdCacheMissing,
     /// A DT_NEEDED library is missing, incompatible or invalid.
     LibraryMissing,
     /// A library lacks a symbol version the program or a library needs.
@@ -65,7 +69,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order the checks run.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::FileMissing,
         Code::NotExecutable,
         Code::ShebangCrlf,
@@ -73,6 +77,7 @@ impl Code {
         Code::ExecFormat,
         Code::Static,
         Code::InterpreterMissing,
+        Code::LdCacheMissing,
         Code::LibraryMissing,
         Code::ObjectDamaged,
         Code::VersionMissing,
@@ -90,6 +95,7 @@ impl Code {
             Code::ScriptInterpreterMissing => "script-interpreter-missing",
             Code::ExecFormat => "exec-format",
             Code::InterpreterMissing => "interpreter-missing",
+            Code::LdCacheMissing => "ld-cache-missing",
             Code::LibraryMissing => "library-missing",
             Code::VersionMissing => "version-missing",
             Code::SymbolMissing => "symbol-missing",
@@ -103,8 +109,9 @@ impl Code {
     /// The severity of findings with this code. Each code has one, except
     /// that a [`Code::SymbolMissing`] finding is a [`Severity::Warning`]
     /// where glibc binds the symbol lazily (the program starts, and fails at
-    /// the first call): a [`Finding`] carries its actual severity, and this is
-    /// the default it starts from.
+    /// the first call), and a [`Code::LdCacheMissing`] one where no library
+    /// the program needs is missing because of it: a [`Finding`] carries its
+    /// actual severity, and this is the default it starts from.
     pub fn severity(self) -> Severity {
         match self {
             Code::Static => Severity::Note,
@@ -127,7 +134,8 @@ crate::search::serialize_as_str!(Code);
 pub struct Finding {
     /// What it is about.
     pub code: Code,
-    /// How bad it is: the code's own, but for lazily bound missing symbols.
+    /// How bad it is: the code's own, but for lazily bound missing symbols
+    /// and an ld-cache-missing that costs no library.
     pub severity: Severity,
     /// The message(s) the user would see at run time, as runc, chroot or a shell print them.
     pub messages: Vec<String>,

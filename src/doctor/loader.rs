@@ -1,7 +1,9 @@
 //! The loader's checks, in the order ld.so and musl's loader fail: the
-//! interpreter, the libraries, their symbol versions (glibc), then symbols
-//! no loaded object defines. Each returns its findings.
+//! interpreter, the libraries (and, glibc, the ld.so.conf directories that a
+//! root without ld.so.cache leaves unsearched), their symbol versions (glibc),
+//! then symbols no loaded object defines. Each returns its findings.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::finding::{Code, Finding, Severity};
@@ -10,6 +12,8 @@ use super::target::{self, Target};
 use crate::closure::{Closure, InterpStatus, Object, Resolution};
 use crate::elf::{Import, Symbols, arch};
 use crate::profile::Libc;
+use crate::root::Root;
+use crate::search::ld_so_conf::not_searched;
 
 /// interpreter-missing: the program's PT_INTERP is not a usable loader in the target.
 pub(super) fn interpreter(s: &str, c: &Closure, target: &Target) -> Option<Finding> {
@@ -47,16 +51,79 @@ pub(super) fn interpreter(s: &str, c: &Closure, target: &Target) -> Option<Findi
     ))
 }
 
-/// library-missing, one per unresolved DT_NEEDED entry: glibc stops at the
-/// first, musl reports each; either way the program does not start.
-pub(super) fn libraries(s: &str, c: &Closure, libc: Libc) -> Vec<Finding> {
+/// ld.so's message when it finds no `name` for program `s`.
+fn glibc_not_found(s: &str, name: &str) -> String {
+    format!(
+        "{s}: error while loading shared libraries: {name}: cannot open shared object file: No such file or directory"
+    )
+}
+
+/// ld-cache-missing: the target has no ld.so.cache, so ld.so does not
+/// search the `unsearched` directories its ld.so.conf lists
+/// ([`Analyzer::unsearched_conf_dirs`](crate::closure::Analyzer::unsearched_conf_dirs)).
+/// An error naming the missing libraries that one of them holds (returned
+/// too, so that library-missing does not repeat them), else a warning.
+pub(super) fn ld_cache(
+    s: &str,
+    c: &Closure,
+    unsearched: &[String],
+    root: &Root,
+) -> Option<(Finding, Vec<String>)> {
+    if unsearched.is_empty() {
+        return None;
+    }
+    // Each missing library with the first unsearched directory that holds it.
+    let mut held: Vec<(&str, &str, &str)> = Vec::new();
+    for (o, d) in c.problems() {
+        let dir = unsearched.iter().find(|dir| {
+            let path = crate::search::join(dir, &d.name);
+            matches!(root.resolve_file(Path::new(&path)), Ok(Some(_)))
+        });
+        if let Some(dir) = dir
+            && !held.iter().any(|h| h.0 == d.name)
+        {
+            held.push((&d.name, &o.path, dir));
+        }
+    }
+    let fix = "run ldconfig in the image (`RUN ldconfig`), so that ld.so finds them in the cache it writes".to_string();
+    if held.is_empty() {
+        let cause = format!("the target's /etc/ld.so.conf {}", not_searched(unsearched));
+        let mut f = Finding::new(Code::LdCacheMissing, Vec::new(), cause, fix);
+        f.severity = Severity::Warning;
+        return Some((f, Vec::new()));
+    }
+    let mut dirs: Vec<String> = Vec::new();
+    for (_, _, dir) in &held {
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_string());
+        }
+    }
+    let libraries: Vec<String> = held
+        .iter()
+        .map(|(name, by, dir)| format!("{name} (needed by {by}) is only in {dir}"))
+        .collect();
+    let cause = format!(
+        "the target's /etc/ld.so.conf {}; {}",
+        not_searched(&dirs),
+        libraries.join(", ")
+    );
+    let messages = held.iter().map(|h| glibc_not_found(s, h.0)).collect();
+    let names = held.iter().map(|h| h.0.to_string()).collect();
+    Some((
+        Finding::new(Code::LdCacheMissing, messages, cause, fix),
+        names,
+    ))
+}
+
+/// library-missing, one per unresolved DT_NEEDED entry but those in
+/// `explained` (reported otherwise): glibc stops at the first, musl reports
+/// each; either way the program does not start.
+pub(super) fn libraries(s: &str, c: &Closure, libc: Libc, explained: &[String]) -> Vec<Finding> {
     c.problems()
+        .filter(|(_, d)| !explained.contains(&d.name))
         .map(|(o, d)| {
             let msg = match libc {
-                Libc::Glibc => format!(
-                    "{s}: error while loading shared libraries: {}: cannot open shared object file: No such file or directory",
-                    d.name
-                ),
+                Libc::Glibc => glibc_not_found(s, &d.name),
                 Libc::Musl => format!(
                     "Error loading shared library {}: No such file or directory (needed by {})",
                     d.name, o.path

@@ -160,12 +160,20 @@ impl Checker<'_> {
             self.findings.push(f);
             return;
         }
-        let missing = loader::libraries(s, c, libc);
-        if !missing.is_empty() {
+        let files = self.analyzer.files();
+        let mut explained = Vec::new();
+        if libc == Libc::Glibc {
+            let unsearched = self.analyzer.unsearched_conf_dirs(&c.objects[0].elf);
+            if let Some((f, names)) = loader::ld_cache(s, c, unsearched, files.root()) {
+                self.findings.push(f);
+                explained = names;
+            }
+        }
+        let missing = loader::libraries(s, c, libc, &explained);
+        if !missing.is_empty() || !explained.is_empty() {
             self.findings.extend(missing);
             return;
         }
-        let files = self.analyzer.files();
         let read: Vec<Result<Arc<Symbols>>> = std::iter::once(main_symbols)
             .chain(c.objects.iter().skip(1).map(|o| files.symbols(&o.real)))
             .collect();

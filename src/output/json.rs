@@ -80,6 +80,8 @@ struct ObjectView<'a> {
     loaded_by: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hwcaps: Option<&'a Hwcaps>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relative_to: Option<&'a str>,
     elf: ElfView<'a>,
     needed: Vec<NeededView<'a>>,
 }
@@ -207,6 +209,7 @@ fn object(id: usize, o: &Object) -> ObjectView<'_> {
         names: &o.names,
         loaded_by: o.loaded_by,
         hwcaps: o.hwcaps.as_ref(),
+        relative_to: o.relative_to.as_deref(),
         elf: elf_view(&o.elf),
         needed: o
             .deps

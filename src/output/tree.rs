@@ -1,11 +1,13 @@
 //! The dependency tree, lddtree's shape: each object under the object whose
-//! DT_NEEDED loaded it, with how it was found; unresolved names with every
-//! path that was tried (like `libtree -v`).
+//! DT_NEEDED loaded it, with how it was found (and, for a relative path, the
+//! directory it was resolved against); unresolved names with every path that
+//! was tried (like `libtree -v`).
 
 use std::io::{self, Write};
 
 use crate::closure::{Closure, InterpStatus, Libc, Object, ObjectId, Resolution};
 use crate::report::Report;
+use crate::search::Via;
 
 /// Tree options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,7 +29,8 @@ fn write_one(c: &Closure, opts: TreeOptions, out: &mut dyn Write) -> io::Result<
     if c.is_static {
         return writeln!(out, "{} (static)", c.input);
     }
-    let libc = c.libc.map(Libc::as_str).unwrap_or_default();
+    // A library whose closure names no libc is loaded the same by either.
+    let libc = c.libc.map(Libc::as_str).unwrap_or("no libc");
     writeln!(out, "{} ({libc})", c.input)?;
     if let Some(i) = &c.interpreter {
         let status = match &i.status {
@@ -89,15 +92,24 @@ fn write_tried(tried: &[crate::search::Tried], pad: &str, out: &mut dyn Write) -
             out,
             "{pad}    tried {} [{}]: {}",
             t.path,
-            t.via.as_str(),
+            step(t.via, t.relative_to.as_deref()),
             t.result.describe()
         )?;
     }
     Ok(())
 }
 
+/// The search step, and for a relative path the directory it started from:
+/// `rpath, relative to /srv`.
+fn step(via: Via, relative_to: Option<&str>) -> String {
+    match relative_to {
+        Some(dir) => format!("{}, relative to {dir}", via.as_str()),
+        None => via.as_str().to_string(),
+    }
+}
+
 fn how(o: &Object) -> String {
-    let mut s = o.via.as_str().to_string();
+    let mut s = step(o.via, o.relative_to.as_deref());
     if let Some(h) = &o.hwcaps {
         s.push_str(&format!(", {}", h.subdir));
         if let Some(b) = &h.baseline {

@@ -31,19 +31,31 @@ crate::search::serialize_as_str!(Libc);
 
 /// Whose rules load the program: the loader's. That is musl when the program
 /// names a musl loader, or when its PT_INTERP is in fact musl's loader in this
-/// root (a `/lib64/ld-linux-x86-64.so.2` link to it), or (for a library) when
-/// it needs musl's libc; glibc otherwise.
-pub fn libc_of(files: &Files, elf: &ElfFile) -> Libc {
-    if let Some(interp) = &elf.interp {
-        if arch::musl_arch_from_interp(interp).is_some() {
-            return Libc::Musl;
-        }
-        return loader_libc(files, interp).unwrap_or(Libc::Glibc);
+/// root (a `/lib64/ld-linux-x86-64.so.2` link to it); glibc otherwise. A
+/// library (no PT_INTERP) has the libc it needs ([`needed_libc`]), if any.
+pub fn libc_of(files: &Files, elf: &ElfFile) -> Option<Libc> {
+    let Some(interp) = &elf.interp else {
+        return needed_libc(files, elf);
+    };
+    if arch::musl_arch_from_interp(interp).is_some() {
+        return Some(Libc::Musl);
     }
-    let musl_libc = elf.needed.iter().any(|n| {
+    Some(loader_libc(files, interp).unwrap_or(Libc::Glibc))
+}
+
+/// The libc an object's DT_NEEDED names: musl's (`libc.musl-<arch>.so.1`,
+/// or `libc.so` in a root with a musl loader), glibc's (`libc.so.<n>`), or none.
+pub fn needed_libc(files: &Files, elf: &ElfFile) -> Option<Libc> {
+    let musl = elf.needed.iter().any(|n| {
         n.starts_with("libc.musl-") || (n == "libc.so" && musl_loader(files, elf).is_some())
     });
-    if musl_libc { Libc::Musl } else { Libc::Glibc }
+    if musl {
+        Some(Libc::Musl)
+    } else if elf.needed.iter().any(|n| n.starts_with("libc.so.")) {
+        Some(Libc::Glibc)
+    } else {
+        None
+    }
 }
 
 /// What the file at a loader path in this root is: glibc's ld.so has a SONAME

@@ -3,10 +3,17 @@
 //! For a DT_NEEDED name without a slash: DT_RPATH of the needing object and
 //! of each object that loaded it up to the program (only when the needing
 //! object has no DT_RUNPATH); LD_LIBRARY_PATH; the needing object's own
-//! DT_RUNPATH; the cache (or, in a root without one, ld.so.conf's
-//! directories); the default directories unless DF_1_NODEFLIB. Each directory
-//! is tried with the hwcaps subdirectories first. A file of another
-//! architecture is skipped; a file that is not ELF stops the search.
+//! DT_RUNPATH; the cache; the default directories unless DF_1_NODEFLIB. ld.so
+//! never reads ld.so.conf: in a root without a cache, the directories it
+//! lists are not searched. Each directory is tried with the hwcaps
+//! subdirectories first. A file of another architecture is skipped; a file
+//! that is not ELF stops the search.
+//!
+//! In LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH (`fillin_rpath` in
+//! elf/dl-load.c), an empty element is the current directory (ld.so opens
+//! the bare name) and a relative one is relative to the current directory,
+//! like every relative path ld.so opens. `$ORIGIN` in LD_LIBRARY_PATH is the
+//! program's directory.
 
 use std::path::Path;
 
@@ -15,10 +22,7 @@ use crate::elf::arch;
 use crate::files::Files;
 use crate::search::hwcaps::{self, HwcapsLevels};
 use crate::search::ld_so_cache::LdCache;
-use crate::search::ld_so_conf::ConfDirs;
-use crate::search::{
-    Hwcaps, Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens, join,
-};
+use crate::search::{Hwcaps, Link, Prober, SearchResult, Step, TryResult, Via, expand_tokens};
 
 /// What glibc's loader knows about the system before it loads anything.
 pub struct System<'a> {
@@ -26,10 +30,10 @@ pub struct System<'a> {
     pub files: &'a Files,
     /// The root's ld.so.cache, when it has a readable one.
     pub cache: Option<&'a LdCache>,
-    /// The root's ld.so.conf directories, used when there is no cache.
-    pub conf: &'a ConfDirs,
     /// LD_LIBRARY_PATH elements, unexpanded.
     pub ld_library_path: &'a [String],
+    /// The process's current directory: where empty and relative elements lead.
+    pub cwd: &'a str,
 }
 
 /// The loader's view for one program's ABI: its default directories, the
@@ -97,7 +101,7 @@ impl Abi {
 /// Finds `name`, needed by `chain[0]`; `chain` runs up to the program itself.
 pub fn search(sys: &System<'_>, abi: &Abi, name: &str, chain: &[Link<'_>]) -> SearchResult {
     let want = chain.last().expect("chain holds at least the program").elf;
-    let mut p = Prober::new(sys.files, want);
+    let mut p = Prober::new(sys.files, sys.cwd, want);
     let step = steps(sys, abi, name, chain, &mut p);
     p.finish(step)
 }
@@ -129,8 +133,10 @@ fn steps(
             }
         }
     }
+    // ld.so expands LD_LIBRARY_PATH once, for the program.
+    let program = chain.last().copied().unwrap_or(needer);
     for dir in sys.ld_library_path {
-        if let Some(dir) = abi.expand(dir, needer.origin) {
+        if let Some(dir) = abi.expand(dir, program.origin) {
             try_step!(p.dir(&dir, name, &abi.subdirs, Via::LdLibraryPath));
         }
     }
@@ -144,14 +150,6 @@ fn steps(
     let nodeflib = needer.elf.nodeflib();
     if let Some(cache) = sys.cache {
         try_step!(cache_step(cache, abi, name, nodeflib, p));
-    } else {
-        for dir in &sys.conf.dirs {
-            let dir = dir.to_string_lossy();
-            if nodeflib && in_dirs(&join(&dir, name), &abi.defaults) {
-                continue;
-            }
-            try_step!(p.dir(&dir, name, &abi.subdirs, Via::Conf));
-        }
     }
     if !nodeflib {
         for dir in &abi.defaults {
@@ -220,12 +218,11 @@ mod tests {
         let mut main = ElfFile::parse(&libc).ok()?;
         main.runpath = Some("/hw".into());
         let files = Files::new(Root::open(dir.path()).ok()?);
-        let conf = ConfDirs::default();
         let sys = System {
             files: &files,
             cache: None,
-            conf: &conf,
             ld_library_path: &[],
+            cwd: "/",
         };
         let abi = Abi::new(&files, &main, levels);
         let chain = [Link {

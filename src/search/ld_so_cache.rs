@@ -5,10 +5,21 @@
 //! has 24-byte entries, an explicit byte order and an extension area naming
 //! the glibc-hwcaps subdirectories. A cache in the compatibility layout holds
 //! both, the new one after the old entries; the loader then reads the new one.
+//!
+//! The file is untrusted (it comes from the image): its bytes are kept once
+//! and entries hold offsets into them, so entries that share one string cost
+//! no more than the file itself. Names and paths are capped at
+//! [`MAX_STRING`] bytes (PATH_MAX: ld.so could not open a longer path, nor
+//! match a longer name); an entry with a longer, unterminated or non-UTF-8
+//! string is left out, and [`LdCache::ignored`] says how many were.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 use crate::elf::Data;
+pub use write::{libcmp, write};
+
+mod write;
 
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
@@ -20,26 +31,52 @@ const EXTENSION_MAGIC: u32 = 0xeaa4_2174;
 const EXTENSION_TAG_HWCAPS: u32 = 1;
 const HWCAP_EXTENSION: u64 = 1 << 62;
 
+/// The longest name or path read from a cache, in bytes (without its NUL).
+pub const MAX_STRING: usize = 4096;
+
 /// One library the cache knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheEntry {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheEntry<'a> {
     /// ABI flags (`FLAG_ELF_LIBC6 | FLAG_X8664_LIB64`...).
     pub flags: i32,
     /// The SONAME-like name that DT_NEEDED is matched against.
-    pub name: String,
+    pub name: &'a str,
     /// The full path the loader opens.
-    pub path: String,
+    pub path: &'a str,
     /// The glibc-hwcaps subdirectory this entry stands for, if any.
-    pub hwcaps: Option<String>,
+    pub hwcaps: Option<&'a str>,
     /// Legacy hwcap bits (0 for an ordinary entry).
     pub legacy_hwcap: u64,
+}
+
+/// A string of the file: where it starts and how long it is (checked UTF-8).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    at: usize,
+    len: usize,
+}
+
+/// An entry, as offsets into the file.
+#[derive(Debug)]
+struct Entry {
+    flags: i32,
+    name: Span,
+    path: Span,
+    /// Index into `LdCache::hwcaps`.
+    hwcaps: Option<usize>,
+    legacy_hwcap: u64,
 }
 
 /// A parsed ld.so.cache.
 #[derive(Debug, Default)]
 pub struct LdCache {
-    entries: Vec<CacheEntry>,
-    by_name: HashMap<String, Vec<usize>>,
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+    hwcaps: Vec<Span>,
+    /// Entry indices by the hash of their name.
+    by_name: HashMap<u64, Vec<usize>>,
+    hasher: RandomState,
+    ignored: usize,
 }
 
 /// What the loader's cache lookup picked.
@@ -55,7 +92,10 @@ impl LdCache {
     /// Parses a cache file. `data` is the byte order assumed for the old
     /// format, which does not record its own.
     pub fn parse(bytes: &[u8], data: Data) -> Result<LdCache, String> {
-        let mut cache = LdCache::default();
+        let mut cache = LdCache {
+            bytes: bytes.to_vec(),
+            ..LdCache::default()
+        };
         if bytes.starts_with(NEW_MAGIC) {
             cache.parse_new(bytes, 0)?;
         } else if bytes.starts_with(OLD_MAGIC) {
@@ -72,19 +112,7 @@ impl LdCache {
             {
                 cache.parse_new(bytes, new_at)?;
             } else {
-                for i in 0..nlibs {
-                    let at = OLD_HEADER + i * OLD_ENTRY;
-                    let flags = r.u32(at)? as i32;
-                    let key = r.u32(at + 4)? as usize;
-                    let value = r.u32(at + 8)? as usize;
-                    cache.push(CacheEntry {
-                        flags,
-                        name: r.string(entries_end + key)?,
-                        path: r.string(entries_end + value)?,
-                        hwcaps: None,
-                        legacy_hwcap: 0,
-                    });
-                }
+                cache.parse_old(&r, nlibs, entries_end)?;
             }
         } else {
             return Err("not an ld.so.cache file (bad magic)".into());
@@ -92,72 +120,124 @@ impl LdCache {
         Ok(cache)
     }
 
+    fn parse_old(&mut self, r: &Reader<'_>, nlibs: usize, strings: usize) -> Result<(), String> {
+        for i in 0..nlibs {
+            let at = OLD_HEADER + i * OLD_ENTRY;
+            let flags = r.u32(at)? as i32;
+            let key = r.u32(at + 4)? as usize;
+            let value = r.u32(at + 8)? as usize;
+            self.add(
+                flags,
+                (r.span(strings + key), r.span(strings + value)),
+                None,
+                0,
+            );
+        }
+        Ok(())
+    }
+
     fn parse_new(&mut self, bytes: &[u8], base: usize) -> Result<(), String> {
-        let bytes = &bytes[base..];
-        let data = match bytes.get(28) {
+        let data = match bytes.get(base + 28) {
             Some(3) => Data::Big,
             Some(_) => Data::Little,
             None => return Err("truncated header".into()),
         };
+        // Offsets in the new format count from its own header.
         let r = Reader { bytes, data };
-        let nlibs = r.u32(20)? as usize;
-        let ext = r.u32(32)? as usize;
-        let hwcaps = if ext != 0 {
-            read_hwcaps(&r, ext)?
-        } else {
-            Vec::new()
-        };
+        let nlibs = r.u32(base + 20)? as usize;
+        let ext = r.u32(base + 32)? as usize;
+        if ext != 0 {
+            self.hwcaps = read_hwcaps(&r, base, base + ext)?;
+        }
         for i in 0..nlibs {
             let at = i
                 .checked_mul(NEW_ENTRY)
-                .and_then(|n| n.checked_add(NEW_HEADER))
+                .and_then(|n| n.checked_add(base + NEW_HEADER))
                 .ok_or("entry count overflows")?;
             let flags = r.u32(at)? as i32;
             let key = r.u32(at + 4)? as usize;
             let value = r.u32(at + 8)? as usize;
             let hwcap = r.u64(at + 16)?;
-            let (sub, legacy) = if hwcap >> 32 == HWCAP_EXTENSION >> 32 {
+            let (hwcaps, legacy_hwcap) = if hwcap >> 32 == HWCAP_EXTENSION >> 32 {
                 let idx = (hwcap & 0xffff_ffff) as usize;
-                (Some(hwcaps.get(idx).cloned().ok_or("bad hwcaps index")?), 0)
+                (Some(idx), 0)
             } else {
                 (None, hwcap)
             };
-            self.push(CacheEntry {
-                flags,
-                name: r.string(key)?,
-                path: r.string(value)?,
-                hwcaps: sub,
-                legacy_hwcap: legacy,
-            });
+            let strings = (r.span(base + key), r.span(base + value));
+            self.add(flags, strings, hwcaps, legacy_hwcap);
         }
         Ok(())
     }
 
-    fn push(&mut self, e: CacheEntry) {
+    /// Adds an entry if its name, its path (None: unusable) and its hwcaps
+    /// index are usable; else counts it as ignored.
+    fn add(
+        &mut self,
+        flags: i32,
+        (name, path): (Option<Span>, Option<Span>),
+        hwcaps: Option<usize>,
+        legacy_hwcap: u64,
+    ) {
+        let usable = hwcaps.is_none_or(|i| self.hwcaps.get(i).is_some_and(|s| s.len > 0));
+        let (Some(name), Some(path), true) = (name, path, usable) else {
+            self.ignored += 1;
+            return;
+        };
+        let key = self.hasher.hash_one(self.text(name));
         self.by_name
-            .entry(e.name.clone())
+            .entry(key)
             .or_default()
             .push(self.entries.len());
-        self.entries.push(e);
+        self.entries.push(Entry {
+            flags,
+            name,
+            path,
+            hwcaps,
+            legacy_hwcap,
+        });
+    }
+
+    fn text(&self, s: Span) -> &str {
+        std::str::from_utf8(&self.bytes[s.at..s.at + s.len]).unwrap_or_default()
+    }
+
+    fn view(&self, e: &Entry) -> CacheEntry<'_> {
+        CacheEntry {
+            flags: e.flags,
+            name: self.text(e.name),
+            path: self.text(e.path),
+            hwcaps: e
+                .hwcaps
+                .and_then(|i| self.hwcaps.get(i))
+                .map(|s| self.text(*s)),
+            legacy_hwcap: e.legacy_hwcap,
+        }
     }
 
     /// Every entry, in file order.
-    pub fn entries(&self) -> &[CacheEntry] {
-        &self.entries
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = CacheEntry<'_>> {
+        self.entries.iter().map(|e| self.view(e))
+    }
+
+    /// How many entries were left out (a name or path over [`MAX_STRING`]
+    /// bytes, unterminated or not UTF-8, or a bad hwcaps index).
+    pub fn ignored(&self) -> usize {
+        self.ignored
     }
 
     /// The entry the loader picks for `name`: the best-priority glibc-hwcaps
     /// entry among `supported` (best first), else the first plain entry whose
     /// flags are the ABI's.
     pub fn lookup(&self, name: &str, flags: i32, supported: &[String]) -> Option<CacheHit<'_>> {
-        let mut best: Option<(usize, &CacheEntry)> = None;
-        let mut plain: Option<&CacheEntry> = None;
-        for &i in self.by_name.get(name)? {
-            let e = &self.entries[i];
-            if e.flags != flags && e.flags != 1 {
+        let mut best: Option<(usize, CacheEntry<'_>)> = None;
+        let mut plain: Option<CacheEntry<'_>> = None;
+        let ids = self.by_name.get(&self.hasher.hash_one(name))?;
+        for e in ids.iter().map(|&i| self.view(&self.entries[i])) {
+            if e.name != name || (e.flags != flags && e.flags != 1) {
                 continue;
             }
-            match &e.hwcaps {
+            match e.hwcaps {
                 Some(sub) => {
                     if let Some(prio) = supported.iter().position(|s| s == sub)
                         && best.is_none_or(|(b, _)| prio < b)
@@ -170,95 +250,15 @@ impl LdCache {
             }
         }
         best.map(|(_, e)| e).or(plain).map(|e| CacheHit {
-            path: &e.path,
-            hwcaps: e.hwcaps.as_deref(),
+            path: e.path,
+            hwcaps: e.hwcaps,
         })
     }
 }
 
-/// glibc's `_dl_cache_libcmp`: digits compare as numbers, so `libfoo.so.10`
-/// sorts after `libfoo.so.9`. The cache is sorted by this, descending, and
-/// the loader's binary search depends on it.
-pub fn libcmp(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() {
-        let (ca, cb) = (a[i], b.get(j).copied().unwrap_or(0));
-        if ca.is_ascii_digit() {
-            if !cb.is_ascii_digit() {
-                return Ordering::Greater;
-            }
-            let (mut va, mut vb) = (0u64, 0u64);
-            while i < a.len() && a[i].is_ascii_digit() {
-                va = va.saturating_mul(10).saturating_add(u64::from(a[i] - b'0'));
-                i += 1;
-            }
-            while j < b.len() && b[j].is_ascii_digit() {
-                vb = vb.saturating_mul(10).saturating_add(u64::from(b[j] - b'0'));
-                j += 1;
-            }
-            if va != vb {
-                return va.cmp(&vb);
-            }
-        } else if cb.is_ascii_digit() {
-            return Ordering::Less;
-        } else if ca != cb {
-            return ca.cmp(&cb);
-        } else {
-            i += 1;
-            j += 1;
-        }
-    }
-    0u8.cmp(&b.get(j).copied().unwrap_or(0))
-}
-
-/// Writes a cache in the new format that ld.so reads: one entry per
-/// (name, path), all with the ABI's `flags`, sorted as ldconfig sorts them.
-pub fn write(entries: &[(String, String)], flags: i32, data: Data) -> Vec<u8> {
-    let mut sorted: Vec<&(String, String)> = entries.iter().collect();
-    sorted.sort_by(|x, y| libcmp(&y.0, &x.0).then_with(|| x.1.cmp(&y.1)));
-    sorted.dedup_by(|x, y| x.0 == y.0);
-    let u32b = |v: u32| match data {
-        Data::Little => v.to_le_bytes(),
-        Data::Big => v.to_be_bytes(),
-    };
-    let u64b = |v: u64| match data {
-        Data::Little => v.to_le_bytes(),
-        Data::Big => v.to_be_bytes(),
-    };
-    let strings_at = NEW_HEADER + sorted.len() * NEW_ENTRY;
-    let mut strings: Vec<u8> = Vec::new();
-    let mut offsets = Vec::new();
-    for (name, path) in &sorted {
-        let key = strings_at + strings.len();
-        strings.extend_from_slice(name.as_bytes());
-        strings.push(0);
-        let value = strings_at + strings.len();
-        strings.extend_from_slice(path.as_bytes());
-        strings.push(0);
-        offsets.push((key as u32, value as u32));
-    }
-    let mut out = Vec::with_capacity(strings_at + strings.len());
-    out.extend_from_slice(NEW_MAGIC);
-    out.extend_from_slice(&u32b(sorted.len() as u32));
-    out.extend_from_slice(&u32b(strings.len() as u32));
-    out.push(if data == Data::Big { 3 } else { 2 });
-    out.extend_from_slice(&[0; 3]);
-    out.extend_from_slice(&u32b(0)); // no extension
-    out.extend_from_slice(&[0; 12]);
-    for (key, value) in offsets {
-        out.extend_from_slice(&u32b(flags as u32));
-        out.extend_from_slice(&u32b(key));
-        out.extend_from_slice(&u32b(value));
-        out.extend_from_slice(&u32b(0));
-        out.extend_from_slice(&u64b(0));
-    }
-    out.extend_from_slice(&strings);
-    out
-}
-
-fn read_hwcaps(r: &Reader<'_>, ext: usize) -> Result<Vec<String>, String> {
+/// The glibc-hwcaps names of the extension area at `ext`, whose string
+/// offsets count from `base`; a name that cannot be used is empty.
+fn read_hwcaps(r: &Reader<'_>, base: usize, ext: usize) -> Result<Vec<Span>, String> {
     if r.u32(ext)? != EXTENSION_MAGIC {
         return Ok(Vec::new());
     }
@@ -269,10 +269,11 @@ fn read_hwcaps(r: &Reader<'_>, ext: usize) -> Result<Vec<String>, String> {
         if r.u32(at)? != EXTENSION_TAG_HWCAPS {
             continue;
         }
-        let offset = r.u32(at + 8)? as usize;
+        let offset = base + r.u32(at + 8)? as usize;
         let size = r.u32(at + 12)? as usize;
         for k in 0..size / 4 {
-            out.push(r.string(r.u32(offset + 4 * k)? as usize)?);
+            let name = r.span(base + r.u32(offset + 4 * k)? as usize);
+            out.push(name.unwrap_or(Span { at: 0, len: 0 }));
         }
     }
     Ok(out)
@@ -307,16 +308,14 @@ impl Reader<'_> {
         })
     }
 
-    fn string(&self, at: usize) -> Result<String, String> {
-        let rest = self
-            .bytes
-            .get(at..)
-            .ok_or_else(|| format!("string offset {at:#x} out of bounds"))?;
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| format!("unterminated string at {at:#x}"))?;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+    /// The NUL-terminated UTF-8 string at `at`, if it is one of at most
+    /// [`MAX_STRING`] bytes.
+    fn span(&self, at: usize) -> Option<Span> {
+        let rest = self.bytes.get(at..)?;
+        let window = &rest[..rest.len().min(MAX_STRING + 1)];
+        let len = memchr::memchr(0, window)?;
+        std::str::from_utf8(&window[..len]).ok()?;
+        Some(Span { at, len })
     }
 }
 
@@ -359,12 +358,27 @@ mod tests {
             let bytes = write(&entries, 0x303, data);
             let cache = LdCache::parse(&bytes, Data::Little).unwrap();
             assert_eq!(cache.entries().len(), 3);
+            assert_eq!(cache.ignored(), 0);
             let hit = cache.lookup("libz.so.1", 0x303, &[]).unwrap();
             assert_eq!(hit.path, "/opt/z/libz.so.1");
             assert!(cache.lookup("libz.so.1", 0x0a03, &[]).is_none());
-            let names: Vec<&str> = cache.entries().iter().map(|e| e.name.as_str()).collect();
+            let names: Vec<&str> = cache.entries().map(|e| e.name).collect();
             assert_eq!(names, ["libz.so.1", "libfoo.so.10", "libc.so.6"]);
         }
+    }
+
+    #[test]
+    fn strings_over_the_cap_leave_their_entry_out() {
+        let long = format!("/{}", "x".repeat(MAX_STRING));
+        let entries = vec![
+            ("libz.so.1".to_string(), "/a/libz.so.1".to_string()),
+            ("liblong.so".to_string(), long),
+        ];
+        let cache = LdCache::parse(&write(&entries, 0x303, Data::Little), Data::Little).unwrap();
+        assert_eq!((cache.entries().len(), cache.ignored()), (1, 1));
+        assert!(cache.lookup("liblong.so", 0x303, &[]).is_none());
+        let hit = cache.lookup("libz.so.1", 0x303, &[]).unwrap();
+        assert_eq!(hit.path, "/a/libz.so.1");
     }
 
     #[test]
@@ -374,7 +388,8 @@ mod tests {
             return;
         };
         let cache = LdCache::parse(&bytes, Data::Little).unwrap();
-        assert!(!cache.entries().is_empty());
-        assert!(cache.entries().iter().all(|e| e.path.starts_with('/')));
+        assert!(cache.entries().len() > 0);
+        let mut entries = cache.entries();
+        assert!(entries.all(|e| e.path.starts_with('/')));
     }
 }

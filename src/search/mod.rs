@@ -1,23 +1,24 @@
 //! The loaders' search rules: given a DT_NEEDED name and who needs it, where
 //! would glibc's ld.so or musl's loader find it, and what did it try.
 //!
-//! This stage reads files only through [`Files`] and returns plain data; the
-//! order of the steps lives in [`glibc`] and [`musl`].
+//! This stage reads files only through [`Files`](crate::files::Files) and
+//! returns plain data; the order of the steps lives in [`glibc`] and
+//! [`musl`], the trying of one path in `prober`.
 
 pub mod glibc;
 pub mod hwcaps;
 pub mod ld_so_cache;
 pub mod ld_so_conf;
 pub mod musl;
+mod prober;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::elf::ElfFile;
-use crate::files::{Files, Probe};
-use crate::root::Lookup;
+pub(crate) use prober::{Prober, Step, join};
 
 /// How an object came to be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,9 @@ pub enum Via {
     Runpath,
     /// The root's /etc/ld.so.cache.
     Cache,
-    /// A directory of the root's /etc/ld.so.conf (no cache in the root).
+    /// A directory of the root's /etc/ld.so.conf. No search gives it any
+    /// more: ld.so never reads ld.so.conf, so in a root without a cache its
+    /// directories are not searched.
     Conf,
     /// The loader's built-in directories.
     Default,
@@ -131,6 +134,10 @@ pub struct Tried {
     pub path: String,
     /// The search step that tried it.
     pub via: Via,
+    /// For a relative `path`: the directory it was resolved against (the
+    /// process's current directory, [`Options::cwd`](crate::closure::Options::cwd)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_to: Option<String>,
     /// What was there.
     #[serde(flatten)]
     pub result: TryResult,
@@ -158,6 +165,8 @@ pub struct Candidate {
     pub via: Via,
     /// The hwcaps subdirectory it is in, if any.
     pub hwcaps: Option<Hwcaps>,
+    /// For a relative `path`: the directory it was resolved against.
+    pub relative_to: Option<String>,
 }
 
 /// The end of a search.
@@ -193,158 +202,6 @@ pub struct Link<'a> {
     pub elf: &'a ElfFile,
     /// The directory `$ORIGIN` stands for in its search paths.
     pub origin: &'a str,
-}
-
-/// What to do after trying one path.
-pub(crate) enum Step {
-    Found(Candidate),
-    Next,
-    Stop { path: String, reason: String },
-}
-
-/// The search state shared by the steps of one lookup.
-pub(crate) struct Prober<'a> {
-    pub files: &'a Files,
-    /// The program being loaded: candidates must match its class, byte order and machine.
-    pub want: &'a ElfFile,
-    pub tried: Vec<Tried>,
-}
-
-impl<'a> Prober<'a> {
-    pub fn new(files: &'a Files, want: &'a ElfFile) -> Self {
-        Prober {
-            files,
-            want,
-            tried: Vec::new(),
-        }
-    }
-
-    /// Tries one path; `record` says whether an absent file goes into the list.
-    pub fn file(&mut self, path: &str, via: Via, record: bool) -> Step {
-        let lookup = match self.files.root().lookup(Path::new(path)) {
-            Ok(l) => l,
-            Err(e) => {
-                self.note(
-                    path,
-                    via,
-                    TryResult::Unreadable {
-                        reason: e.to_string(),
-                    },
-                );
-                return Step::Next;
-            }
-        };
-        let real = match lookup {
-            Lookup::File(real) => real,
-            Lookup::Absent => {
-                if record {
-                    self.note(path, via, TryResult::Absent);
-                }
-                return Step::Next;
-            }
-            Lookup::Dir(_) | Lookup::Other(_) => {
-                self.note(path, via, TryResult::NotAFile);
-                return Step::Next;
-            }
-        };
-        match self.files.probe(&real) {
-            Probe::Elf(elf) if elf.compatible_with(self.want) => Step::Found(Candidate {
-                path: path.to_string(),
-                real,
-                elf,
-                via,
-                hwcaps: None,
-            }),
-            Probe::Elf(elf) => {
-                self.note(
-                    path,
-                    via,
-                    TryResult::WrongArch {
-                        found: elf.describe(),
-                    },
-                );
-                Step::Next
-            }
-            Probe::NotElf => self.stop(path, via, TryResult::NotElf),
-            Probe::Malformed(reason) => self.stop(path, via, TryResult::Malformed { reason }),
-            Probe::Unreadable(reason) => {
-                self.note(path, via, TryResult::Unreadable { reason });
-                Step::Next
-            }
-        }
-    }
-
-    /// Tries `dir/sub/name` for each hwcaps `sub` (best first), then `dir/name`.
-    pub fn dir(&mut self, dir: &str, name: &str, subdirs: &[String], via: Via) -> Step {
-        let root = self.files.root();
-        for sub in subdirs.iter().filter(|s| !s.is_empty()) {
-            let subdir = join(dir, sub);
-            if !matches!(root.resolve_dir(Path::new(&subdir)), Ok(Some(_))) {
-                continue;
-            }
-            match self.file(&join(&subdir, name), via, false) {
-                Step::Found(mut c) => {
-                    let base = join(dir, name);
-                    let baseline =
-                        matches!(root.resolve_file(Path::new(&base)), Ok(Some(_))).then_some(base);
-                    c.hwcaps = Some(Hwcaps {
-                        subdir: sub.clone(),
-                        baseline,
-                    });
-                    return Step::Found(c);
-                }
-                Step::Next => {}
-                stop => return stop,
-            }
-        }
-        if !matches!(root.resolve_dir(Path::new(dir)), Ok(Some(_))) {
-            self.note(&join(dir, name), via, TryResult::Absent);
-            return Step::Next;
-        }
-        self.file(&join(dir, name), via, true)
-    }
-
-    pub fn note(&mut self, path: &str, via: Via, result: TryResult) {
-        self.tried.push(Tried {
-            path: path.to_string(),
-            via,
-            result,
-        });
-    }
-
-    fn stop(&mut self, path: &str, via: Via, result: TryResult) -> Step {
-        let reason = result.describe();
-        self.note(path, via, result);
-        Step::Stop {
-            path: path.to_string(),
-            reason,
-        }
-    }
-
-    /// Turns the last step into a result carrying everything tried.
-    pub fn finish(self, step: Option<Step>) -> SearchResult {
-        let outcome = match step {
-            Some(Step::Found(c)) => Outcome::Found(c),
-            Some(Step::Stop { path, reason }) => Outcome::Invalid { path, reason },
-            Some(Step::Next) | None => Outcome::NotFound,
-        };
-        SearchResult {
-            outcome,
-            tried: self.tried,
-        }
-    }
-}
-
-/// `dir/name`, without doubling a slash.
-pub(crate) fn join(dir: &str, name: &str) -> String {
-    if name.is_empty() {
-        return dir.to_string();
-    }
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
 }
 
 /// Expands `$ORIGIN`, `$LIB` and `$PLATFORM` (also `${...}`) in one search-path

@@ -6,6 +6,10 @@
 //! each object that loaded it (only `$ORIGIN` is expanded; an element with
 //! another token disables that object's path), then the loader's path file
 //! `<prefix>/etc/ld-musl-<arch>.path` or, without it, /lib:/usr/local/lib:/usr/lib.
+//!
+//! Unlike glibc, musl skips empty elements of every path (`path_open` steps
+//! over separators); a relative element is relative to the current directory,
+//! as for any relative path the loader opens.
 
 use std::path::Path;
 
@@ -68,27 +72,27 @@ fn expand(path: &str, origin: &str) -> Option<String> {
     Some(out)
 }
 
+/// What musl's loader knows before it loads anything.
+pub struct System<'a> {
+    /// The root's files.
+    pub files: &'a Files,
+    /// LD_LIBRARY_PATH elements.
+    pub ld_library_path: &'a [String],
+    /// The loader's search path ([`system_path`]).
+    pub path: &'a [String],
+    /// The process's current directory: where relative elements lead.
+    pub cwd: &'a str,
+}
+
 /// Finds `name`, needed by `chain[0]`; `chain` runs up to the program itself.
-pub fn search(
-    files: &Files,
-    ld_library_path: &[String],
-    system: &[String],
-    name: &str,
-    chain: &[Link<'_>],
-) -> SearchResult {
+pub fn search(sys: &System<'_>, name: &str, chain: &[Link<'_>]) -> SearchResult {
     let want = chain.last().expect("chain holds at least the program").elf;
-    let mut p = Prober::new(files, want);
-    let step = steps(&mut p, ld_library_path, system, name, chain);
+    let mut p = Prober::new(sys.files, sys.cwd, want);
+    let step = steps(&mut p, sys, name, chain);
     p.finish(step)
 }
 
-fn steps(
-    p: &mut Prober<'_>,
-    ld_library_path: &[String],
-    system: &[String],
-    name: &str,
-    chain: &[Link<'_>],
-) -> Option<Step> {
+fn steps(p: &mut Prober<'_>, sys: &System<'_>, name: &str, chain: &[Link<'_>]) -> Option<Step> {
     let none: [String; 0] = [];
     let one = |p: &mut Prober<'_>, dir: &str, via| match p.dir(dir, name, &none, via) {
         // musl maps whatever it opens first: a file of another architecture is not skipped.
@@ -103,7 +107,7 @@ fn steps(
         },
         done => Some(done),
     };
-    for dir in ld_library_path.iter().filter(|d| !d.is_empty()) {
+    for dir in sys.ld_library_path.iter().filter(|d| !d.is_empty()) {
         if let Some(done) = one(p, dir, Via::LdLibraryPath) {
             return Some(done);
         }
@@ -124,7 +128,7 @@ fn steps(
             }
         }
     }
-    for dir in system {
+    for dir in sys.path.iter().filter(|d| !d.is_empty()) {
         if let Some(done) = one(p, dir, Via::Default) {
             return Some(done);
         }

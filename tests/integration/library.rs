@@ -38,6 +38,7 @@ fn root_config(t: &Tree) -> RootConfig {
     RootConfig {
         layers: vec![t.path().to_path_buf()],
         library_path: Vec::new(),
+        cwd: None,
     }
 }
 
