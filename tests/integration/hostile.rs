@@ -41,27 +41,37 @@ fn bounded(args: &[&str]) -> Bounded {
         })
     };
     let (out, err) = (read(Box::new(stdout)), read(Box::new(stderr)));
-    let killer = std::thread::spawn(move || {
+    // The peak RSS is the kernel's high-water mark of the process's own
+    // memory (VmHWM), polled while it runs: wait4's ru_maxrss would also
+    // count this (large, multi-threaded) test process, whose memory the
+    // child has until it execs.
+    let watcher = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut peak = 0i64;
         while Instant::now() < deadline {
-            // SAFETY: signal 0 only checks that the process exists.
-            if unsafe { libc::kill(pid, 0) } != 0 {
-                return false;
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            match hwm {
+                Some(kib) => peak = peak.max(kib),
+                // Exited (a zombie has no memory left), or reaped.
+                None => return (peak, false),
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(5));
         }
         // SAFETY: the child is ours and not yet reaped.
         unsafe { libc::kill(pid, libc::SIGKILL) };
-        true
+        (peak, true)
     });
     let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child; status and usage are valid out-pointers.
-    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    // SAFETY: pid is our child; status is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
     let seconds = start.elapsed().as_secs_f64();
-    // The child is reaped by wait4; std's Child must not wait again.
+    // The child is reaped by waitpid; std's Child must not wait again.
     std::mem::forget(child);
+    let (max_rss_kib, killed) = watcher.join().unwrap();
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
@@ -73,9 +83,9 @@ fn bounded(args: &[&str]) -> Bounded {
             stdout: out.join().unwrap(),
             stderr: err.join().unwrap(),
         },
-        max_rss_kib: usage.ru_maxrss,
+        max_rss_kib,
         seconds,
-        killed: killer.join().unwrap(),
+        killed,
     }
 }
 
@@ -229,6 +239,16 @@ fn four_thousand_needed_entries_naming_one_long_string() {
     assert_bounded("list", &b, &[1, 2]);
     let b = bounded(&["doctor", "--root", &root, "--in-root", "/app"]);
     assert_bounded("doctor", &b, &[1, 2]);
+    // Under PATH_MAX the name is read, and looked for once.
+    let mut w = ElfWriter::new();
+    let name = w.string(&vec![b'y'; 4000]);
+    w.dynamic
+        .extend(std::iter::repeat_n((DT_NEEDED, name), 4000));
+    t.write("app", w.bytes());
+    let b = bounded(&["list", "--json", "--root", &root, "/app"]);
+    assert_bounded("list, 4000 bytes", &b, &[1]);
+    let doc = b.run.json();
+    assert_eq!(doc["inputs"][0]["problems"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -362,4 +382,171 @@ fn a_zstd_layer_that_inflates_to_a_gigabyte() {
     let b = bounded(&["list", "--root", &t.s("bomb.tar.zst"), "/zeros"]);
     assert_bounded("list", &b, &[2]);
     assert!(b.run.stderr.contains("/zeros"), "{}", b.run.stderr);
+}
+
+/// sha256 of `bytes`, as an OCI digest.
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// Writes `bytes` as a blob of the layout at `dir`; returns its descriptor.
+fn blob(dir: &Path, media_type: &str, bytes: &[u8]) -> serde_json::Value {
+    let d = digest(bytes);
+    let path = dir.join("blobs/sha256").join(&d["sha256:".len()..]);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": d, "size": bytes.len()})
+}
+
+/// An OCI layout at `dir` whose manifest lists the same layer `copies` times
+/// (the layer: one 1 MiB file, /big). Returns the manifest's descriptor.
+fn layout_repeating_one_layer(dir: &Path, copies: usize) -> serde_json::Value {
+    let tar = dir.with_extension("layer.tar");
+    tar_with("big", &vec![7u8; 1 << 20], &tar);
+    let layer = fs::read(&tar).unwrap();
+    let diff_id = digest(&layer);
+    let layer = blob(dir, "application/vnd.oci.image.layer.v1.tar", &layer);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": vec![diff_id; copies]},
+    });
+    let config = blob(
+        dir,
+        "application/vnd.oci.image.config.v1+json",
+        config.to_string().as_bytes(),
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config,
+        "layers": vec![layer; copies],
+    });
+    let manifest = blob(
+        dir,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [manifest]});
+    fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    manifest
+}
+
+#[test]
+fn an_image_listing_one_layer_thousands_of_times() {
+    let t = Tree::new();
+    layout_repeating_one_layer(&t.mkdir("many"), 3000);
+    let b = bounded(&["list", "--root", &format!("oci:{}", t.s("many")), "/big"]);
+    assert_bounded("list, 3000 layers", &b, &[2]);
+    assert!(b.run.stderr.contains("3000 layers"), "{}", b.run.stderr);
+    // Under the cap, a blob listed many times is checked once and read.
+    layout_repeating_one_layer(&t.mkdir("some"), 200);
+    let b = bounded(&["list", "--root", &format!("oci:{}", t.s("some")), "/big"]);
+    assert_bounded("list, 200 layers", &b, &[2]);
+    assert!(b.run.stderr.contains("/big"), "{}", b.run.stderr);
+}
+
+/// Replaces a file of a layout (at the first path) by a link to the host
+/// file at the second; the third is the manifest's descriptor.
+type Spoil = fn(&Path, &Path, &serde_json::Value);
+
+#[test]
+fn an_image_layout_whose_files_are_links_to_the_host_is_refused() {
+    let t = Tree::new();
+    let secret = t.write("secret", "a host file the image must not see\n");
+    let secret_digest = digest(&fs::read(&secret).unwrap());
+    let secret_size = fs::metadata(&secret).unwrap().len().to_string();
+    let cases: [(&str, Spoil); 3] = [
+        ("index.json", |dir, secret, _| {
+            fs::remove_file(dir.join("index.json")).unwrap();
+            std::os::unix::fs::symlink(secret, dir.join("index.json")).unwrap();
+        }),
+        ("the manifest blob", |dir, secret, manifest| {
+            let d = manifest["digest"].as_str().unwrap();
+            let p = dir.join("blobs/sha256").join(&d["sha256:".len()..]);
+            fs::remove_file(&p).unwrap();
+            std::os::unix::fs::symlink(secret, p).unwrap();
+        }),
+        ("the blobs directory", |dir, secret, _| {
+            let host = secret.with_file_name("hostblobs");
+            fs::rename(dir.join("blobs"), &host).unwrap();
+            std::os::unix::fs::symlink(&host, dir.join("blobs")).unwrap();
+        }),
+    ];
+    for (i, (what, spoil)) in cases.iter().enumerate() {
+        let dir = t.mkdir(&format!("layout{i}"));
+        let manifest = layout_repeating_one_layer(&dir, 1);
+        spoil(&dir, &secret, &manifest);
+        let b = bounded(&["list", "--root", &format!("oci:{}", dir.display()), "/big"]);
+        assert_bounded(what, &b, &[2]);
+        assert!(
+            b.run.stderr.contains("symbolic link"),
+            "{what}: {}",
+            b.run.stderr
+        );
+        assert!(
+            !b.run.stderr.contains(&secret_digest),
+            "{what}: {}",
+            b.run.stderr
+        );
+        assert!(
+            !b.run.stderr.contains(&secret_size),
+            "{what}: {}",
+            b.run.stderr
+        );
+        let _ = fs::remove_dir_all(secret.with_file_name("hostblobs"));
+    }
+}
+
+#[test]
+fn a_zero_byte_or_non_tar_file_given_as_a_layer_is_an_error_naming_it() {
+    let t = Tree::new();
+    t.write("empty.tar", "");
+    t.write("text.tar", "hello, not a tar\n");
+    for layer in ["empty.tar", "text.tar"] {
+        let run = elfroot(&["list", "--root", &t.s(layer), "/bin/sh"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{}: not a", t.s(layer))),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_library_with_a_damaged_symbol_table_is_a_finding_not_silence() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    // A library whose hash table claims a million symbols the file lacks.
+    let mut w = ElfWriter::new();
+    let soname = w.string(b"libdamaged.so");
+    w.dynamic.push((14, soname)); // DT_SONAME
+    let mut lib = w.bytes();
+    let hash_at = lib.len() - 16 * 7 - 16;
+    lib[hash_at + 4..hash_at + 8].copy_from_slice(&1_000_000u32.to_le_bytes());
+    t.write("usr/lib/libdamaged.so", lib);
+    let dir = t.s("usr/lib");
+    t.exe(
+        "app",
+        "int main(void) { return 0; }\n",
+        &[&format!("-L{dir}"), "-Wl,--no-as-needed", "-ldamaged"],
+    );
+    let run = elfroot(&["doctor", "--json", "--root", &t.s(""), "--in-root", "/app"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let finding = &run.json()["programs"][0]["findings"][0];
+    assert_eq!(finding["code"], "object-damaged", "{finding}");
+    assert!(
+        finding["cause"]
+            .as_str()
+            .unwrap()
+            .contains("/lib/libdamaged.so"),
+        "{finding}"
+    );
 }

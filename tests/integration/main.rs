@@ -15,3 +15,4 @@ mod loader;
 mod musl;
 mod oci;
 mod outputs;
+mod paths;
