@@ -111,7 +111,12 @@ impl RootConfig {
 }
 
 /// Splits a colon (or semicolon) separated directory list, as ld.so does.
+/// An empty list is no list at all (as glibc takes an empty LD_LIBRARY_PATH);
+/// an empty element of a longer one stands for the current directory.
 pub fn split_path_list(list: &str) -> Vec<String> {
+    if list.is_empty() {
+        return Vec::new();
+    }
     list.split([':', ';']).map(str::to_string).collect()
 }
 

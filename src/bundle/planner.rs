@@ -113,19 +113,20 @@ impl<'a> Planner<'a> {
             });
         }
         for o in c.objects.iter().skip(1) {
+            let path = o.absolute_path();
             let reason = match (o.via, o.loaded_by) {
                 (Via::Interpreter, _) => format!("interpreter of {}", c.input),
                 (_, Some(by)) => format!("needed by {}", c.objects[by].path),
                 _ => format!("needed by {}", c.input),
             };
             let moved = moved.as_ref().and_then(|(from, to)| {
-                let rest = o.path.strip_prefix(from.as_str())?.strip_prefix('/')?;
+                let rest = path.strip_prefix(from.as_str())?.strip_prefix('/')?;
                 matches!(o.via, Via::Rpath | Via::Runpath)
                     .then(|| format!("{}/{rest}", to.trim_end_matches('/')))
             });
             let added = match moved {
                 Some(at) => self.layout.add_file_at(root, &o.real, &at, &reason),
-                None => self.layout.add_path(root, &o.path, &reason).map(|_| ()),
+                None => self.layout.add_path(root, &path, &reason).map(|_| ()),
             };
             if let Err(e) = added {
                 failures.push(e);
@@ -144,7 +145,7 @@ impl<'a> Planner<'a> {
                     .hwcaps
                     .as_ref()
                     .and_then(|h| h.baseline.clone())
-                    .unwrap_or_else(|| o.path.clone());
+                    .unwrap_or_else(|| path.clone());
                 for n in o.names.iter().filter(|n| !n.contains('/')) {
                     self.cache.push((n.clone(), path.clone()));
                 }

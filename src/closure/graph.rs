@@ -39,6 +39,18 @@ pub struct Object {
 }
 
 impl Object {
+    /// The path the loader opens, made absolute: a relative one (found
+    /// through a relative search path element) joined to the directory it
+    /// was resolved against.
+    pub fn absolute_path(&self) -> String {
+        match &self.relative_to {
+            Some(dir) if !self.path.starts_with('/') => {
+                format!("{}/{}", dir.trim_end_matches('/'), self.path)
+            }
+            _ => self.path.clone(),
+        }
+    }
+
     /// A newly mapped object, loaded by no one, with no names and no
     /// dependency resolved yet; its `$ORIGIN` is the directory of `file`
     /// (the path the loader opened, or for the program its real path).
