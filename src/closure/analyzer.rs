@@ -16,7 +16,7 @@ use crate::search::glibc::{Abi, System};
 use crate::search::hwcaps::HwcapsLevels;
 use crate::search::ld_so_cache::{self, LdCache};
 use crate::search::ld_so_conf::{self, ConfDirs};
-use crate::search::musl;
+use crate::search::{SearchResult, musl};
 
 /// Search settings that do not come from the root.
 #[derive(Debug, Clone)]
@@ -54,6 +54,10 @@ pub struct Analyzer {
     unsearched: OnceCell<Vec<String>>,
     musl_paths: RefCell<HashMap<String, Vec<String>>>,
     warnings: RefCell<Vec<Error>>,
+    /// glibc searches already made, by everything they depend on (see
+    /// `Loading::search_key`): a thousand programs needing libc.so.6 with
+    /// no RPATH or RUNPATH search for it once.
+    searches: RefCell<rustc_hash::FxHashMap<String, SearchResult>>,
 }
 
 impl Analyzer {
@@ -64,6 +68,7 @@ impl Analyzer {
             options,
             cache: Default::default(),
             unsearched: Default::default(),
+            searches: Default::default(),
             musl_paths: Default::default(),
             warnings: Default::default(),
         }
@@ -77,6 +82,16 @@ impl Analyzer {
     /// The settings it was made with.
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// A search made before under `key`.
+    pub(super) fn remembered_search(&self, key: &str) -> Option<SearchResult> {
+        self.searches.borrow().get(key).cloned()
+    }
+
+    /// Remembers the result of a search under `key`.
+    pub(super) fn remember_search(&self, key: String, result: SearchResult) {
+        self.searches.borrow_mut().insert(key, result);
     }
 
     /// Problems with the root's configuration met so far (bad cache, include cycles).

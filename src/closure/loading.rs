@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::analyzer::Analyzer;
 use super::graph::{Dep, InterpStatus, Interpreter, Object, ObjectId, Resolution};
+use crate::elf::ElfFile;
 use crate::error::Result;
 use crate::files::Probe;
 use crate::profile::libc::{self, Libc};
@@ -138,7 +139,11 @@ impl<'a> Loading<'a> {
         let result = self.search(id, name);
         match result.outcome {
             Outcome::Found(c) => {
-                if let Some(same) = self.objects.iter().position(|o| o.real == c.real) {
+                if let Some(same) = self
+                    .objects
+                    .iter()
+                    .position(|o| o.real.as_os_str() == c.real.as_os_str())
+                {
                     self.objects[same].names.push(name.to_string());
                     return Resolution::Object(same);
                 }
@@ -281,6 +286,49 @@ impl<'a> Loading<'a> {
             let step = p.file(&name, Via::Path, true);
             return p.finish(Some(step));
         }
-        glibc::search(&self.analyzer.glibc_system(want), abi, &name, chain)
+        let uses_origin = self
+            .analyzer
+            .options()
+            .library_path
+            .iter()
+            .any(|p| p.contains('$'));
+        let key = search_key(want, (uses_origin, &self.objects[0].origin), &name, chain);
+        if let Some(hit) = self.analyzer.remembered_search(&key) {
+            return hit;
+        }
+        let result = glibc::search(&self.analyzer.glibc_system(want), abi, &name, chain);
+        self.analyzer.remember_search(key, result.clone());
+        result
     }
+}
+
+/// Everything a glibc search for `name` depends on besides the root and the
+/// options, which are fixed for an analyser: the program's ABI and, when
+/// LD_LIBRARY_PATH has tokens, its directory, the RPATHs up the chain when
+/// the needing object has no RUNPATH, its RUNPATH and its NODEFLIB flag,
+/// each with the `$ORIGIN` it expands to.
+fn search_key(
+    want: &ElfFile,
+    (uses_origin, program_origin): (bool, &str),
+    name: &str,
+    chain: &[Link<'_>],
+) -> String {
+    use std::fmt::Write;
+    let mut key = format!("{}/{:?}/{:?}\0{name}", want.machine, want.class, want.data);
+    if uses_origin {
+        let _ = write!(key, "\0{program_origin}");
+    }
+    if let Some(first) = chain.first() {
+        let _ = write!(key, "\0{}", first.elf.nodeflib());
+        if let Some(runpath) = &first.elf.runpath {
+            let _ = write!(key, "\0{runpath}\0{}", first.origin);
+        } else {
+            for link in chain {
+                if let Some(rpath) = link.elf.effective_rpath() {
+                    let _ = write!(key, "\0{rpath}\0{}", link.origin);
+                }
+            }
+        }
+    }
+    key
 }
