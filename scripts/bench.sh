@@ -4,7 +4,7 @@
 # Usage: scripts/bench.sh [--only SECTION[,SECTION...]] [--runs N] [-h|--help]
 #
 # Sections (default: all, in this order):
-#   list    elfroot list --paths FILE...  vs  ldd, libtree -p -vvv, lddtree -l
+#   list    elfroot list --paths FILE...  vs  scanelf -qn (the floor), ldd, libtree -p -vvv, lddtree -l
 #   bundle  elfroot tar bundler vs GNU tar            (placeholder: not yet implemented)
 #   doctor  elfroot doctor vs ldd -r                  (placeholder: not yet implemented)
 #
@@ -363,6 +363,14 @@ section_list() {
         skip_row libtree "libtree not found (apt-get install libtree)"
     fi
 
+    # The floor: scanelf only reads DT_NEEDED, resolving nothing.
+    if command -v scanelf > /dev/null; then
+        R_MODE[scanelf]="1 invocation: scanelf -qn FILE... ($n files; resolves nothing)"
+        time_cmd scanelf scanelf -qn "${INPUTS[@]}"
+    else
+        skip_row scanelf "scanelf not found (apt-get install pax-utils)"
+    fi
+
     local lrc=0
     resolve_lddtree || lrc=$?
     if [ "$lrc" -eq 0 ]; then
@@ -375,7 +383,8 @@ section_list() {
     fi
 
     echo "runs: median of $RUNS; peak RSS = max over runs (per-file loops: max of any single invocation)"
-    print_table elfroot ldd libtree lddtree
+    print_table elfroot scanelf ldd libtree lddtree
+    target_line elfroot scanelf ">= 0.5, within 2x of the floor"
     target_line elfroot libtree "> 1"
     target_line elfroot ldd ">= 20"
     if [ "${R_RC[elfroot]}" -ne 0 ]; then
