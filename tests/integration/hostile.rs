@@ -550,3 +550,73 @@ fn a_library_with_a_damaged_symbol_table_is_a_finding_not_silence() {
         "{finding}"
     );
 }
+
+/// A small deterministic generator (xorshift), so every run mutates alike.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// One mutation of `seed`: byte flips, a truncation, or a huge count or
+    /// offset written over a header or dynamic-section field.
+    fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+        let mut b = seed.to_vec();
+        match self.below(4) {
+            0 => {
+                for _ in 0..1 + self.below(8) {
+                    let at = self.below(b.len());
+                    b[at] ^= 1 << self.below(8);
+                }
+            }
+            1 => b.truncate(self.below(b.len())),
+            _ => {
+                // Headers and the first kilobytes hold the tables' counts and offsets.
+                let at = self.below(b.len().min(8192).saturating_sub(8));
+                let huge = [u64::MAX, u64::MAX / 2, 1 << 32, 0x7fff_ffff, 0xffff][self.below(5)];
+                let width = [2, 4, 8][self.below(3)];
+                b[at..at + width].copy_from_slice(&huge.to_le_bytes()[..width]);
+            }
+        }
+        b
+    }
+}
+
+#[test]
+fn twenty_thousand_mutated_elf_files_end_cleanly() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    // Seeds: a program and a library built here, and the loader itself.
+    let exe = fs::read(t.exe("seed/app", "int main(void) { return 0; }\n", &[])).unwrap();
+    let lib = fs::read(t.lib("seed/libs.so", "int f(void) { return 1; }\n", &[])).unwrap();
+    let ld = fs::read(t.at("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")).unwrap();
+    let seeds = [exe, lib, ld];
+    let root = elfroot::Root::open(t.path()).unwrap();
+    let analyzer = elfroot::Analyzer::new(elfroot::files::Files::new(root), Default::default());
+    let mut m = Mutator(0x5eed_e1f0_0dd5_eed5);
+    let start = Instant::now();
+    for i in 0..20_000 {
+        let seed = &seeds[i % seeds.len()];
+        let bytes = m.mutate(seed);
+        // The reader, then the symbol tables, as doctor reads them.
+        if let Ok(elf) = elfroot::elf::ElfFile::parse(&bytes) {
+            let _ = elf.symbols(&bytes);
+            let _ = elf.path_literals(&bytes);
+        }
+        // Every thousandth goes through a whole closure in the root.
+        if i % 1000 == 0 {
+            let name = format!("mutant{i}");
+            t.write(&name, &bytes);
+            let _ = analyzer.analyze(Path::new(&format!("/{name}")));
+        }
+    }
+    eprintln!("20,000 mutations in {:.2} s", start.elapsed().as_secs_f64());
+}
