@@ -52,16 +52,7 @@ impl Planner<'_> {
             self.runtime_library(&path, "unwinder for pthread_cancel/pthread_exit")?;
         }
         if gconv {
-            let main_elf = main.objects[0].elf.clone();
-            let mut dirs: Vec<String> = Vec::new();
-            if let Some(t) = crate::elf::arch::multiarch_triplet(&main_elf) {
-                dirs.push(format!("/usr/lib/{t}/gconv"));
-            }
-            dirs.push(format!(
-                "/usr/{}/gconv",
-                crate::elf::arch::libdir_name(&main_elf)
-            ));
-            dirs.push("/usr/lib/gconv".into());
+            let dirs = profile::extras::gconv_dirs(&main.objects[0].elf);
             for d in dirs {
                 if matches!(self.root().resolve_dir(Path::new(&d)), Ok(Some(_))) {
                     self.tree(&d, None, "gconv modules")?;

@@ -65,11 +65,16 @@ pub enum Code {
     NoPasswd,
     /// An object of the closure whose symbol tables cannot be read.
     ObjectDamaged,
+    /// The program runs commands through /bin/sh, which the target lacks.
+    ShellMissing,
+    /// The program reads a file at run time (named by its imports or its
+    /// data) that the target lacks.
+    RuntimeFileMissing,
 }
 
 impl Code {
     /// Every code, in the order the checks run.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 16] = [
         Code::FileMissing,
         Code::NotExecutable,
         Code::ShebangCrlf,
@@ -84,6 +89,8 @@ impl Code {
         Code::SymbolMissing,
         Code::NssModuleMissing,
         Code::NoPasswd,
+        Code::ShellMissing,
+        Code::RuntimeFileMissing,
     ];
 
     /// The stable string, as JSON and the human output show it.
@@ -103,6 +110,8 @@ impl Code {
             Code::NssModuleMissing => "nss-module-missing",
             Code::NoPasswd => "no-passwd",
             Code::ObjectDamaged => "object-damaged",
+            Code::ShellMissing => "shell-missing",
+            Code::RuntimeFileMissing => "runtime-file-missing",
         }
     }
 
@@ -115,7 +124,10 @@ impl Code {
     pub fn severity(self) -> Severity {
         match self {
             Code::Static => Severity::Note,
-            Code::NssModuleMissing | Code::NoPasswd => Severity::Warning,
+            Code::NssModuleMissing
+            | Code::NoPasswd
+            | Code::ShellMissing
+            | Code::RuntimeFileMissing => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -202,5 +202,12 @@ impl Checker<'_> {
         }
         self.findings
             .extend(runtime::passwd(s, &symbols[0], self.target));
+        let root = self.analyzer.files().root();
+        let gconv = crate::profile::extras::gconv_dirs(&c.objects[0].elf)
+            .iter()
+            .any(|d| matches!(root.resolve_dir(Path::new(d)), Ok(Some(_))));
+        let glibc = libc == Libc::Glibc;
+        self.findings
+            .extend(runtime::imports(s, &symbols, glibc, gconv, root));
     }
 }

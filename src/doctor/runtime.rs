@@ -6,7 +6,9 @@ use super::finding::{Code, Finding};
 use super::target::{self, Target};
 use crate::closure::{Analyzer, Closure};
 use crate::elf::Symbols;
+use crate::profile::imports::{self, Need};
 use crate::profile::nss;
+use crate::root::Root;
 
 /// nss-module-missing: NSS modules the target's nsswitch.conf names but the
 /// target lacks, where the program's libc would look for them (glibc).
@@ -62,4 +64,45 @@ pub(super) fn passwd(s: &str, main: &Symbols, target: &Target) -> Option<Finding
         format!("{s} looks users or groups up, and the target has no /etc/passwd"),
         "add an /etc/passwd and /etc/group (elfroot bundle writes minimal ones)".into(),
     ))
+}
+
+/// shell-missing and runtime-file-missing: what the closure's imports open
+/// once the program runs ([`imports::RULES`]) and the target lacks.
+pub(super) fn imports(
+    s: &str,
+    symbols: &[std::sync::Arc<Symbols>],
+    glibc: bool,
+    gconv: bool,
+    root: &Root,
+) -> Vec<Finding> {
+    let names = symbols
+        .iter()
+        .flat_map(|x| x.imports.iter().map(|i| i.name.as_str()));
+    let has = |p: &str| matches!(root.resolve_file(std::path::Path::new(p)), Ok(Some(_)));
+    let mut out = Vec::new();
+    for rule in imports::triggered(names) {
+        let finding = match rule.need {
+            Need::Shell if !has(imports::SHELL) => Finding::new(
+                Code::ShellMissing,
+                vec![format!("(no error at start: system() and popen() run no command and return status 127)")],
+                format!("{s} runs commands through {}, which the target lacks ({})", imports::SHELL, rule.reason),
+                format!("add a shell (elfroot bundle --with sh {s} brings the root's {})", imports::SHELL),
+            ),
+            Need::File(path) if !has(path) => Finding::new(
+                Code::RuntimeFileMissing,
+                vec![format!("(no error at start: lookups in {path} find nothing)")],
+                format!("{s} reads {path} ({}), which the target lacks", rule.reason),
+                format!("add {path} to the image (elfroot bundle {s} brings it)"),
+            ),
+            Need::Gconv if glibc && !gconv => Finding::new(
+                Code::RuntimeFileMissing,
+                vec!["(no error at start: iconv_open() fails with EINVAL for any conversion glibc does not build in)".into()],
+                format!("{s} converts character sets ({}), and the target has no gconv modules", rule.reason),
+                format!("add glibc's gconv directory (elfroot bundle {s} brings it)"),
+            ),
+            _ => continue,
+        };
+        out.push(finding);
+    }
+    out
 }

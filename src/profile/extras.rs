@@ -67,3 +67,19 @@ pub const TZ_PATHS: &[&str] = &["/usr/share/zoneinfo", "/etc/localtime"];
 
 /// The C.UTF-8 locale, as Debian and Fedora lay it out.
 pub const LOCALE_PATHS: &[&str] = &["/usr/lib/locale/C.utf8", "/usr/lib/locale/C.UTF-8"];
+
+/// Where glibc keeps its gconv modules for programs like `main`, most
+/// likely first (Debian's multiarch directory, the ABI's library directory,
+/// /usr/lib/gconv).
+pub fn gconv_dirs(main: &crate::elf::ElfFile) -> Vec<String> {
+    let mut dirs = Vec::new();
+    if let Some(t) = crate::elf::arch::multiarch_triplet(main) {
+        dirs.push(format!("/usr/lib/{t}/gconv"));
+    }
+    dirs.push(format!(
+        "/usr/{}/gconv",
+        crate::elf::arch::libdir_name(main)
+    ));
+    dirs.push("/usr/lib/gconv".into());
+    dirs
+}

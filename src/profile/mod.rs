@@ -12,6 +12,7 @@
 //! Nothing here uses `bundle`, `doctor` or `output`, and `libc` never uses `closure`.
 
 pub mod extras;
+pub mod imports;
 pub mod libc;
 pub mod nss;
 

@@ -400,3 +400,47 @@ fn static_programs_and_runtime_lookups() {
         );
     }
 }
+
+const RUNS_AND_LOOKS_UP: &str = "#include <stdio.h>\n#include <stdlib.h>\n#include <netdb.h>\n#include <sys/wait.h>\n\
+int main(void) { int st = system(\"exit 3\"); struct servent *s = getservbyname(\"http\", \"tcp\");\n\
+printf(\"%d %s\\n\", WEXITSTATUS(st), s ? \"http\" : \"unknown\"); return 0; }\n";
+
+/// The warnings doctor gives `/app` in `root`, by code.
+fn warnings(root: &Path) -> Vec<String> {
+    let run = elfroot(&[
+        "doctor",
+        "--json",
+        "--root",
+        &root.to_string_lossy(),
+        "--in-root",
+        "/app",
+    ]);
+    run.json()["programs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "warning")
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_missing_shell_and_services_file_are_warnings_that_match_a_run() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.exe("app", RUNS_AND_LOOKS_UP, &[]);
+    assert_eq!(
+        warnings(t.path()),
+        ["runtime-file-missing", "shell-missing"]
+    );
+    if let Some((status, stdout, _)) = reality(t.path(), "/app") {
+        assert_eq!((status, stdout.as_str()), (0, "127 unknown\n"));
+    }
+    // With a shell and the services database, no warning, and both work.
+    t.copy_in("/bin/dash", "bin/sh");
+    t.copy_in("/etc/services", "etc/services");
+    assert!(warnings(t.path()).is_empty());
+    if let Some((status, stdout, _)) = reality(t.path(), "/app") {
+        assert_eq!((status, stdout.as_str()), (0, "3 http\n"));
+    }
+}
