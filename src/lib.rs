@@ -15,8 +15,8 @@
 //! after [`root`] that uses nothing else.
 //!
 //! [`config`] settles the root and the environment; [`inspect`],
-//! [`doctor::run`] and [`bundle::run`] are the commands, one call each,
-//! returning an [`outcome::Outcome`]. The library never prints.
+//! [`doctor::run`], [`bundle::run`] and [`packages::run`] are the commands,
+//! one call each, returning an [`outcome::Outcome`]. The library never prints.
 
 #![warn(missing_docs)]
 

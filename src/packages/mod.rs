@@ -26,12 +26,14 @@
 //! [`MAX_LIST`], [`MAX_LISTS_TOTAL`], [`MAX_COPYRIGHT`]); a larger database or
 //! list is skipped with a warning, and so is a malformed stanza or record.
 //!
-//! Uses only `root` and `error`.
+//! Uses only `root` and `error`; [`run`] (the `packages` command) sits on
+//! top, like `doctor::run`, and also uses `config` and `closure`.
 
 mod apk;
 mod deb822;
 mod dpkg;
 mod index;
+mod run;
 
 use std::cell::OnceCell;
 use std::ffi::OsStr;
@@ -40,6 +42,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::root::{Lookup, Root};
+
+pub use run::{Format, PackagesConfig, run};
 
 /// The largest database file read (dpkg's status, apk's installed): 64 MiB,
 /// ten times a large Debian system's.
