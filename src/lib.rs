@@ -10,11 +10,13 @@
 //! [`closure`] (the graph of what gets loaded) -> [`report`] (the closures
 //! of all inputs) -> [`doctor`] (why a program would not start) ->
 //! [`bundle`] (a minimal root file system, checked by the doctor) ->
-//! [`output`], [`archive`] and [`oci`] (writers).
+//! [`output`], [`archive`] and [`oci`] (writers). [`packages`] (which
+//! package of the root's dpkg or apk database owns each file) is a stage
+//! after [`root`] that uses nothing else.
 //!
 //! [`config`] settles the root and the environment; [`inspect`],
-//! [`doctor::run`] and [`bundle::run`] are the commands, one call each,
-//! returning an [`outcome::Outcome`]. The library never prints.
+//! [`doctor::run`], [`bundle::run`] and [`packages::run`] are the commands,
+//! one call each, returning an [`outcome::Outcome`]. The library never prints.
 
 #![warn(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod inspect;
 pub mod oci;
 pub mod outcome;
 pub mod output;
+pub mod packages;
 pub mod profile;
 pub mod report;
 pub mod root;

@@ -7,12 +7,9 @@ use clap::Args;
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::inspect::{InspectConfig, View};
 
-/// The flags `tree` and `list` share.
+/// The root flags of the commands that analyse files inside a root.
 #[derive(Args, Debug)]
-pub struct Common {
-    /// ELF files to analyse; a directory is walked and every ELF file in it analysed.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
+pub struct RootArgs {
     /// Analyse inside this root file system, as if chrooted there; FILEs are paths inside it.
     /// A directory or a layer tarball (.tar, .tar.gz, .tar.zst); repeat to stack layers.
     #[arg(long, value_name = "DIR|TAR", default_value = "/")]
@@ -25,6 +22,31 @@ pub struct Common {
     /// LD_LIBRARY_PATH, RPATH and RUNPATH start there.
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
+}
+
+impl RootArgs {
+    /// The library's root settings for these flags.
+    pub fn config(self) -> RootConfig {
+        RootConfig {
+            layers: self.root,
+            library_path: self
+                .library_path
+                .as_deref()
+                .map(split_path_list)
+                .unwrap_or_default(),
+            cwd: self.cwd,
+        }
+    }
+}
+
+/// The flags `tree` and `list` share.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// ELF files to analyse; a directory is walked and every ELF file in it analysed.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    root: RootArgs,
     /// Print a JSON report instead (schema: docs/json.md).
     #[arg(long)]
     json: bool,
@@ -33,15 +55,7 @@ pub struct Common {
 impl Common {
     fn config(self, view: View) -> InspectConfig {
         InspectConfig {
-            root: RootConfig {
-                layers: self.root,
-                library_path: self
-                    .library_path
-                    .as_deref()
-                    .map(split_path_list)
-                    .unwrap_or_default(),
-                cwd: self.cwd,
-            },
+            root: self.root.config(),
             files: self.files,
             view: if self.json { View::Json } else { view },
         }

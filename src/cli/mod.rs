@@ -6,6 +6,7 @@
 mod bundle;
 mod doctor;
 mod inspect;
+mod packages;
 
 use std::io::{self, BufWriter, Write};
 
@@ -34,6 +35,10 @@ enum Command {
     /// Predict, without running anything, whether each FILE would start in a
     /// target root (an image), quoting the error it would otherwise give.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Print the packages (dpkg or apk, from the root's own database) that own
+    /// the interpreter and libraries each FILE loads, as a list, an apt or apk
+    /// command line, or JSON.
+    Packages(packages::PackagesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
@@ -60,6 +65,7 @@ pub fn run() -> Result<u8> {
         Command::List(args) => elfroot::inspect::run(&args.config(), &mut out)?,
         Command::Bundle(args) => bundle::run(&args, &mut out)?,
         Command::Doctor(args) => elfroot::doctor::run(&args.config()?, &mut out)?,
+        Command::Packages(args) => elfroot::packages::run(&args.config(), &mut out)?,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "elfroot", &mut out);

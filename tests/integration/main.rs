@@ -15,4 +15,5 @@ mod loader;
 mod musl;
 mod oci;
 mod outputs;
+mod packages;
 mod paths;

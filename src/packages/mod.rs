@@ -1,0 +1,302 @@
+//! Which package of the root's own package database owns each file: for
+//! SBOMs and scanner metadata (every bundled file mapped to its package)
+//! and for run-time file discovery (a path an object names matters when it
+//! belongs to the object's package).
+//!
+//! Two databases are read, both through [`Root`] only, once per
+//! [`Packages::read`]:
+//! - **dpkg**: `/var/lib/dpkg/status` (packages whose status is `installed`),
+//!   the file lists `/var/lib/dpkg/info/PKG[:ARCH].list` (Multi-Arch: same
+//!   packages carry their architecture), checksums from `PKG[:ARCH].md5sums`
+//!   (read when asked), and distroless's `/var/lib/dpkg/status.d/*` (one
+//!   stanza per file, the file list from the `.md5sums` beside it);
+//! - **apk**: `/lib/apk/db/installed`.
+//!
+//! RPM is not read: its database is SQLite (or Berkeley DB), and no
+//! maintained pure-Rust reader of it is worth the dependency yet.
+//!
+//! A list names a file as the package shipped it (`/lib/x/libc.so.6`), while
+//! the root may reach it another way (`/usr/lib/x/libc.so.6` on a merged-/usr
+//! system, or the reverse). Ownership is therefore decided on canonical
+//! paths: a listed path owns a file when its directory resolves, inside the
+//! root, to the file's canonical directory; any spelling of a path finds its
+//! owner, and nothing is resolved until asked.
+//!
+//! Hostile input is bounded: each file is read up to a cap ([`MAX_DATABASE`],
+//! [`MAX_LIST`], [`MAX_LISTS_TOTAL`], [`MAX_COPYRIGHT`]); a larger database or
+//! list is skipped with a warning, and so is a malformed stanza or record.
+//!
+//! Uses only `root` and `error`; [`run`] (the `packages` command) sits on
+//! top, like `doctor::run`, and also uses `config` and `closure`.
+
+mod apk;
+mod deb822;
+mod dpkg;
+mod index;
+mod run;
+
+use std::cell::OnceCell;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::root::{Lookup, Root};
+
+pub use run::{Format, PackagesConfig, run};
+
+/// The largest database file read (dpkg's status, apk's installed): 64 MiB,
+/// ten times a large Debian system's.
+pub const MAX_DATABASE: usize = 64 << 20;
+/// The largest file list or checksum file read for one package: 16 MiB.
+pub const MAX_LIST: usize = 16 << 20;
+/// The most file-list text read for one database: 512 MiB (a full Debian
+/// desktop has about 30 MiB).
+pub const MAX_LISTS_TOTAL: usize = 512 << 20;
+/// How much of a copyright file is read for its licenses: 1 MiB.
+pub const MAX_COPYRIGHT: usize = 1 << 20;
+
+/// Which database a package comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Debian's dpkg (`/var/lib/dpkg`).
+    Dpkg,
+    /// Alpine's apk (`/lib/apk/db/installed`).
+    Apk,
+}
+
+/// The source package a binary package was built from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    /// The source package's name.
+    pub name: String,
+    /// Its version (the binary's when the database gives none).
+    pub version: String,
+}
+
+/// A file's checksum as the database records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// dpkg's md5sums: an MD5 digest in hex.
+    Md5(String),
+    /// apk's `Z:` field: `Q1` and a base64 SHA-1 digest, as written.
+    ApkQ1(String),
+}
+
+/// Where a package's checksums are.
+#[derive(Debug, Clone)]
+enum Checksums {
+    /// In this md5sums file inside the root, read when asked.
+    File(PathBuf),
+    /// Read with the database (apk).
+    Inline(Vec<(PathBuf, Checksum)>),
+    /// Nowhere.
+    None,
+}
+
+/// One installed package.
+#[derive(Debug)]
+pub struct Package {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its architecture (`amd64`, `all`, `x86_64`...); empty when unrecorded.
+    pub arch: String,
+    /// The source package, when the database names one (dpkg's `Source`,
+    /// apk's origin).
+    pub source: Option<Source>,
+    /// The database it comes from.
+    pub kind: Kind,
+    /// Its record exactly as the database holds it (a dpkg stanza, an apk
+    /// record), for writing it out again.
+    pub stanza: String,
+    /// Absolute paths as the database lists them, one a line.
+    list: Vec<u8>,
+    checksums: Checksums,
+    /// apk's license, set when read; dpkg's, filled from the copyright file when asked.
+    license: OnceCell<Option<String>>,
+}
+
+/// The packages installed in a root, and which owns what.
+#[derive(Debug, Default)]
+pub struct Packages {
+    packages: Vec<Package>,
+    warnings: Vec<Error>,
+    index: OnceCell<index::Index>,
+}
+
+impl Packages {
+    /// Reads the root's package databases (dpkg and apk); empty when it has
+    /// none. Damaged records and oversized lists are warnings, not errors.
+    pub fn read(root: &Root) -> Result<Packages> {
+        let mut warnings = Vec::new();
+        let mut packages = dpkg::read(root, &mut warnings)?;
+        packages.extend(apk::read(root, &mut warnings)?);
+        Ok(Packages {
+            packages,
+            warnings,
+            index: OnceCell::new(),
+        })
+    }
+
+    /// Every package, in database order.
+    pub fn all(&self) -> &[Package] {
+        &self.packages
+    }
+
+    /// True when the root has no package database (or an empty one).
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty()
+    }
+
+    /// What was skipped while reading: malformed stanzas, oversized or
+    /// unreadable lists.
+    pub fn warnings(&self) -> &[Error] {
+        &self.warnings
+    }
+
+    /// True when more than one architecture of the package called `name` is
+    /// installed (so that only `name:arch` says which).
+    pub fn is_ambiguous(&self, name: &str) -> bool {
+        let mut arches = self.packages.iter().filter(|p| p.name == name);
+        arches
+            .next()
+            .is_some_and(|first| arches.any(|p| p.arch != first.arch))
+    }
+
+    /// Every package whose list names what `path` (any spelling, inside the
+    /// root) leads to, in database order. A path through a symbolic link is
+    /// owned by the owner of the link's target. Several packages own a file
+    /// only as Multi-Arch: same copies; directories are often shared.
+    pub fn owners(&self, root: &Root, path: &Path) -> Vec<&Package> {
+        let real = match root.lookup(path) {
+            Ok(Lookup::File(p) | Lookup::Dir(p) | Lookup::Other(p)) => p,
+            _ => path.to_path_buf(),
+        };
+        let index = self
+            .index
+            .get_or_init(|| index::Index::build(&self.packages));
+        index
+            .owners(&self.packages, root, real.as_os_str().as_bytes())
+            .into_iter()
+            .map(|i| &self.packages[i])
+            .collect()
+    }
+
+    /// The package that owns what `path` leads to: for a file, the first of
+    /// [`owners`](Self::owners); for a directory, the one package that owns
+    /// it, when only one does. None when no package owns it.
+    pub fn owner(&self, root: &Root, path: &Path) -> Option<&Package> {
+        let owners = self.owners(root, path);
+        let is_dir = matches!(root.lookup(path), Ok(Lookup::Dir(_)));
+        match owners.as_slice() {
+            [one] => Some(one),
+            [first, ..] if !is_dir => Some(first),
+            _ => None,
+        }
+    }
+}
+
+impl Package {
+    /// `name:arch`, the name dpkg and apt give a package when several
+    /// architectures of it may be installed.
+    pub fn qualified_name(&self) -> String {
+        format!("{}:{}", self.name, self.arch)
+    }
+
+    /// The paths the database lists for it, as written there (files,
+    /// directories and links; `/.` left out).
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.list
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty() && *l != b"/.")
+            .map(|l| Path::new(OsStr::from_bytes(l)))
+    }
+
+    /// The value of a field of its record (`Depends`, `Multi-Arch`,
+    /// `Installed-Size`; apk's one-letter keys), first line and continuations.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        match self.kind {
+            Kind::Dpkg => deb822::stanzas(&self.stanza)
+                .into_iter()
+                .next()?
+                .ok()?
+                .field(name),
+            Kind::Apk => apk::field(&self.stanza, name),
+        }
+    }
+
+    /// Its license: apk's `L:` field; for dpkg, the `License:` fields of
+    /// `/usr/share/doc/NAME/copyright` when it is machine-readable
+    /// (copyright-format 1.0), deduplicated and joined with `AND`. None when
+    /// there is no such file or it is free-form. Read once, when first asked.
+    pub fn license(&self, root: &Root) -> Result<Option<&str>> {
+        if let Some(known) = self.license.get() {
+            return Ok(known.as_deref());
+        }
+        let found = dpkg::copyright_license(root, &self.name)?;
+        Ok(self.license.get_or_init(|| found).as_deref())
+    }
+
+    /// (path, checksum) for each file the database has a checksum of; dpkg's
+    /// md5sums file is read now (paths made absolute, as in the list).
+    pub fn checksums(&self, root: &Root) -> Result<Vec<(PathBuf, Checksum)>> {
+        match &self.checksums {
+            Checksums::Inline(sums) => Ok(sums.clone()),
+            Checksums::File(path) => dpkg::md5sums(root, path),
+            Checksums::None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The first `cap` bytes of a file inside the root, and whether that was all
+/// of it; None when there is no file there.
+struct Capped {
+    bytes: Vec<u8>,
+    whole: bool,
+}
+
+/// Reads up to `cap` bytes of the file at `path` inside the root. A large
+/// file is mapped, so only what is kept is read.
+fn read_capped(root: &Root, path: &Path, cap: usize) -> Result<Option<Capped>> {
+    let Some(real) = root.resolve_file(path)? else {
+        return Ok(None);
+    };
+    let contents = root.contents(&real)?;
+    let kept = &contents[..contents.len().min(cap)];
+    Ok(Some(Capped {
+        bytes: kept.to_vec(),
+        whole: kept.len() == contents.len(),
+    }))
+}
+
+/// The warning for a file skipped because it is larger than `cap`.
+fn too_large(path: &Path, cap: usize) -> Error {
+    Error::Config {
+        path: path.to_path_buf(),
+        reason: format!("larger than {} MiB; skipped", cap >> 20),
+    }
+}
+
+/// Reads a whole database or list file, or warns and gives None when it is
+/// over `cap`.
+fn read_whole(
+    root: &Root,
+    path: &Path,
+    cap: usize,
+    warnings: &mut Vec<Error>,
+) -> Result<Option<Vec<u8>>> {
+    Ok(match read_capped(root, path, cap)? {
+        Some(c) if c.whole => Some(c.bytes),
+        Some(_) => {
+            warnings.push(too_large(path, cap));
+            None
+        }
+        None => None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
