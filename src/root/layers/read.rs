@@ -127,6 +127,10 @@ fn keep_whole(path: &Path, size: u64, head: &[u8]) -> bool {
         || head.starts_with(b"\x7fELF")
         || head.starts_with(b"#!")
         || path.starts_with("/etc")
+        // The package databases (and the licenses they point to) are read too.
+        || path.starts_with("/var/lib/dpkg")
+        || path.starts_with("/lib/apk/db")
+        || (path.starts_with("/usr/share/doc") && path.ends_with("copyright"))
 }
 
 /// The entries of the directory layer at `dir`, parents first; file
@@ -205,5 +209,30 @@ fn classify(path: PathBuf, node: Node) -> Item {
         Some(".wh..wh..opq") => Item::Opaque(parent),
         Some(n) if n.starts_with(".wh.") => Item::Whiteout(parent.join(&n[4..])),
         _ => Item::Node(path, node),
+    }
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use super::*;
+
+    #[test]
+    fn package_databases_are_kept_whole_whatever_their_size() {
+        let big = 10 << 20;
+        for p in [
+            "/var/lib/dpkg/status",
+            "/var/lib/dpkg/info/libc6:amd64.list",
+            "/lib/apk/db/installed",
+            "/usr/share/doc/libc6/copyright",
+            "/etc/big.conf",
+        ] {
+            assert!(keep_whole(Path::new(p), big, b"Package: x"), "{p}");
+        }
+        assert!(!keep_whole(
+            Path::new("/usr/share/doc/libc6/changelog.gz"),
+            big,
+            b"\x1f\x8b"
+        ));
+        assert!(!keep_whole(Path::new("/usr/share/big.dat"), big, b"data"));
     }
 }
