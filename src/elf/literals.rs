@@ -89,23 +89,21 @@ fn path_byte(b: u8) -> bool {
     b.is_ascii_graphic() && b != b'%' || b >= 0x80
 }
 
-/// `part` as a normalised absolute path, when it is one worth looking up:
-/// more than `/` alone, no empty, `.` or `..` components beyond a trailing
-/// slash, no wildcard or shell punctuation.
+/// `part` as a normalised absolute path (doubled slashes folded, as in
+/// "ImageMagick-6.9.11//modules-Q16"), when it is one worth looking up: more
+/// than `/` alone, no `.` or `..` component, no wildcard or shell punctuation.
 fn path(part: &str) -> Option<String> {
-    let trimmed = part.trim_end_matches('/');
-    if !trimmed.starts_with('/') || trimmed.len() < 2 {
-        return None;
-    }
-    if trimmed.contains([
+    const PUNCTUATION: [char; 15] = [
         '*', '?', '[', '$', '`', '"', '\'', '<', '>', '|', ';', '&', '\\', '{', '(',
-    ]) {
+    ];
+    if !part.starts_with('/') || part.contains(PUNCTUATION) {
         return None;
     }
-    let ok = trimmed[1..]
-        .split('/')
-        .all(|c| !c.is_empty() && c != "." && c != "..");
-    ok.then(|| trimmed.to_string())
+    let parts: Vec<&str> = part.split('/').filter(|c| !c.is_empty()).collect();
+    if parts.is_empty() || parts.iter().any(|&c| c == "." || c == "..") {
+        return None;
+    }
+    Some(format!("/{}", parts.join("/")))
 }
 
 #[cfg(test)]
@@ -122,7 +120,7 @@ mod tests {
     fn whole_c_strings_that_are_absolute_paths() {
         let seg = b"\0/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders\0\
             relative/path\0%s/lib\0/etc/%s.conf\0/usr/share/terminfo/\0\
-            usage: /bin/sh -c\0/\0/a/../b\0/opt//x\0/etc/terminfo:/lib/terminfo:/usr/share/terminfo\0\
+            usage: /bin/sh -c\0/\0/a/../b\0/opt//x/\0/etc/terminfo:/lib/terminfo:/usr/share/terminfo\0\
             /usr/lib/*.so\0/dev/null";
         assert_eq!(
             paths(seg),
@@ -130,6 +128,7 @@ mod tests {
                 "/dev/null",
                 "/etc/terminfo",
                 "/lib/terminfo",
+                "/opt/x",
                 "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders",
                 "/usr/share/terminfo",
             ]
