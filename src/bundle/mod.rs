@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::profile;
 pub use crate::profile::Extra;
 pub use add::AddSpec;
-pub use layout::{Layout, ManifestEntry};
+pub use layout::{Layout, ManifestEntry, Owner};
 use planner::Planner;
 pub use run::{BundleConfig, ImageConfig, run};
 
@@ -50,6 +50,9 @@ pub struct BundleOptions {
     pub nsswitch: Option<PathBuf>,
     /// Write a minimal /etc/passwd and /etc/group.
     pub passwd: bool,
+    /// The owner of everything copied from the root, instead of its own
+    /// (`--chown`); what elfroot makes is 0:0 either way.
+    pub chown: Option<Owner>,
     /// Optional extras asked for.
     pub with: Vec<Extra>,
     /// Which dlopen notes are followed.
@@ -66,6 +69,7 @@ impl Default for BundleOptions {
             libc: None,
             nsswitch: None,
             passwd: true,
+            chown: None,
             with: Vec::new(),
             dlopen: DlopenMode::Default,
             add: Vec::new(),
@@ -108,7 +112,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     }
     let mut p = Planner {
         analyzer,
-        layout: Layout::default(),
+        layout: Layout::new(opts.chown),
         missing: Vec::new(),
         closures: Vec::new(),
         cache: Vec::new(),

@@ -8,7 +8,9 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use elfroot::archive::{Format, Output};
-use elfroot::bundle::{AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig};
+use elfroot::bundle::{
+    AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig, Owner,
+};
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::oci::{self, BundleFormat};
 use elfroot::outcome::{Diagnostic, Outcome, Status};
@@ -54,6 +56,10 @@ pub struct BundleArgs {
     /// Do not write a minimal /etc/passwd and /etc/group.
     #[arg(long)]
     no_passwd: bool,
+    /// Owner of everything copied from the root (default: its owner there; what elfroot
+    /// makes is 0:0).
+    #[arg(long, value_name = "UID:GID", value_parser = Owner::parse)]
+    chown: Option<Owner>,
     /// Optional extras (repeat or separate with commas).
     #[arg(long, value_name = "EXTRA", value_enum, value_delimiter = ',')]
     with: Vec<WithArg>,
@@ -244,6 +250,7 @@ impl BundleArgs {
             }),
             nsswitch: self.nsswitch.clone(),
             passwd: !self.no_passwd,
+            chown: self.chown,
             with: self.with.iter().map(|w| w.extra()).collect(),
             dlopen: match self.dlopen {
                 DlopenArg::Default => DlopenMode::Default,
