@@ -50,6 +50,8 @@ pub struct BundleOptions {
     pub nsswitch: Option<PathBuf>,
     /// Write a minimal /etc/passwd and /etc/group.
     pub passwd: bool,
+    /// Add `/tmp` (mode 1777), as distroless images have it.
+    pub tmp: bool,
     /// The owner of everything copied from the root, instead of its own
     /// (`--chown`); what elfroot makes is 0:0 either way.
     pub chown: Option<Owner>,
@@ -69,6 +71,7 @@ impl Default for BundleOptions {
             libc: None,
             nsswitch: None,
             passwd: true,
+            tmp: true,
             chown: None,
             with: Vec::new(),
             dlopen: DlopenMode::Default,
@@ -163,6 +166,9 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
                     .add_data(path, text.as_bytes().to_vec(), 0o644, "user database")?;
             }
         }
+    }
+    if opts.tmp && !p.layout.contains("/tmp") {
+        p.layout.add_dir("/tmp", 0o1777, "temporary files")?;
     }
     p.ld_so_cache()?;
     Ok(Bundle {

@@ -56,6 +56,9 @@ pub struct BundleArgs {
     /// Do not write a minimal /etc/passwd and /etc/group.
     #[arg(long)]
     no_passwd: bool,
+    /// Do not add /tmp (mode 1777).
+    #[arg(long)]
+    no_tmp: bool,
     /// Owner of everything copied from the root (default: its owner there; what elfroot
     /// makes is 0:0).
     #[arg(long, value_name = "UID:GID", value_parser = Owner::parse)]
@@ -250,6 +253,7 @@ impl BundleArgs {
             }),
             nsswitch: self.nsswitch.clone(),
             passwd: !self.no_passwd,
+            tmp: !self.no_tmp,
             chown: self.chown,
             with: self.with.iter().map(|w| w.extra()).collect(),
             dlopen: match self.dlopen {
