@@ -11,6 +11,7 @@ mod planner;
 mod run;
 mod runtime;
 pub mod script;
+mod users;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
 use planner::Planner;
 pub use run::{BundleConfig, ImageConfig, run};
+pub use users::UserSpec;
 
 /// Which dlopen-note priorities are followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,8 +50,16 @@ pub struct BundleOptions {
     pub libc: Option<Libc>,
     /// A host nsswitch.conf to use (with its NSS modules) instead of the minimal one.
     pub nsswitch: Option<PathBuf>,
-    /// Write a minimal /etc/passwd and /etc/group.
+    /// Write /etc/passwd and /etc/group (the root's entries for root,
+    /// nobody and nogroup, and [`BundleOptions::user`]'s).
     pub passwd: bool,
+    /// The user the program runs as (`--user`): its entries and primary
+    /// group go into the user database, and it is an image's User.
+    pub user: Option<UserSpec>,
+    /// A host file written as /etc/passwd instead of the root's entries.
+    pub passwd_file: Option<PathBuf>,
+    /// A host file written as /etc/group instead of the root's entries.
+    pub group_file: Option<PathBuf>,
     /// Add `/tmp` (mode 1777), as distroless images have it.
     pub tmp: bool,
     /// The owner of everything copied from the root, instead of its own
@@ -71,6 +81,9 @@ impl Default for BundleOptions {
             libc: None,
             nsswitch: None,
             passwd: true,
+            user: None,
+            passwd_file: None,
+            group_file: None,
             tmp: true,
             chown: None,
             with: Vec::new(),
@@ -102,7 +115,8 @@ pub struct Bundle {
     pub missing: Vec<Missing>,
     /// The closures of every ELF file that went in (inputs, extras, added files).
     pub closures: Vec<Closure>,
-    /// Host files that went in besides copied files (a given nsswitch.conf).
+    /// Host files that went in besides copied files (a given nsswitch.conf,
+    /// passwd or group file).
     pub extra_sources: Vec<PathBuf>,
 }
 
@@ -157,15 +171,11 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         }
     }
     if opts.passwd {
-        for (path, text) in [
-            ("/etc/passwd", profile::nss::PASSWD),
-            ("/etc/group", profile::nss::GROUP),
-        ] {
-            if !p.layout.contains(path) {
-                p.layout
-                    .add_data(path, text.as_bytes().to_vec(), 0o644, "user database")?;
-            }
-        }
+        extra_sources.extend(p.user_database(
+            opts.user.as_ref(),
+            opts.passwd_file.as_deref(),
+            opts.group_file.as_deref(),
+        )?);
     }
     if opts.tmp && !p.layout.contains("/tmp") {
         p.layout.add_dir("/tmp", 0o1777, "temporary files")?;

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use elfroot::archive::{Format, Output};
 use elfroot::bundle::{
-    AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig, Owner,
+    AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig, Owner, UserSpec,
 };
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::oci::{self, BundleFormat};
@@ -53,9 +53,20 @@ pub struct BundleArgs {
     /// Use this nsswitch.conf (and its NSS modules) instead of the minimal one.
     #[arg(long, value_name = "FILE")]
     nsswitch: Option<PathBuf>,
-    /// Do not write a minimal /etc/passwd and /etc/group.
-    #[arg(long)]
+    /// Do not write /etc/passwd and /etc/group (by default: the root's entries for root,
+    /// nobody and nogroup, and --user's).
+    #[arg(long, conflicts_with_all = ["passwd", "group"])]
     no_passwd: bool,
+    /// The user the program runs as (NAME, UID, or USER:GROUP): its passwd entry and primary
+    /// group go into the bundle, and it is an image's User.
+    #[arg(long, value_name = "USER", value_parser = UserSpec::parse)]
+    user: Option<UserSpec>,
+    /// Write this file as /etc/passwd instead of the root's entries.
+    #[arg(long, value_name = "FILE")]
+    passwd: Option<PathBuf>,
+    /// Write this file as /etc/group instead of the root's entries.
+    #[arg(long, value_name = "FILE")]
+    group: Option<PathBuf>,
     /// Do not add /tmp (mode 1777).
     #[arg(long)]
     no_tmp: bool,
@@ -108,9 +119,6 @@ struct ImageArgs {
     /// Image working directory.
     #[arg(long, value_name = "DIR")]
     workdir: Option<String>,
-    /// Image user (NAME, UID or UID:GID).
-    #[arg(long, value_name = "USER")]
-    user: Option<String>,
     /// Image label (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     label: Vec<String>,
@@ -199,7 +207,7 @@ impl BundleArgs {
                 .is_image()
         {
             bail!(
-                "--compress, --entrypoint, --cmd, --env, --workdir, --user, --label, --tag and --base \
+                "--compress, --entrypoint, --cmd, --env, --workdir, --label, --tag and --base \
                  need --format oci or oci-archive (or OUT named *.oci.tar)"
             );
         }
@@ -253,6 +261,9 @@ impl BundleArgs {
             }),
             nsswitch: self.nsswitch.clone(),
             passwd: !self.no_passwd,
+            user: self.user.clone(),
+            passwd_file: self.passwd.clone(),
+            group_file: self.group.clone(),
             tmp: !self.no_tmp,
             chown: self.chown,
             with: self.with.iter().map(|w| w.extra()).collect(),
@@ -290,7 +301,7 @@ impl ImageArgs {
                 cmd: oci::parse_command(&self.cmd),
                 env: self.env.clone(),
                 workdir: self.workdir.clone(),
-                user: self.user.clone(),
+                user: None,
                 labels: self.label.clone(),
             },
             tag: self.tag.clone(),
