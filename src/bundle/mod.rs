@@ -7,6 +7,7 @@
 
 mod add;
 pub mod layout;
+mod locale;
 mod planner;
 mod run;
 mod runtime;
@@ -19,7 +20,6 @@ use serde::Serialize;
 
 use crate::closure::{Analyzer, Closure, Libc};
 use crate::error::{Error, Result};
-use crate::profile;
 pub use crate::profile::Extra;
 pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
@@ -146,29 +146,9 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
-    let libc = opts.libc.or_else(|| p.closures.iter().find_map(|c| c.libc));
     let mut extra_sources = Vec::new();
     if opts.extras {
-        if libc == Some(Libc::Glibc) {
-            let conf = match &opts.nsswitch {
-                Some(src) => {
-                    extra_sources.push(std::path::absolute(src).map_err(|e| Error::io(src, e))?);
-                    read_host_text(src)?
-                }
-                None => profile::nss::DEFAULT_NSSWITCH.to_string(),
-            };
-            p.glibc_extras(&conf, opts.with.contains(&Extra::Gconv))?;
-        }
-        let tls = p.closures.iter().any(profile::extras::uses_tls);
-        if opts.with.contains(&Extra::Certs) || tls {
-            p.paths(profile::extras::CERT_PATHS, "CA certificates")?;
-        }
-        if opts.with.contains(&Extra::Tzdata) {
-            p.paths(profile::extras::TZ_PATHS, "time zones")?;
-        }
-        if opts.with.contains(&Extra::Locale) {
-            p.paths(profile::extras::LOCALE_PATHS, "C.UTF-8 locale")?;
-        }
+        extra_sources.extend(p.extras(opts)?);
     }
     if opts.passwd {
         extra_sources.extend(p.user_database(

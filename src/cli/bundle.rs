@@ -74,9 +74,11 @@ pub struct BundleArgs {
     /// makes is 0:0).
     #[arg(long, value_name = "UID:GID", value_parser = Owner::parse)]
     chown: Option<Owner>,
-    /// Optional extras (repeat or separate with commas).
-    #[arg(long, value_name = "EXTRA", value_enum, value_delimiter = ',')]
-    with: Vec<WithArg>,
+    /// Optional extras, repeated or comma separated: gconv (iconv modules), certs (CA
+    /// certificates), tzdata (time zones), locale (every compiled locale of the root),
+    /// locale=NAME (one, e.g. locale=fr_FR.UTF-8).
+    #[arg(long, value_name = "EXTRA", value_delimiter = ',', value_parser = Extra::parse)]
+    with: Vec<Extra>,
     /// Libraries named in .note.dlopen notes: default (required and recommended), all, none.
     #[arg(long, value_name = "WHICH", value_enum, default_value_t = DlopenArg::Default)]
     dlopen: DlopenArg,
@@ -153,14 +155,6 @@ enum ExtrasArg {
 enum LibcArg {
     Glibc,
     Musl,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum WithArg {
-    Gconv,
-    Certs,
-    Tzdata,
-    Locale,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -266,7 +260,7 @@ impl BundleArgs {
             group_file: self.group.clone(),
             tmp: !self.no_tmp,
             chown: self.chown,
-            with: self.with.iter().map(|w| w.extra()).collect(),
+            with: self.with.clone(),
             dlopen: match self.dlopen {
                 DlopenArg::Default => DlopenMode::Default,
                 DlopenArg::All => DlopenMode::All,
@@ -319,17 +313,6 @@ impl FormatArg {
             FormatArg::TarZst => BundleFormat::Root(Format::TarZst),
             FormatArg::Oci => BundleFormat::Oci,
             FormatArg::OciArchive => BundleFormat::OciArchive,
-        }
-    }
-}
-
-impl WithArg {
-    fn extra(self) -> Extra {
-        match self {
-            WithArg::Gconv => Extra::Gconv,
-            WithArg::Certs => Extra::Certs,
-            WithArg::Tzdata => Extra::Tzdata,
-            WithArg::Locale => Extra::Locale,
         }
     }
 }
