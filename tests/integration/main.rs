@@ -13,3 +13,4 @@ mod library;
 mod musl;
 mod oci;
 mod outputs;
+mod runtime_files;
