@@ -10,12 +10,14 @@
 //! handle after their contents; directories get theirs last, deepest first,
 //! since writing their contents would change the mtime and a read-only mode
 //! would forbid it. Symbolic links keep the time they were made: std has no
-//! call that sets a link's own mtime. Owners are whoever runs elfroot (root
-//! when run as root, matching the 0:0 of the tar formats).
+//! call that sets a link's own mtime. Owners are set (before the mode, since
+//! a change of owner clears setuid bits) only when elfroot runs as root: a
+//! normal user cannot give files away, so everything is then theirs, and
+//! nothing is said about it.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{self as unix_fs, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -80,16 +82,26 @@ struct Tree<'p> {
     shown: &'p Path,
     time: SystemTime,
     buf: Vec<u8>,
+    /// Set owners (elfroot runs as root).
+    chown: bool,
 }
 
 impl<'p> Tree<'p> {
     fn new(base: &'p Path, shown: &'p Path, time: SystemTime) -> Tree<'p> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
         Tree {
             base,
             shown,
             time,
             buf: copy::buffer(),
+            chown: euid == 0,
         }
+    }
+
+    /// The owner to set, when elfroot may set one.
+    fn owner(&self, item: &Item<'_>) -> Option<(Option<u32>, Option<u32>)> {
+        self.chown.then_some((Some(item.uid), Some(item.gid)))
     }
 
     fn write(mut self, items: &[Item<'_>]) -> Result<u64> {
@@ -129,12 +141,15 @@ impl<'p> Tree<'p> {
                 Ok(0)
             }
             ItemKind::Symlink(target) => {
-                if let Err(e) = std::os::unix::fs::symlink(target, &p) {
+                if let Err(e) = unix_fs::symlink(target, &p) {
                     if e.kind() != io::ErrorKind::AlreadyExists {
                         return Err(self.err(item, e));
                     }
                     self.remove_non_dir(item, &p)?;
-                    std::os::unix::fs::symlink(target, &p).map_err(|e| self.err(item, e))?;
+                    unix_fs::symlink(target, &p).map_err(|e| self.err(item, e))?;
+                }
+                if let Some((uid, gid)) = self.owner(item) {
+                    unix_fs::lchown(&p, uid, gid).map_err(|e| self.err(item, e))?;
                 }
                 Ok(0)
             }
@@ -183,6 +198,9 @@ impl<'p> Tree<'p> {
     fn finish_file(&self, item: &Item<'_>, file: &File) -> Result<()> {
         file.set_modified(self.time)
             .map_err(|e| self.err(item, e))?;
+        if let Some((uid, gid)) = self.owner(item) {
+            unix_fs::fchown(file, uid, gid).map_err(|e| self.err(item, e))?;
+        }
         file.set_permissions(Permissions::from_mode(item.mode))
             .map_err(|e| self.err(item, e))
     }
@@ -193,6 +211,9 @@ impl<'p> Tree<'p> {
         File::open(&p)
             .and_then(|d| d.set_modified(self.time))
             .map_err(|e| self.err(item, e))?;
+        if let Some((uid, gid)) = self.owner(item) {
+            unix_fs::lchown(&p, uid, gid).map_err(|e| self.err(item, e))?;
+        }
         fs::set_permissions(&p, Permissions::from_mode(item.mode)).map_err(|e| self.err(item, e))
     }
 }
@@ -221,6 +242,37 @@ mod tests {
         // Added parents get 0o755 and the same mtime.
         assert_tree(&out, &[Entry::dir("/usr/share", 0o755)], Some(OPTS.mtime));
         assert!(!dir_names(dir.path()).iter().any(|n| n.contains(".tmp-")));
+    }
+
+    #[test]
+    fn owners_are_set_as_root_and_setuid_bits_survive() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("root");
+        let entries = [
+            Entry::dir("/srv", 0o750).owned(33, 34),
+            Entry::data("/srv/su", "x", 0o4755).owned(33, 34),
+            Entry::symlink("/srv/link", "su").owned(35, 36),
+            Entry::data("/etc/passwd", "", 0o644),
+        ];
+        write(&entries, &out, &OPTS).unwrap();
+        assert_tree(&out, &entries, Some(OPTS.mtime));
+        let owner = |p: &str| {
+            let m = fs::symlink_metadata(out.join(p)).unwrap();
+            (m.uid(), m.gid())
+        };
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(owner("srv"), (33, 34));
+            assert_eq!(owner("srv/su"), (33, 34));
+            assert_eq!(owner("srv/link"), (35, 36));
+            assert_eq!(owner("etc/passwd"), (0, 0));
+            assert_eq!(owner("etc"), (0, 0), "implied parents");
+        } else {
+            // A normal user cannot give files away: they stay theirs.
+            let me = owner(".");
+            assert_eq!(owner("srv/su"), me);
+        }
     }
 
     #[test]

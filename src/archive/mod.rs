@@ -3,7 +3,8 @@
 //!
 //! The bundler decides *what* goes into a root file system; this module only
 //! decides *how* it is written, so that the same entries always give the same
-//! bytes (sorted, fixed owner and mtime, no host metadata), file contents are
+//! bytes (sorted, the owner each entry names, one mtime, no other host
+//! metadata), file contents are
 //! streamed in chunks and never held whole, and a failed write leaves no half
 //! finished output behind.
 //!
@@ -41,6 +42,12 @@ pub struct Entry {
     /// file-type bits above `0o7777` are ignored, and a symbolic link is
     /// always written with 0o777.
     pub mode: u32,
+    /// Numeric owner (0 unless [`Entry::owned`] says otherwise). Tar
+    /// headers carry it without a user name; a directory output sets it
+    /// only when elfroot runs as root.
+    pub uid: u32,
+    /// Numeric group, as [`Entry::uid`].
+    pub gid: u32,
 }
 
 /// What an [`Entry`] is, and where its contents come from.
@@ -64,44 +71,42 @@ pub enum EntryKind {
 }
 
 impl Entry {
-    /// A directory entry.
-    pub fn dir(path: impl Into<String>, mode: u32) -> Entry {
+    /// An entry owned by 0:0.
+    pub fn new(path: impl Into<String>, kind: EntryKind, mode: u32) -> Entry {
         Entry {
             path: path.into(),
-            kind: EntryKind::Dir,
+            kind,
             mode,
+            uid: 0,
+            gid: 0,
         }
+    }
+
+    /// A directory entry.
+    pub fn dir(path: impl Into<String>, mode: u32) -> Entry {
+        Entry::new(path, EntryKind::Dir, mode)
     }
 
     /// A file whose contents are copied from `source` on the host.
     pub fn file(path: impl Into<String>, source: impl Into<PathBuf>, mode: u32) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::File {
-                source: source.into(),
-            },
-            mode,
-        }
+        let source = source.into();
+        Entry::new(path, EntryKind::File { source }, mode)
     }
 
     /// A file with generated contents.
     pub fn data(path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::Data(data.into()),
-            mode,
-        }
+        Entry::new(path, EntryKind::Data(data.into()), mode)
     }
 
     /// A symbolic link to `target`, with mode 0o777.
     pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::Symlink {
-                target: target.into(),
-            },
-            mode: 0o777,
-        }
+        let target = target.into();
+        Entry::new(path, EntryKind::Symlink { target }, 0o777)
+    }
+
+    /// The same entry owned by `uid:gid`.
+    pub fn owned(self, uid: u32, gid: u32) -> Entry {
+        Entry { uid, gid, ..self }
     }
 }
 

@@ -23,6 +23,9 @@ pub(crate) struct Item<'a> {
     pub kind: ItemKind<'a>,
     /// Permission bits only (`mode & 0o7777`); always 0o777 for a link.
     pub mode: u32,
+    /// Numeric owner and group (0:0 for the parents the plan adds).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// What an [`Item`] is; [`EntryKind`] borrowed.
@@ -51,6 +54,8 @@ impl<'a> Item<'a> {
             path: &e.path,
             kind,
             mode,
+            uid: e.uid,
+            gid: e.gid,
         }
     }
 
@@ -60,21 +65,29 @@ impl<'a> Item<'a> {
     }
 
     fn describe(&self) -> String {
+        let owner = format!("owner {}:{}", self.uid, self.gid);
         match self.kind {
-            ItemKind::Dir => format!("directory (mode {:o})", self.mode),
+            ItemKind::Dir => format!("directory (mode {:o}, {owner})", self.mode),
             ItemKind::File(source) => {
-                format!("copy of {} (mode {:o})", source.display(), self.mode)
+                format!(
+                    "copy of {} (mode {:o}, {owner})",
+                    source.display(),
+                    self.mode
+                )
             }
-            ItemKind::Data(d) => {
-                format!("generated file of {} bytes (mode {:o})", d.len(), self.mode)
-            }
-            ItemKind::Symlink(t) => format!("symbolic link to {t}"),
+            ItemKind::Data(d) => format!(
+                "generated file of {} bytes (mode {:o}, {owner})",
+                d.len(),
+                self.mode
+            ),
+            ItemKind::Symlink(t) => format!("symbolic link to {t} ({owner})"),
         }
     }
 }
 
 /// Checks `entries` and returns them sorted by path, identical duplicates
-/// merged, with a directory (mode 0o755) added for every missing parent.
+/// merged, with a directory (mode 0o755, owner 0:0) added for every missing
+/// parent.
 ///
 /// Fails with [`Error::Usage`] naming the path when a path is not absolute
 /// and normalised, two entries for one path differ, or an entry's parent is
@@ -135,6 +148,8 @@ pub(crate) fn plan(entries: &[Entry]) -> Result<Vec<Item<'_>>> {
                             path: parent,
                             kind: ItemKind::Dir,
                             mode: IMPLIED_DIR_MODE,
+                            uid: 0,
+                            gid: 0,
                         },
                     );
                 }
@@ -253,6 +268,15 @@ mod tests {
         assert!(msg.starts_with("/bin/sh: conflicting"), "{msg}");
         let entries = [Entry::dir("/etc", 0o755), Entry::dir("/etc", 0o700)];
         assert!(usage(&entries).starts_with("/etc: conflicting"));
+        let entries = [
+            Entry::dir("/srv", 0o755),
+            Entry::dir("/srv", 0o755).owned(33, 33),
+        ];
+        let msg = usage(&entries);
+        assert!(
+            msg.contains("owner 0:0") && msg.contains("owner 33:33"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The tar stream, headers written by hand in the GNU format that GNU tar,
 //! bsdtar, busybox and Python's `tarfile` all read.
 //!
-//! Every header field is fixed or comes from the entry: owner 0:0 with no
-//! names, one mtime for all, permission bits as given, no atime or ctime.
+//! Every header field is fixed or comes from the entry: the numeric owner
+//! the entry names (0:0 by default) with no user or group names, one mtime
+//! for all, permission bits as given, no atime or ctime.
 //! Paths and link targets longer than the 100-byte fields get a GNU
 //! `././@LongLink` record first. The stream ends with two zero blocks and is
 //! padded to GNU tar's 10 KiB record size, so the same entries always give
@@ -69,23 +70,23 @@ impl<W: Write> Stream<'_, W> {
         let name = item.relative();
         match item.kind {
             ItemKind::Dir => {
-                self.header(&format!("{name}/"), item.mode, 0, DIRECTORY, "")?;
+                self.header(item, &format!("{name}/"), 0, DIRECTORY, "")?;
                 Ok(0)
             }
             ItemKind::Symlink(target) => {
-                self.header(name, item.mode, 0, SYMLINK, target)?;
+                self.header(item, name, 0, SYMLINK, target)?;
                 Ok(0)
             }
             ItemKind::Data(data) => {
                 let size = data.len() as u64;
-                self.header(name, item.mode, size, REGULAR, "")?;
+                self.header(item, name, size, REGULAR, "")?;
                 self.bytes(data)?;
                 self.pad(size)?;
                 Ok(size)
             }
             ItemKind::File(source) => {
                 let (mut file, size) = copy::open(source)?;
-                self.header(name, item.mode, size, REGULAR, "")?;
+                self.header(item, name, size, REGULAR, "")?;
                 copy::copy_exact(&mut file, size, source, &mut self.w, self.out, buf)?;
                 self.written += size;
                 self.pad(size)?;
@@ -94,9 +95,16 @@ impl<W: Write> Stream<'_, W> {
         }
     }
 
-    /// Writes the header of one entry, preceded by GNU long-name records for
-    /// a name or link target that does not fit its field.
-    fn header(&mut self, name: &str, mode: u32, size: u64, kind: u8, link: &str) -> Result<()> {
+    /// Writes the header of `item` (named `name`), preceded by GNU long-name
+    /// records for a name or link target that does not fit its field.
+    fn header(
+        &mut self,
+        item: &Item<'_>,
+        name: &str,
+        size: u64,
+        kind: u8,
+        link: &str,
+    ) -> Result<()> {
         if link.len() > NAME_LEN {
             self.long_record(GNU_LONG_LINK, link)?;
         }
@@ -105,7 +113,9 @@ impl<W: Write> Stream<'_, W> {
         }
         let h = Header {
             name: name.as_bytes(),
-            mode,
+            mode: item.mode,
+            uid: item.uid,
+            gid: item.gid,
             size,
             mtime: self.mtime,
             kind,
@@ -121,6 +131,8 @@ impl<W: Write> Stream<'_, W> {
         let h = Header {
             name: LONG_LINK.as_bytes(),
             mode: 0o644,
+            uid: 0,
+            gid: 0,
             size,
             mtime: 0,
             kind,
@@ -162,6 +174,8 @@ impl<W: Write> Stream<'_, W> {
 struct Header<'a> {
     name: &'a [u8],
     mode: u32,
+    uid: u32,
+    gid: u32,
     size: u64,
     mtime: u64,
     kind: u8,
@@ -173,8 +187,8 @@ impl Header<'_> {
         let mut h = [0u8; BLOCK];
         put_str(&mut h[0..100], self.name);
         put_num(&mut h[100..108], u64::from(self.mode & 0o7777));
-        put_num(&mut h[108..116], 0); // uid
-        put_num(&mut h[116..124], 0); // gid
+        put_num(&mut h[108..116], u64::from(self.uid));
+        put_num(&mut h[116..124], u64::from(self.gid));
         put_num(&mut h[124..136], self.size);
         put_num(&mut h[136..148], self.mtime);
         h[156] = self.kind;
@@ -242,6 +256,8 @@ mod tests {
         let h = Header {
             name: b"etc/passwd",
             mode: 0o644,
+            uid: 33,
+            gid: 3_000_000,
             size: 5,
             mtime: 1_700_000_000,
             kind: REGULAR,
@@ -255,6 +271,8 @@ mod tests {
         assert_eq!(stored, blank.iter().map(|&b| u32::from(b)).sum::<u32>());
         assert_eq!(&h[257..265], b"ustar  \0");
         assert_eq!(&h[124..136], b"00000000005\0");
+        assert_eq!(&h[108..116], b"0000041\0");
+        assert_eq!(h[116], 0x80, "a gid over 7 octal digits is base-256");
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! on the way (`/lib64 -> usr/lib64`, `libz.so.1 -> libz.so.1.2.13`) becomes a
 //! link in the bundle too, and the file lands at its canonical path, so the
 //! layer lays cleanly over a base image of the same distribution.
+//!
+//! Files and directories copied from the root keep their numeric owners
+//! (`/var/lib/nginx` stays www-data's) unless `--chown` names one for all of
+//! them; what elfroot makes itself (generated files, links, `/tmp`) is 0:0.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,6 +32,37 @@ pub enum ItemKind {
     Dir,
 }
 
+/// A numeric owner and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl Owner {
+    /// 0:0, the owner of everything elfroot makes.
+    pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
+
+    /// Reads `UID:GID` (numbers only: the bundle's user database may not
+    /// have the names the host has).
+    pub fn parse(s: &str) -> std::result::Result<Owner, String> {
+        let bad = || format!("{s:?}: expected UID:GID, two numbers");
+        let (uid, gid) = s.split_once(':').ok_or_else(bad)?;
+        Ok(Owner {
+            uid: uid.parse().map_err(|_| bad())?,
+            gid: gid.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.uid, self.gid)
+    }
+}
+
 /// One path of the bundle and why it is there.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -35,6 +70,8 @@ pub struct Item {
     pub kind: ItemKind,
     /// Permission bits.
     pub mode: u32,
+    /// Its numeric owner.
+    pub owner: Owner,
     /// Why it is there (the manifest says it).
     pub reason: String,
 }
@@ -54,6 +91,9 @@ pub struct ManifestEntry {
     pub target: Option<String>,
     /// Permission bits in octal (`"0755"`).
     pub mode: String,
+    /// `UID:GID`, when not 0:0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Why it is there.
     pub reason: String,
 }
@@ -65,10 +105,32 @@ pub struct Layout {
     /// Canonical directories added whole, so that a link back into one
     /// does not add it again.
     trees: BTreeSet<PathBuf>,
+    /// The owner of everything copied from the root (`--chown`), instead of its own.
+    chown: Option<Owner>,
 }
 
 impl Layout {
-    fn insert(&mut self, path: &str, kind: ItemKind, mode: u32, reason: &str) -> Result<()> {
+    /// An empty layout; with `chown`, everything copied from the root is
+    /// owned by it instead of by its owner in the root.
+    pub fn new(chown: Option<Owner>) -> Layout {
+        Layout {
+            chown,
+            ..Layout::default()
+        }
+    }
+
+    /// The owner in the bundle of something owned by `uid:gid` in the root.
+    fn copied(&self, uid: u32, gid: u32) -> Owner {
+        self.chown.unwrap_or(Owner { uid, gid })
+    }
+
+    fn insert(
+        &mut self,
+        path: &str,
+        kind: ItemKind,
+        (mode, owner): (u32, Owner),
+        reason: &str,
+    ) -> Result<()> {
         let path = normalise(path);
         if path == "/" {
             return Ok(());
@@ -92,15 +154,21 @@ impl Layout {
             Item {
                 kind,
                 mode,
+                owner,
                 reason: reason.to_string(),
             },
         );
         Ok(())
     }
 
-    /// Adds a generated file.
+    /// Adds a generated file (owned by 0:0).
     pub fn add_data(&mut self, path: &str, data: Vec<u8>, mode: u32, reason: &str) -> Result<()> {
-        self.insert(path, ItemKind::Data(data), mode, reason)
+        self.insert(path, ItemKind::Data(data), (mode, Owner::ROOT), reason)
+    }
+
+    /// Adds a directory elfroot makes (owned by 0:0).
+    pub fn add_dir(&mut self, path: &str, mode: u32, reason: &str) -> Result<()> {
+        self.insert(path, ItemKind::Dir, (mode, Owner::ROOT), reason)
     }
 
     /// True when something is already planned at `path`.
@@ -118,20 +186,17 @@ impl Layout {
             self.insert(
                 utf8(link)?,
                 ItemKind::Symlink(utf8(target)?.to_string()),
-                0o777,
+                (0o777, Owner::ROOT),
                 reason,
             )?;
         }
         let real = utf8(&trace.real)?.to_string();
+        let meta = (trace.mode, self.copied(trace.uid, trace.gid));
         if trace.is_file {
-            self.insert(
-                &real,
-                ItemKind::File(root.host_path(&trace.real)),
-                trace.mode,
-                reason,
-            )?;
+            let host = root.host_path(&trace.real);
+            self.insert(&real, ItemKind::File(host), meta, reason)?;
         } else if trace.is_dir {
-            self.insert(&real, ItemKind::Dir, trace.mode, reason)?;
+            self.insert(&real, ItemKind::Dir, meta, reason)?;
         }
         Ok(Some(trace.real))
     }
@@ -147,10 +212,11 @@ impl Layout {
         let trace = root.trace(real)?.ok_or_else(|| Error::NotFound {
             path: real.to_path_buf(),
         })?;
+        let meta = (trace.mode, self.copied(trace.uid, trace.gid));
         self.insert(
             dest,
             ItemKind::File(root.host_path(&trace.real)),
-            trace.mode,
+            meta,
             reason,
         )
     }
@@ -187,15 +253,17 @@ impl Layout {
             } else {
                 format!("{}/{}", dest.trim_end_matches('/'), utf8(rel)?)
             };
+            let meta = (e.mode, self.copied(e.uid, e.gid));
             match e.kind {
                 TreeKind::File => {
-                    self.insert(&at, ItemKind::File(root.host_path(&e.path)), e.mode, reason)?;
+                    self.insert(&at, ItemKind::File(root.host_path(&e.path)), meta, reason)?;
                     files.push(e.path);
                 }
-                TreeKind::Dir => self.insert(&at, ItemKind::Dir, e.mode, reason)?,
+                TreeKind::Dir => self.insert(&at, ItemKind::Dir, meta, reason)?,
                 TreeKind::Symlink(target) => {
                     let target = utf8(&target)?.to_string();
-                    self.insert(&at, ItemKind::Symlink(target), 0o777, reason)?;
+                    let link = (0o777, Owner::ROOT);
+                    self.insert(&at, ItemKind::Symlink(target), link, reason)?;
                     follow.push(e.path);
                 }
                 TreeKind::Other => {}
@@ -227,17 +295,16 @@ impl Layout {
     pub fn entries(&self) -> Vec<Entry> {
         self.items
             .iter()
-            .map(|(path, item)| Entry {
-                path: path.clone(),
-                kind: match &item.kind {
+            .map(|(path, item)| {
+                let kind = match &item.kind {
                     ItemKind::File(src) => EntryKind::File {
                         source: src.clone(),
                     },
                     ItemKind::Data(d) => EntryKind::Data(d.clone()),
                     ItemKind::Symlink(t) => EntryKind::Symlink { target: t.clone() },
                     ItemKind::Dir => EntryKind::Dir,
-                },
-                mode: item.mode,
+                };
+                Entry::new(path.clone(), kind, item.mode).owned(item.owner.uid, item.owner.gid)
             })
             .collect()
     }
@@ -300,6 +367,7 @@ impl Layout {
                     source,
                     target,
                     mode: format!("{:04o}", item.mode),
+                    owner: (item.owner != Owner::ROOT).then(|| item.owner.to_string()),
                     reason: item.reason.clone(),
                 }
             })

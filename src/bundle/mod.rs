@@ -7,10 +7,12 @@
 
 mod add;
 pub mod layout;
+mod locale;
 mod planner;
 mod run;
 mod runtime;
 pub mod script;
+mod users;
 
 use std::path::{Path, PathBuf};
 
@@ -18,12 +20,12 @@ use serde::Serialize;
 
 use crate::closure::{Analyzer, Closure, Libc};
 use crate::error::{Error, Result};
-use crate::profile;
 pub use crate::profile::Extra;
 pub use add::AddSpec;
-pub use layout::{Layout, ManifestEntry};
+pub use layout::{Layout, ManifestEntry, Owner};
 use planner::Planner;
 pub use run::{BundleConfig, ImageConfig, run};
+pub use users::UserSpec;
 
 /// Which dlopen-note priorities are followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,8 +50,21 @@ pub struct BundleOptions {
     pub libc: Option<Libc>,
     /// A host nsswitch.conf to use (with its NSS modules) instead of the minimal one.
     pub nsswitch: Option<PathBuf>,
-    /// Write a minimal /etc/passwd and /etc/group.
+    /// Write /etc/passwd and /etc/group (the root's entries for root,
+    /// nobody and nogroup, and [`BundleOptions::user`]'s).
     pub passwd: bool,
+    /// The user the program runs as (`--user`): its entries and primary
+    /// group go into the user database, and it is an image's User.
+    pub user: Option<UserSpec>,
+    /// A host file written as /etc/passwd instead of the root's entries.
+    pub passwd_file: Option<PathBuf>,
+    /// A host file written as /etc/group instead of the root's entries.
+    pub group_file: Option<PathBuf>,
+    /// Add `/tmp` (mode 1777), as distroless images have it.
+    pub tmp: bool,
+    /// The owner of everything copied from the root, instead of its own
+    /// (`--chown`); what elfroot makes is 0:0 either way.
+    pub chown: Option<Owner>,
     /// Optional extras asked for.
     pub with: Vec<Extra>,
     /// Which dlopen notes are followed.
@@ -66,6 +81,11 @@ impl Default for BundleOptions {
             libc: None,
             nsswitch: None,
             passwd: true,
+            user: None,
+            passwd_file: None,
+            group_file: None,
+            tmp: true,
+            chown: None,
             with: Vec::new(),
             dlopen: DlopenMode::Default,
             add: Vec::new(),
@@ -95,7 +115,8 @@ pub struct Bundle {
     pub missing: Vec<Missing>,
     /// The closures of every ELF file that went in (inputs, extras, added files).
     pub closures: Vec<Closure>,
-    /// Host files that went in besides copied files (a given nsswitch.conf).
+    /// Host files that went in besides copied files (a given nsswitch.conf,
+    /// passwd or group file).
     pub extra_sources: Vec<PathBuf>,
 }
 
@@ -108,7 +129,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     }
     let mut p = Planner {
         analyzer,
-        layout: Layout::default(),
+        layout: Layout::new(opts.chown),
         missing: Vec::new(),
         closures: Vec::new(),
         cache: Vec::new(),
@@ -125,40 +146,19 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
-    let libc = opts.libc.or_else(|| p.closures.iter().find_map(|c| c.libc));
     let mut extra_sources = Vec::new();
     if opts.extras {
-        if libc == Some(Libc::Glibc) {
-            let conf = match &opts.nsswitch {
-                Some(src) => {
-                    extra_sources.push(std::path::absolute(src).map_err(|e| Error::io(src, e))?);
-                    read_host_text(src)?
-                }
-                None => profile::nss::DEFAULT_NSSWITCH.to_string(),
-            };
-            p.glibc_extras(&conf, opts.with.contains(&Extra::Gconv))?;
-        }
-        let tls = p.closures.iter().any(profile::extras::uses_tls);
-        if opts.with.contains(&Extra::Certs) || tls {
-            p.paths(profile::extras::CERT_PATHS, "CA certificates")?;
-        }
-        if opts.with.contains(&Extra::Tzdata) {
-            p.paths(profile::extras::TZ_PATHS, "time zones")?;
-        }
-        if opts.with.contains(&Extra::Locale) {
-            p.paths(profile::extras::LOCALE_PATHS, "C.UTF-8 locale")?;
-        }
+        extra_sources.extend(p.extras(opts)?);
     }
     if opts.passwd {
-        for (path, text) in [
-            ("/etc/passwd", profile::nss::PASSWD),
-            ("/etc/group", profile::nss::GROUP),
-        ] {
-            if !p.layout.contains(path) {
-                p.layout
-                    .add_data(path, text.as_bytes().to_vec(), 0o644, "user database")?;
-            }
-        }
+        extra_sources.extend(p.user_database(
+            opts.user.as_ref(),
+            opts.passwd_file.as_deref(),
+            opts.group_file.as_deref(),
+        )?);
+    }
+    if opts.tmp && !p.layout.contains("/tmp") {
+        p.layout.add_dir("/tmp", 0o1777, "temporary files")?;
     }
     p.ld_so_cache()?;
     Ok(Bundle {

@@ -21,7 +21,8 @@ use crate::output;
 pub struct ImageConfig {
     /// Layer compression (default gzip).
     pub compression: Option<oci::Compression>,
-    /// What the container runs, as the user asked.
+    /// What the container runs, as the user asked (its user, when not
+    /// set, is [`BundleOptions::user`]).
     pub run: oci::RunConfig,
     /// The tag in the layout's index (default `latest`).
     pub tag: Option<String>,
@@ -229,6 +230,10 @@ fn image_options(
         .first()
         .and_then(|c| c.objects.first())
         .map_or_else(oci::Platform::host, |o| oci::Platform::of(&o.elf));
+    let mut run = config.image.run.clone();
+    if run.user.is_none() {
+        run.user = config.options.user.as_ref().map(ToString::to_string);
+    }
     oci::ImageOptions {
         archive: format == BundleFormat::OciArchive,
         compression: config.image.compression.unwrap_or(oci::Compression::Gzip),
@@ -236,7 +241,7 @@ fn image_options(
         force: config.force,
         platform,
         program: in_bundle.first().cloned().unwrap_or_default(),
-        run: config.image.run.clone(),
+        run,
         tag: config.image.tag.clone(),
         created_by: format!("elfroot bundle {}", in_bundle.join(" ")),
         base,

@@ -1,17 +1,51 @@
 //! What the libc loads at run time that no DT_NEEDED names, added to the
-//! plan: NSS modules, libgcc_s, gconv modules (glibc), libraries named by
-//! `.note.dlopen` notes, and an ld.so.cache for libraries the loader found
-//! outside its default directories. The rules themselves are `profile`'s.
+//! plan: NSS modules, libgcc_s, gconv modules (glibc), CA certificates, time
+//! zones, locales (`locale`), libraries named by `.note.dlopen` notes, and an
+//! ld.so.cache for libraries the loader found outside its default
+//! directories. The rules themselves are `profile`'s.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::planner::Planner;
-use super::{DlopenMode, Missing};
+use super::{BundleOptions, DlopenMode, Extra, Missing};
 use crate::closure::Libc;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::profile;
 
 impl Planner<'_> {
+    /// Adds what the libc and the runtime around it load (`--extras auto`)
+    /// and the extras `--with` asks for; returns the host files read (a
+    /// given nsswitch.conf), for the depfile.
+    pub(super) fn extras(&mut self, opts: &BundleOptions) -> Result<Vec<PathBuf>> {
+        let mut sources = Vec::new();
+        let libc = opts
+            .libc
+            .or_else(|| self.closures.iter().find_map(|c| c.libc));
+        if libc == Some(Libc::Glibc) {
+            let conf = match &opts.nsswitch {
+                Some(src) => {
+                    sources.push(std::path::absolute(src).map_err(|e| Error::io(src, e))?);
+                    super::read_host_text(src)?
+                }
+                None => profile::nss::DEFAULT_NSSWITCH.to_string(),
+            };
+            self.glibc_extras(&conf, opts.with.contains(&Extra::Gconv))?;
+        }
+        let tls = self.closures.iter().any(profile::extras::uses_tls);
+        if opts.with.contains(&Extra::Certs) || tls {
+            self.paths(profile::extras::CERT_PATHS, "CA certificates")?;
+        }
+        if opts.with.contains(&Extra::Tzdata) {
+            self.paths(profile::extras::TZ_PATHS, "time zones")?;
+        }
+        for extra in &opts.with {
+            if let Extra::Locale(name) = extra {
+                self.locales(name.as_deref())?;
+            }
+        }
+        Ok(sources)
+    }
+
     pub(super) fn glibc_extras(&mut self, nsswitch: &str, gconv: bool) -> Result<()> {
         if !self.layout.contains("/etc/nsswitch.conf") {
             self.layout.add_data(

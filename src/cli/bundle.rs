@@ -8,7 +8,9 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use elfroot::archive::{Format, Output};
-use elfroot::bundle::{AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig};
+use elfroot::bundle::{
+    AddSpec, BundleConfig, BundleOptions, DlopenMode, Extra, ImageConfig, Owner, UserSpec,
+};
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::oci::{self, BundleFormat};
 use elfroot::outcome::{Diagnostic, Outcome, Status};
@@ -51,12 +53,32 @@ pub struct BundleArgs {
     /// Use this nsswitch.conf (and its NSS modules) instead of the minimal one.
     #[arg(long, value_name = "FILE")]
     nsswitch: Option<PathBuf>,
-    /// Do not write a minimal /etc/passwd and /etc/group.
-    #[arg(long)]
+    /// Do not write /etc/passwd and /etc/group (by default: the root's entries for root,
+    /// nobody and nogroup, and --user's).
+    #[arg(long, conflicts_with_all = ["passwd", "group"])]
     no_passwd: bool,
-    /// Optional extras (repeat or separate with commas).
-    #[arg(long, value_name = "EXTRA", value_enum, value_delimiter = ',')]
-    with: Vec<WithArg>,
+    /// The user the program runs as (NAME, UID, or USER:GROUP): its passwd entry and primary
+    /// group go into the bundle, and it is an image's User.
+    #[arg(long, value_name = "USER", value_parser = UserSpec::parse)]
+    user: Option<UserSpec>,
+    /// Write this file as /etc/passwd instead of the root's entries.
+    #[arg(long, value_name = "FILE")]
+    passwd: Option<PathBuf>,
+    /// Write this file as /etc/group instead of the root's entries.
+    #[arg(long, value_name = "FILE")]
+    group: Option<PathBuf>,
+    /// Do not add /tmp (mode 1777).
+    #[arg(long)]
+    no_tmp: bool,
+    /// Owner of everything copied from the root (default: its owner there; what elfroot
+    /// makes is 0:0).
+    #[arg(long, value_name = "UID:GID", value_parser = Owner::parse)]
+    chown: Option<Owner>,
+    /// Optional extras, repeated or comma separated: gconv (iconv modules), certs (CA
+    /// certificates), tzdata (time zones), locale (every compiled locale of the root),
+    /// locale=NAME (one, e.g. locale=fr_FR.UTF-8).
+    #[arg(long, value_name = "EXTRA", value_delimiter = ',', value_parser = Extra::parse)]
+    with: Vec<Extra>,
     /// Libraries named in .note.dlopen notes: default (required and recommended), all, none.
     #[arg(long, value_name = "WHICH", value_enum, default_value_t = DlopenArg::Default)]
     dlopen: DlopenArg,
@@ -99,9 +121,6 @@ struct ImageArgs {
     /// Image working directory.
     #[arg(long, value_name = "DIR")]
     workdir: Option<String>,
-    /// Image user (NAME, UID or UID:GID).
-    #[arg(long, value_name = "USER")]
-    user: Option<String>,
     /// Image label (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     label: Vec<String>,
@@ -136,14 +155,6 @@ enum ExtrasArg {
 enum LibcArg {
     Glibc,
     Musl,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum WithArg {
-    Gconv,
-    Certs,
-    Tzdata,
-    Locale,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -190,7 +201,7 @@ impl BundleArgs {
                 .is_image()
         {
             bail!(
-                "--compress, --entrypoint, --cmd, --env, --workdir, --user, --label, --tag and --base \
+                "--compress, --entrypoint, --cmd, --env, --workdir, --label, --tag and --base \
                  need --format oci or oci-archive (or OUT named *.oci.tar)"
             );
         }
@@ -245,7 +256,12 @@ impl BundleArgs {
             }),
             nsswitch: self.nsswitch.clone(),
             passwd: !self.no_passwd,
-            with: self.with.iter().map(|w| w.extra()).collect(),
+            user: self.user.clone(),
+            passwd_file: self.passwd.clone(),
+            group_file: self.group.clone(),
+            tmp: !self.no_tmp,
+            chown: self.chown,
+            with: self.with.clone(),
             dlopen: match self.dlopen {
                 DlopenArg::Default => DlopenMode::Default,
                 DlopenArg::All => DlopenMode::All,
@@ -280,7 +296,7 @@ impl ImageArgs {
                 cmd: oci::parse_command(&self.cmd),
                 env: self.env.clone(),
                 workdir: self.workdir.clone(),
-                user: self.user.clone(),
+                user: None,
                 labels: self.label.clone(),
             },
             tag: self.tag.clone(),
@@ -298,17 +314,6 @@ impl FormatArg {
             FormatArg::TarZst => BundleFormat::Root(Format::TarZst),
             FormatArg::Oci => BundleFormat::Oci,
             FormatArg::OciArchive => BundleFormat::OciArchive,
-        }
-    }
-}
-
-impl WithArg {
-    fn extra(self) -> Extra {
-        match self {
-            WithArg::Gconv => Extra::Gconv,
-            WithArg::Certs => Extra::Certs,
-            WithArg::Tzdata => Extra::Tzdata,
-            WithArg::Locale => Extra::Locale,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Reads of host files and directories by host path — lstat, contents
+//! Reads of host files and directories by host path — lstat (with owners), contents
 //! (mapped or read), first bytes, sorted directory listings — for a
 //! [`super::Root`] on a directory and for the files of a directory layer.
 //! Confining paths to the root is the caller's business (`resolve`); this
@@ -16,7 +16,7 @@ const MAP_FROM: u64 = 64 * 1024;
 
 /// lstat: what is at `path` itself, a symbolic link not followed.
 pub(super) fn lstat(path: &Path) -> io::Result<Meta> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let m = fs::symlink_metadata(path)?;
     let ft = m.file_type();
     Ok(Meta {
@@ -30,6 +30,8 @@ pub(super) fn lstat(path: &Path) -> io::Result<Meta> {
             Kind::Other
         },
         mode: m.permissions().mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
     })
 }
 

@@ -80,6 +80,10 @@ pub struct Meta {
     pub kind: Kind,
     /// Permission bits.
     pub mode: u32,
+    /// Numeric owner (0 for objects described in memory).
+    pub uid: u32,
+    /// Numeric group (0 for objects described in memory).
+    pub gid: u32,
 }
 
 /// The type of a directory entry.

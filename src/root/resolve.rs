@@ -30,6 +30,10 @@ pub struct Trace {
     pub is_file: bool,
     /// Permission bits of what is at the end.
     pub mode: u32,
+    /// Numeric owner of what is at the end.
+    pub uid: u32,
+    /// Numeric group of what is at the end.
+    pub gid: u32,
 }
 
 /// What a path inside the root turned out to be.
@@ -95,6 +99,8 @@ impl Root {
                 is_dir: meta.is_dir(),
                 is_file: meta.is_file(),
                 mode: meta.mode,
+                uid: meta.uid,
+                gid: meta.gid,
             }))
     }
 

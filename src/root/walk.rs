@@ -17,6 +17,10 @@ pub struct TreeEntry {
     pub kind: TreeKind,
     /// Permission bits.
     pub mode: u32,
+    /// Numeric owner.
+    pub uid: u32,
+    /// Numeric group.
+    pub gid: u32,
 }
 
 /// What a [`TreeEntry`] is.
@@ -69,6 +73,8 @@ impl Root {
             path: path.to_path_buf(),
             kind,
             mode: meta.mode,
+            uid: meta.uid,
+            gid: meta.gid,
         });
         if meta.kind != Kind::Dir {
             return Ok(());

@@ -121,12 +121,11 @@ fn user_and_host_lookups_work_in_the_bundle() {
         .success();
     let out = &bundle.out;
     as_a_runtime_would(out);
+    // The bundle's passwd holds the root's own line for root (part 7).
     let (o, e, c) = run_in(Some(out), &["/usr/bin/getent", "passwd", "root"]);
-    assert_eq!(
-        (o.as_str(), c),
-        ("root:x:0:0:root:/root:/bin/sh\n", 0),
-        "{e}"
-    );
+    let (host, _, _) = run_in(None, &["/usr/bin/getent", "passwd", "root"]);
+    assert_eq!((o.as_str(), c), (host.as_str(), 0), "{e}");
+    assert!(o.starts_with("root:x:0:0:"), "{o}");
     let (o, e, c) = run_in(Some(out), &["/usr/bin/getent", "hosts", "localhost"]);
     assert_eq!(c, 0, "{e}");
     assert!(o.contains("localhost"), "{o}");

@@ -17,3 +17,4 @@ mod oci;
 mod outputs;
 mod packages;
 mod paths;
+mod runtime_files;

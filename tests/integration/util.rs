@@ -508,3 +508,30 @@ pub fn run_program(
         out.status.code().unwrap_or(-1),
     )
 }
+
+/// True when the test runs as root; otherwise [`skip`]s saying what needs
+/// it (a failure under CI) and returns false.
+pub fn root_for(what: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip(&format!("{what} needs root"));
+    false
+}
+
+/// `tar -tvf ARCHIVE --numeric-owner`: one line per entry, owners as numbers.
+pub fn tar_listing(archive: &Path) -> String {
+    let out = run_ok(
+        Command::new("tar")
+            .args(["--numeric-owner", "-tvf"])
+            .arg(archive),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The line of a `tar -tv` listing for `path` (relative, as tar shows it).
+pub fn tar_line<'a>(listing: &'a str, path: &str) -> Option<&'a str> {
+    listing
+        .lines()
+        .find(|l| l.ends_with(&format!(" {path}")) || l.contains(&format!(" {path} -> ")))
+}

@@ -1,7 +1,7 @@
 //! A root file system made of image layers, held in memory.
 //!
 //! Each layer is a directory or a tar file (plain, gzip or zstd, told apart
-//! by their magic bytes). Layers apply in order with the OCI whiteout rules:
+//! by their magic bytes); every object keeps its mode and numeric owner. Layers apply in order with the OCI whiteout rules:
 //! `.wh.NAME` deletes NAME from the layers below, `.wh..wh..opq` empties its
 //! directory of everything from below. Contents are kept for what the
 //! analysis reads — ELF files, scripts, /etc, small files — and only the
@@ -35,13 +35,39 @@ enum Data {
     Head(Arc<Vec<u8>>),
 }
 
-/// One object of the tree.
+/// One object of the tree: what it is, its permission bits and its
+/// numeric owner (from the tar header or the directory layer's lstat).
 #[derive(Debug, Clone)]
-enum Node {
-    Dir { mode: u32 },
-    File { mode: u32, data: Data },
+struct Node {
+    kind: NodeKind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// What a [`Node`] is.
+#[derive(Debug, Clone)]
+enum NodeKind {
+    Dir,
+    File(Data),
     Symlink(PathBuf),
-    Other { mode: u32 },
+    Other,
+}
+
+impl Node {
+    /// An object owned by 0:0 (implied directories, objects described in memory).
+    fn new(kind: NodeKind, mode: u32) -> Node {
+        Node {
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.kind, NodeKind::Dir)
+    }
 }
 
 /// The merged tree of all layers.
@@ -82,7 +108,7 @@ impl Tree {
     pub fn load(layers: &[PathBuf]) -> Result<Tree> {
         let mut t = Tree::default();
         t.nodes
-            .insert(PathBuf::from("/"), Node::Dir { mode: 0o755 });
+            .insert(PathBuf::from("/"), Node::new(NodeKind::Dir, 0o755));
         for layer in layers {
             let items = if layer.is_dir() {
                 read::dir_layer(layer)?
@@ -101,16 +127,12 @@ impl Tree {
         let mut t = Tree::load(layers)?;
         for (path, v) in items {
             let node = match v {
-                Virtual::Dir { mode } => Node::Dir { mode },
-                Virtual::File { mode, host } => Node::File {
-                    mode,
-                    data: Data::Host(host),
-                },
-                Virtual::Data { mode, bytes } => Node::File {
-                    mode,
-                    data: Data::Bytes(Arc::new(bytes)),
-                },
-                Virtual::Symlink(target) => Node::Symlink(target),
+                Virtual::Dir { mode } => Node::new(NodeKind::Dir, mode),
+                Virtual::File { mode, host } => Node::new(NodeKind::File(Data::Host(host)), mode),
+                Virtual::Data { mode, bytes } => {
+                    Node::new(NodeKind::File(Data::Bytes(Arc::new(bytes))), mode)
+                }
+                Virtual::Symlink(target) => Node::new(NodeKind::Symlink(target), 0o777),
             };
             t.insert(path, node);
         }
@@ -150,8 +172,8 @@ impl Tree {
 
     fn insert(&mut self, path: PathBuf, node: Node) {
         if path == Path::new("/") {
-            if let Node::Dir { mode } = node {
-                self.nodes.insert(path, Node::Dir { mode });
+            if node.is_dir() {
+                self.nodes.insert(path, node);
             }
             return;
         }
@@ -159,8 +181,8 @@ impl Tree {
             return;
         };
         self.make_dirs(&parent);
-        let replacing_dir = matches!(self.nodes.get(&path), Some(Node::Dir { .. }));
-        if replacing_dir && matches!(node, Node::Dir { .. }) {
+        let replacing_dir = self.nodes.get(&path).is_some_and(Node::is_dir);
+        if replacing_dir && node.is_dir() {
             self.nodes.insert(path, node);
             return;
         }
@@ -179,10 +201,10 @@ impl Tree {
     fn make_dirs(&mut self, dir: &Path) {
         let missing: Vec<&Path> = dir
             .ancestors()
-            .take_while(|a| !matches!(self.nodes.get(*a), Some(Node::Dir { .. })))
+            .take_while(|a| !self.nodes.get(*a).is_some_and(Node::is_dir))
             .collect();
         for a in missing.into_iter().rev() {
-            self.insert(a.to_path_buf(), Node::Dir { mode: 0o755 });
+            self.insert(a.to_path_buf(), Node::new(NodeKind::Dir, 0o755));
         }
     }
 
@@ -207,68 +229,51 @@ impl Tree {
     }
 
     pub(super) fn lstat(&self, path: &Path) -> io::Result<Meta> {
+        let node = self.nodes.get(path).ok_or(io::ErrorKind::NotFound)?;
+        Ok(Meta {
+            kind: match node.kind {
+                NodeKind::Dir => Kind::Dir,
+                NodeKind::File(_) => Kind::File,
+                NodeKind::Symlink(_) => Kind::Symlink,
+                NodeKind::Other => Kind::Other,
+            },
+            mode: node.mode,
+            uid: node.uid,
+            gid: node.gid,
+        })
+    }
+
+    /// What is at `path`: NotFound when nothing is.
+    fn kind(&self, path: &Path) -> io::Result<&NodeKind> {
         match self.nodes.get(path) {
+            Some(n) => Ok(&n.kind),
             None => Err(io::ErrorKind::NotFound.into()),
-            Some(Node::Dir { mode }) => Ok(Meta {
-                kind: Kind::Dir,
-                mode: *mode,
-            }),
-            Some(Node::File { mode, .. }) => Ok(Meta {
-                kind: Kind::File,
-                mode: *mode,
-            }),
-            Some(Node::Symlink(_)) => Ok(Meta {
-                kind: Kind::Symlink,
-                mode: 0o777,
-            }),
-            Some(Node::Other { mode }) => Ok(Meta {
-                kind: Kind::Other,
-                mode: *mode,
-            }),
         }
     }
 
     pub(super) fn readlink(&self, path: &Path) -> io::Result<PathBuf> {
-        match self.nodes.get(path) {
-            Some(Node::Symlink(t)) => Ok(t.clone()),
-            Some(_) => Err(io::Error::from_raw_os_error(22)),
-            None => Err(io::ErrorKind::NotFound.into()),
+        match self.kind(path)? {
+            NodeKind::Symlink(t) => Ok(t.clone()),
+            _ => Err(io::Error::from_raw_os_error(22)),
         }
     }
 
     pub(super) fn contents(&self, path: &Path) -> io::Result<Contents> {
-        match self.nodes.get(path) {
-            Some(Node::File {
-                data: Data::Bytes(b),
-                ..
-            }) => Ok(Contents::Shared(b.clone())),
-            Some(Node::File {
-                data: Data::Host(p),
-                ..
-            }) => host::read_file(p),
-            Some(Node::File {
-                data: Data::Head(_),
-                ..
-            }) => Err(io::Error::other(
+        match self.kind(path)? {
+            NodeKind::File(Data::Bytes(b)) => Ok(Contents::Shared(b.clone())),
+            NodeKind::File(Data::Host(p)) => host::read_file(p),
+            NodeKind::File(Data::Head(_)) => Err(io::Error::other(
                 "only the first bytes of this file were kept from its layer",
             )),
-            Some(_) => Err(io::Error::from_raw_os_error(21)),
-            None => Err(io::ErrorKind::NotFound.into()),
+            _ => Err(io::Error::from_raw_os_error(21)),
         }
     }
 
     pub(super) fn head(&self, path: &Path, n: usize) -> io::Result<Vec<u8>> {
-        match self.nodes.get(path) {
-            Some(Node::File {
-                data: Data::Bytes(b) | Data::Head(b),
-                ..
-            }) => Ok(b[..n.min(b.len())].to_vec()),
-            Some(Node::File {
-                data: Data::Host(p),
-                ..
-            }) => host::head(p, n),
-            Some(_) => Err(io::Error::from_raw_os_error(21)),
-            None => Err(io::ErrorKind::NotFound.into()),
+        match self.kind(path)? {
+            NodeKind::File(Data::Bytes(b) | Data::Head(b)) => Ok(b[..n.min(b.len())].to_vec()),
+            NodeKind::File(Data::Host(p)) => host::head(p, n),
+            _ => Err(io::Error::from_raw_os_error(21)),
         }
     }
 
@@ -280,11 +285,8 @@ impl Tree {
     }
 
     pub(super) fn source_of(&self, path: &Path) -> Option<PathBuf> {
-        match self.nodes.get(path) {
-            Some(Node::File {
-                data: Data::Host(p),
-                ..
-            }) => Some(p.clone()),
+        match self.kind(path).ok()? {
+            NodeKind::File(Data::Host(p)) => Some(p.clone()),
             _ => None,
         }
     }
@@ -346,6 +348,29 @@ mod tests {
         assert_eq!(tree.lstat(Path::new("/etc/c")).unwrap().mode, 0o600);
         assert_eq!(&*tree.contents(Path::new("/etc/b")).unwrap(), b"b");
         assert!(tree.lstat(Path::new("/etc/a")).is_err());
+    }
+
+    #[test]
+    fn owners_come_from_tar_headers() {
+        let t = tempfile::tempdir().unwrap();
+        let l = layer(
+            t.path(),
+            "l.tar",
+            &[
+                Entry::dir("/var/lib/nginx", 0o700).owned(33, 34),
+                Entry::data("/var/lib/nginx/f", "x", 0o600).owned(33, 34),
+                Entry::data("/etc/passwd", "", 0o644),
+            ],
+        );
+        let tree = Tree::load(&[l]).unwrap();
+        let owner = |p: &str| {
+            let m = tree.lstat(Path::new(p)).unwrap();
+            (m.uid, m.gid)
+        };
+        assert_eq!(owner("/var/lib/nginx"), (33, 34));
+        assert_eq!(owner("/var/lib/nginx/f"), (33, 34));
+        assert_eq!(owner("/etc/passwd"), (0, 0));
+        assert_eq!(owner("/var"), (0, 0), "implied by the tar");
     }
 
     #[test]

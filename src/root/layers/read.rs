@@ -9,7 +9,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Data, Node};
+use super::{Data, Node, NodeKind};
 use crate::archive::compress;
 use crate::error::{Error, Result};
 use crate::root::{Kind, Meta, host};
@@ -73,21 +73,21 @@ pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
 /// What the tar entry at `p` adds; None for entries that describe other
 /// entries (pax headers, GNU long names) and hard links out of the layer.
 fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Option<Item>> {
-    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
-    let kind = entry.header().entry_type();
-    let node = if kind.is_dir() {
-        Node::Dir { mode }
+    let header = entry.header();
+    let mode = header.mode().unwrap_or(0o644) & 0o7777;
+    let owner = |id: io::Result<u64>| id.ok().and_then(|id| u32::try_from(id).ok()).unwrap_or(0);
+    let (uid, gid) = (owner(header.uid()), owner(header.gid()));
+    let kind = header.entry_type();
+    let node_kind = if kind.is_dir() {
+        NodeKind::Dir
     } else if kind.is_symlink() {
-        Node::Symlink(link_name(entry)?)
+        NodeKind::Symlink(link_name(entry)?)
     } else if kind.is_hard_link() {
         let target = normalise(&link_name(entry)?).ok().flatten();
         return Ok(target.map(|t| Item::HardLink(p, t)));
     } else if kind.is_file() || kind == tar::EntryType::Continuous {
         let size = entry.header().size().unwrap_or(0);
-        Node::File {
-            mode,
-            data: file_data(entry, &p, size)?,
-        }
+        NodeKind::File(file_data(entry, &p, size)?)
     } else if kind.is_pax_global_extensions()
         || kind.is_pax_local_extensions()
         || kind.is_gnu_longname()
@@ -95,7 +95,17 @@ fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Op
     {
         return Ok(None);
     } else {
-        Node::Other { mode }
+        NodeKind::Other
+    };
+    let mode = match node_kind {
+        NodeKind::Symlink(_) => 0o777,
+        _ => mode,
+    };
+    let node = Node {
+        kind: node_kind,
+        mode,
+        uid,
+        gid,
     };
     Ok(Some(classify(p, node)))
 }
@@ -161,17 +171,25 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
             continue;
         };
         let host = entry.path();
-        let Meta { kind, mode } = host::lstat(host).map_err(|e| Error::io(host, e))?;
-        let node = match kind {
+        let Meta {
+            kind,
+            mode,
+            uid,
+            gid,
+        } = host::lstat(host).map_err(|e| Error::io(host, e))?;
+        let kind = match kind {
             Kind::Symlink => {
-                Node::Symlink(std::fs::read_link(host).map_err(|e| Error::io(host, e))?)
+                NodeKind::Symlink(std::fs::read_link(host).map_err(|e| Error::io(host, e))?)
             }
-            Kind::Dir => Node::Dir { mode },
-            Kind::File => Node::File {
-                mode,
-                data: Data::Host(host.to_path_buf()),
-            },
-            Kind::Other => Node::Other { mode },
+            Kind::Dir => NodeKind::Dir,
+            Kind::File => NodeKind::File(Data::Host(host.to_path_buf())),
+            Kind::Other => NodeKind::Other,
+        };
+        let node = Node {
+            kind,
+            mode,
+            uid,
+            gid,
         };
         items.push(classify(p, node));
     }
