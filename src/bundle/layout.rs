@@ -232,6 +232,19 @@ impl Layout {
         dest: Option<&str>,
         reason: &str,
     ) -> Result<Vec<PathBuf>> {
+        self.add_tree_following(root, src, dest, reason, &|_| true)
+    }
+
+    /// [`Layout::add_tree`], following a link inside only when `follow`
+    /// accepts where it leads (canonical path); the link itself stays.
+    pub fn add_tree_following(
+        &mut self,
+        root: &Root,
+        src: &str,
+        dest: Option<&str>,
+        reason: &str,
+        follow: &dyn Fn(&Path) -> bool,
+    ) -> Result<Vec<PathBuf>> {
         let Some(top) = self.add_path(root, src, reason)? else {
             return Err(Error::NotFound {
                 path: PathBuf::from(src),
@@ -245,7 +258,7 @@ impl Layout {
             self.trees.insert(top.clone());
         }
         let mut files = Vec::new();
-        let mut follow = Vec::new();
+        let mut links = Vec::new();
         for e in root.walk_tree(&top)? {
             let rel = e.path.strip_prefix(&top).unwrap_or(&e.path);
             let at = if rel.as_os_str().is_empty() {
@@ -264,13 +277,20 @@ impl Layout {
                     let target = utf8(&target)?.to_string();
                     let link = (0o777, Owner::ROOT);
                     self.insert(&at, ItemKind::Symlink(target), link, reason)?;
-                    follow.push(e.path);
+                    links.push(e.path);
                 }
                 TreeKind::Other => {}
             }
         }
-        for link in follow {
+        for link in links {
             let shown = utf8(&link)?.to_string();
+            let leads_to = match root.lookup(&link)? {
+                crate::root::Lookup::File(p) | crate::root::Lookup::Dir(p) => p,
+                _ => continue,
+            };
+            if !follow(&leads_to) {
+                continue;
+            }
             let why = format!("target of {shown}");
             let Some(real) = self.add_path(root, &shown, &why)? else {
                 continue;
@@ -278,7 +298,8 @@ impl Layout {
             match root.lookup(&real)? {
                 crate::root::Lookup::File(_) => files.push(real),
                 crate::root::Lookup::Dir(_) if !self.within_tree(&real) => {
-                    files.extend(self.add_tree(root, utf8(&real)?, None, &why)?);
+                    let more = self.add_tree_following(root, utf8(&real)?, None, &why, follow)?;
+                    files.extend(more);
                 }
                 _ => {}
             }

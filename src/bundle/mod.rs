@@ -6,6 +6,7 @@
 //! library is missing (unless the caller allows it).
 
 mod add;
+mod discover;
 pub mod layout;
 mod locale;
 mod planner;
@@ -62,6 +63,9 @@ pub struct BundleOptions {
     pub group_file: Option<PathBuf>,
     /// Add `/tmp` (mode 1777), as distroless images have it.
     pub tmp: bool,
+    /// Run-time files found without running (`--discover auto`): paths the
+    /// objects name, language runtimes, what the imports open.
+    pub discover: bool,
     /// The owner of everything copied from the root, instead of its own
     /// (`--chown`); what elfroot makes is 0:0 either way.
     pub chown: Option<Owner>,
@@ -85,6 +89,7 @@ impl Default for BundleOptions {
             passwd_file: None,
             group_file: None,
             tmp: true,
+            discover: true,
             chown: None,
             with: Vec::new(),
             dlopen: DlopenMode::Default,
@@ -146,6 +151,13 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
+    // `--extras none` asks for the closure alone: no discovery either.
+    if opts.discover && opts.extras {
+        p.discover()?;
+    }
+    if opts.with.contains(&Extra::Sh) {
+        p.shell()?;
+    }
     let mut extra_sources = Vec::new();
     if opts.extras {
         extra_sources.extend(p.extras(opts)?);

@@ -201,9 +201,24 @@ impl<'a> Planner<'a> {
 
     /// Adds a directory tree; every startable ELF file in it brings its closure.
     pub(super) fn tree(&mut self, src: &str, dest: Option<&str>, reason: &str) -> Result<()> {
-        let files = self
-            .layout
-            .add_tree(self.analyzer.files().root(), src, dest, reason)?;
+        self.tree_following(src, dest, reason, &|_| true)
+    }
+
+    /// [`Planner::tree`], following links inside only where `follow` accepts.
+    pub(super) fn tree_following(
+        &mut self,
+        src: &str,
+        dest: Option<&str>,
+        reason: &str,
+        follow: &dyn Fn(&Path) -> bool,
+    ) -> Result<()> {
+        let files = self.layout.add_tree_following(
+            self.analyzer.files().root(),
+            src,
+            dest,
+            reason,
+            follow,
+        )?;
         for f in files {
             self.elf_closure(&f)?;
         }

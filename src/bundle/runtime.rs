@@ -86,12 +86,23 @@ impl Planner<'_> {
             self.runtime_library(&path, "unwinder for pthread_cancel/pthread_exit")?;
         }
         if gconv {
-            let dirs = profile::extras::gconv_dirs(&main.objects[0].elf);
-            for d in dirs {
-                if matches!(self.root().resolve_dir(Path::new(&d)), Ok(Some(_))) {
-                    self.tree(&d, None, "gconv modules")?;
-                    break;
-                }
+            self.gconv()?;
+        }
+        Ok(())
+    }
+
+    /// glibc's gconv modules, from the first directory of them the root has
+    /// for the first glibc program.
+    pub(super) fn gconv(&mut self) -> Result<()> {
+        let Some(main) = self.glibc_main() else {
+            return Ok(());
+        };
+        for d in profile::extras::gconv_dirs(&main.objects[0].elf) {
+            if self.layout.contains(&d) {
+                return Ok(());
+            }
+            if matches!(self.root().resolve_dir(Path::new(&d)), Ok(Some(_))) {
+                return self.tree(&d, None, "gconv modules");
             }
         }
         Ok(())

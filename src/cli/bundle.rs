@@ -44,7 +44,8 @@ pub struct BundleArgs {
     /// Extra LD_LIBRARY_PATH directories, colon separated.
     #[arg(long, value_name = "PATHS")]
     library_path: Option<String>,
-    /// Runtime-loaded extras chosen by the inputs' libc.
+    /// Runtime-loaded extras chosen by the inputs' libc (none: the closure alone, no
+    /// discovery either).
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ExtrasArg::Auto)]
     extras: ExtrasArg,
     /// The libc, where the inputs do not say.
@@ -75,10 +76,15 @@ pub struct BundleArgs {
     #[arg(long, value_name = "UID:GID", value_parser = Owner::parse)]
     chown: Option<Owner>,
     /// Optional extras, repeated or comma separated: gconv (iconv modules), certs (CA
-    /// certificates), tzdata (time zones), locale (every compiled locale of the root),
-    /// locale=NAME (one, e.g. locale=fr_FR.UTF-8).
+    /// certificates), tzdata (time zones), sh (the root's /bin/sh, for system() and
+    /// popen()), locale (every compiled locale of the root), locale=NAME (one, e.g.
+    /// locale=fr_FR.UTF-8).
     #[arg(long, value_name = "EXTRA", value_delimiter = ',', value_parser = Extra::parse)]
     with: Vec<Extra>,
+    /// Run-time files found without running: paths the libraries name, language
+    /// runtimes' standard libraries, what the imports open (auto), or none.
+    #[arg(long, value_name = "WHICH", value_enum, default_value_t = DiscoverArg::Auto)]
+    discover: DiscoverArg,
     /// Libraries named in .note.dlopen notes: default (required and recommended), all, none.
     #[arg(long, value_name = "WHICH", value_enum, default_value_t = DlopenArg::Default)]
     dlopen: DlopenArg,
@@ -155,6 +161,12 @@ enum ExtrasArg {
 enum LibcArg {
     Glibc,
     Musl,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DiscoverArg {
+    Auto,
+    None,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -262,6 +274,7 @@ impl BundleArgs {
             tmp: !self.no_tmp,
             chown: self.chown,
             with: self.with.clone(),
+            discover: self.discover == DiscoverArg::Auto,
             dlopen: match self.dlopen {
                 DlopenArg::Default => DlopenMode::Default,
                 DlopenArg::All => DlopenMode::All,

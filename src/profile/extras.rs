@@ -17,16 +17,19 @@ pub enum Extra {
     /// Compiled locales (glibc, under [`LOCALE_DIR`]): every one the root
     /// has (`locale`), or the one named (`locale=fr_FR.UTF-8`).
     Locale(Option<String>),
+    /// The root's /bin/sh with its closure, for system() and popen().
+    Sh,
 }
 
 impl Extra {
-    /// Reads the name given to `--with`: `gconv`, `certs`, `tzdata`,
+    /// Reads the name given to `--with`: `gconv`, `certs`, `tzdata`, `sh`,
     /// `locale` or `locale=NAME`.
     pub fn parse(s: &str) -> Result<Extra, String> {
         match s {
             "gconv" => Ok(Extra::Gconv),
             "certs" => Ok(Extra::Certs),
             "tzdata" => Ok(Extra::Tzdata),
+            "sh" => Ok(Extra::Sh),
             "locale" => Ok(Extra::Locale(None)),
             _ => match s.strip_prefix("locale=") {
                 Some(name) if valid_locale_name(name) => Ok(Extra::Locale(Some(name.into()))),
@@ -34,7 +37,7 @@ impl Extra {
                     "'{name}': not a locale name (fr_FR.UTF-8, C.UTF-8...)"
                 )),
                 None => Err(format!(
-                    "unknown extra '{s}' (expected gconv, certs, tzdata, locale or locale=NAME)"
+                    "unknown extra '{s}' (expected gconv, certs, tzdata, sh, locale or locale=NAME)"
                 )),
             },
         }

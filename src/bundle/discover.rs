@@ -1,0 +1,373 @@
+//! Run-time files found without running anything: the paths the closure's
+//! objects write in their read-only data (`elf::path_literals`) that pass
+//! the relevance rule below, the standard library of an embedded or
+//! launched Python, and what the imports open (`profile::imports`).
+//!
+//! The relevance rule, for a path P named by an object O:
+//! - P exists in the root, is a regular file or a directory, and neither P
+//!   nor where it leads is a shared system directory (`/usr/lib`,
+//!   `/usr/share`, `/etc`...), a place for run-time state or secrets
+//!   (`/proc`, `/tmp`, `/home`, `/etc/shadow`, a `private` directory...), or
+//!   a file elfroot writes itself (`/etc/passwd`, `/etc/ld.so.cache`...);
+//! - when the root has a package database, P belongs to a package built
+//!   from the same source package as O's (libMagickCore-6.Q16-6 names
+//!   /etc/ImageMagick-6, which imagemagick-6-common ships: both come from
+//!   imagemagick); an object no package owns keeps only paths no package
+//!   owns either;
+//! - a directory holds at most [`MAX_TREE`] entries.
+//!
+//! Files found this way are scanned in turn (an ELF file among them brings
+//! its closure, whose objects may name more paths), at most [`MAX_ROUNDS`]
+//! times.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::planner::Planner;
+use crate::error::Result;
+use crate::packages::Packages;
+use crate::profile::imports::{self, Need};
+use crate::root::Lookup;
+
+/// The most entries a directory found this way may hold.
+pub const MAX_TREE: usize = 20_000;
+/// How many times newly added objects are scanned for more paths.
+pub const MAX_ROUNDS: usize = 8;
+
+/// Shared directories: named, but never taken whole.
+const SHARED: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/sbin",
+    "/usr",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/libx32",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/local/share",
+    "/usr/include",
+    "/usr/share",
+    "/usr/share/doc",
+    "/usr/share/info",
+    "/usr/share/man",
+    "/usr/share/locale",
+    "/usr/share/zoneinfo",
+    "/usr/lib/locale",
+    "/usr/share/fonts",
+    "/var",
+    "/var/lib",
+    "/var/cache",
+    "/var/log",
+    "/var/spool",
+    "/var/mail",
+    "/srv",
+    "/etc/ssl",
+    "/etc/ssl/certs",
+    "/usr/lib/ssl/certs",
+    "/etc/default",
+    "/etc/alternatives",
+];
+
+/// Places whose contents are state, secrets or the host's: never taken.
+const NEVER_UNDER: &[&str] = &[
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/tmp",
+    "/var/tmp",
+    "/var/run",
+    "/var/lock",
+    "/home",
+    "/root",
+    "/mnt",
+    "/media",
+    "/lost+found",
+    "/var/lib/dpkg",
+    "/var/lib/apt",
+];
+
+/// Files that are secrets, per host, or written by elfroot itself.
+const NEVER: &[&str] = &[
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+    "/etc/mtab",
+    "/etc/machine-id",
+    "/etc/localtime",
+    "/etc/ld.so.preload",
+];
+
+/// True when `path` (absolute, normalised) may never come in through a name.
+fn denied(path: &str) -> bool {
+    let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
+    SHARED.contains(&path)
+        || NEVER.contains(&path)
+        || NEVER_UNDER.iter().any(|d| under(d))
+        || path.split('/').any(|c| c == "private")
+        || path.starts_with("/etc/ssh/ssh_host_")
+        || path.starts_with("/etc/sudoers.d")
+        // Multiarch library directories (/usr/lib/x86_64-linux-gnu) are shared too.
+        || matches!(path.strip_prefix("/usr/lib/").or(path.strip_prefix("/lib/")), Some(t) if t.ends_with("-linux-gnu") && !t.contains('/'))
+}
+
+/// True for an object of the C library itself (its loader, libc, libm,
+/// libpthread, its NSS modules...): the files it opens at run time are
+/// chosen by `profile` (NSS, gconv, locales, time zones), not by its strings.
+fn is_libc(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    const FAMILY: &[&str] = &[
+        "libc.so",
+        "libc.musl-",
+        "ld-linux",
+        "ld-musl-",
+        "ld64.so",
+        "ld.so",
+        "libm.so",
+        "libmvec.so",
+        "libpthread.so",
+        "libdl.so",
+        "librt.so",
+        "libresolv.so",
+        "libutil.so",
+        "libanl.so",
+        "libnss_",
+        "libBrokenLocale.so",
+        "libc_malloc_debug.so",
+        "libthread_db.so",
+    ];
+    FAMILY.iter().any(|f| name.starts_with(f))
+}
+
+/// The names of the source packages of the packages that own `path`.
+fn sources(db: &Packages, root: &crate::root::Root, path: &Path) -> HashSet<String> {
+    db.owners(root, path)
+        .into_iter()
+        .map(|p| p.source.as_ref().map_or(&p.name, |s| &s.name).clone())
+        .collect()
+}
+
+impl Planner<'_> {
+    /// Adds the run-time files the closures' objects name, their runtimes'
+    /// libraries and what their imports open.
+    pub(super) fn discover(&mut self) -> Result<()> {
+        let db = Packages::read(self.root()).ok().filter(|p| !p.is_empty());
+        let mut scanned: HashSet<PathBuf> = HashSet::new();
+        for _ in 0..MAX_ROUNDS {
+            let objects: Vec<(String, PathBuf)> = self
+                .closures
+                .iter()
+                .flat_map(|c| c.objects.iter())
+                .filter(|o| scanned.insert(o.real.clone()))
+                .map(|o| (o.absolute_path(), o.real.clone()))
+                .collect();
+            if objects.is_empty() {
+                break;
+            }
+            for (shown, real) in objects {
+                if is_libc(&shown) {
+                    // What the libc opens at run time is profile's to say.
+                    continue;
+                }
+                self.named_paths(&shown, &real, db.as_ref())?;
+                self.python(&shown)?;
+            }
+        }
+        self.imported()
+    }
+
+    /// The paths the object at `real` names that are relevant, added.
+    fn named_paths(&mut self, shown: &str, real: &Path, db: Option<&Packages>) -> Result<()> {
+        let crate::files::Probe::Elf(elf) = self.analyzer.files().probe(real) else {
+            return Ok(());
+        };
+        let bytes = self.root().contents(real)?;
+        let literals = elf.path_literals(&bytes);
+        drop(bytes);
+        let named_by = db.map(|db| sources(db, self.root(), real));
+        for path in literals {
+            if self.layout.contains(&path) || denied(&path) {
+                continue;
+            }
+            let found = match self.root().lookup(Path::new(&path))? {
+                Lookup::File(p) | Lookup::Dir(p) => p,
+                Lookup::Other(_) | Lookup::Absent => continue,
+            };
+            if denied(&found.to_string_lossy()) {
+                continue;
+            }
+            if let (Some(db), Some(ours)) = (db, &named_by) {
+                let theirs = sources(db, self.root(), Path::new(&path));
+                let related = if ours.is_empty() {
+                    theirs.is_empty()
+                } else {
+                    !theirs.is_disjoint(ours)
+                };
+                if !related {
+                    continue;
+                }
+            }
+            self.found(&path, &format!("path named in {shown}"))?;
+        }
+        Ok(())
+    }
+
+    /// Adds a file, or a directory that is not too large, found at `path`.
+    fn found(&mut self, path: &str, reason: &str) -> Result<()> {
+        match self.root().lookup(Path::new(path))? {
+            Lookup::Dir(real) => {
+                if self.root().walk_tree(&real)?.len() > MAX_TREE {
+                    return Ok(());
+                }
+                // Links inside lead on only to places a name could bring in.
+                let follow = |p: &Path| !denied(&p.to_string_lossy());
+                self.tree_following(path, None, reason, &follow)
+            }
+            Lookup::File(real) => {
+                self.layout.add_path(self.root(), path, reason)?;
+                self.elf_closure(&real)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Python's standard library, for python3.N and for programs that embed
+    /// libpython3.N (gdb): `lib/python3.N` under the prefix (/usr).
+    fn python(&mut self, shown: &str) -> Result<()> {
+        let name = shown.rsplit('/').next().unwrap_or(shown);
+        let version = name
+            .strip_prefix("libpython")
+            .or_else(|| name.strip_prefix("python"))
+            .map(|rest| rest.split(".so").next().unwrap_or(rest))
+            .filter(|v| v.starts_with("3.") && v[2..].chars().all(|c| c.is_ascii_digit()));
+        let Some(version) = version else {
+            return Ok(());
+        };
+        let stdlib = format!("/usr/lib/python{version}");
+        if self.layout.contains(&format!("{stdlib}/os.py")) {
+            return Ok(());
+        }
+        match self.root().lookup(Path::new(&stdlib))? {
+            Lookup::Dir(_) => self.tree(
+                &stdlib,
+                None,
+                &format!("standard library of python{version}"),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The files the imports open ([`imports::RULES`]). The databases come
+    /// in; gconv modules (9 MB on Debian, where glibc builds in UTF-8,
+    /// UTF-16, UCS-4, ISO-8859-1 and ASCII) and a shell only on request
+    /// (`--with gconv`, `--with sh`), since bash, curl and most programs
+    /// import iconv_open or system without needing them; doctor says when
+    /// they are missing.
+    fn imported(&mut self) -> Result<()> {
+        let mut names: Vec<String> = Vec::new();
+        for o in self.closures.iter().flat_map(|c| c.objects.iter()) {
+            if let Ok(s) = self.analyzer.files().symbols(&o.real) {
+                names.extend(s.imports.iter().map(|i| i.name.clone()));
+            }
+        }
+        for rule in imports::triggered(names.iter().map(String::as_str)) {
+            if let Need::File(path) = rule.need
+                && !self.layout.contains(path)
+                && matches!(self.root().lookup(Path::new(path))?, Lookup::File(_))
+            {
+                self.layout.add_path(self.root(), path, rule.reason)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The root's /bin/sh and its closure (`--with sh`).
+    pub(super) fn shell(&mut self) -> Result<()> {
+        if let Lookup::File(real) = self.root().lookup(Path::new(imports::SHELL))? {
+            self.layout
+                .add_path(self.root(), imports::SHELL, "shell (--with sh)")?;
+            self.elf_closure(&real)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_directories_state_and_secrets_are_never_taken() {
+        for p in [
+            "/usr/lib",
+            "/usr/lib/x86_64-linux-gnu",
+            "/lib/aarch64-linux-gnu",
+            "/etc",
+            "/usr/share",
+            "/etc/shadow",
+            "/etc/ssl/private",
+            "/usr/lib/ssl/private",
+            "/proc/self/maps",
+            "/tmp/x",
+            "/home/u/.ssh",
+            "/etc/ssh/ssh_host_ed25519_key",
+            "/var/lib/dpkg/status",
+            "/etc/passwd",
+            "/etc/ld.so.cache",
+        ] {
+            assert!(denied(p), "{p}");
+        }
+        for p in [
+            "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders",
+            "/etc/ImageMagick-6",
+            "/usr/share/terminfo",
+            "/usr/lib/git-core",
+            "/usr/lib/x86_64-linux-gnu/ossl-modules",
+            "/etc/ssh/ssh_config",
+        ] {
+            assert!(!denied(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn the_c_library_family_is_left_to_profile() {
+        for p in [
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib64/ld-linux-x86-64.so.2",
+            "/lib/ld-musl-x86_64.so.1",
+            "/usr/lib/x86_64-linux-gnu/libnss_files.so.2",
+        ] {
+            assert!(is_libc(p), "{p}");
+        }
+        for p in [
+            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
+            "/usr/bin/ls",
+            "/usr/lib/libmagic.so.1",
+        ] {
+            assert!(!is_libc(p), "{p}");
+        }
+    }
+}
