@@ -193,7 +193,8 @@ impl Planner<'_> {
                     continue;
                 }
                 self.named_paths(&shown, &real, db.as_ref())?;
-                self.python(&shown)?;
+                // python3 is a link to python3.11: the real name has the version.
+                self.python(&real.to_string_lossy())?;
             }
         }
         self.imported()
