@@ -197,7 +197,60 @@ impl Planner<'_> {
                 self.python(&real.to_string_lossy())?;
             }
         }
+        self.jvm()?;
         self.imported()
+    }
+
+    /// A JVM: the launcher's libjli.so is in JAVA_HOME/lib. JAVA_HOME/lib
+    /// (with the VM jvm.cfg names first, lib/server/libjvm.so) and its conf
+    /// come in. The JDK's libraries need libjvm.so, which the launcher has
+    /// loaded before them (as the same SONAME): that need is met, not missing.
+    fn jvm(&mut self) -> Result<()> {
+        let homes: Vec<String> = self
+            .closures
+            .iter()
+            .flat_map(|c| c.objects.iter())
+            .map(|o| o.real.to_string_lossy().into_owned())
+            .filter_map(|p| Some(p.strip_suffix("/lib/libjli.so")?.to_string()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for home in homes {
+            let lib = format!("{home}/lib");
+            if self.layout.contains(&format!("{lib}/jvm.cfg")) {
+                continue;
+            }
+            let Lookup::Dir(_) = self.root().lookup(Path::new(&lib))? else {
+                continue;
+            };
+            self.tree(&lib, None, &format!("JVM libraries of {home}"))?;
+            for extra in ["conf", "release"] {
+                let path = format!("{home}/{extra}");
+                if self.root().lookup(Path::new(&path))? != Lookup::Absent {
+                    self.found(&path, &format!("JVM configuration of {home}"))?;
+                }
+            }
+            let vm = self
+                .root()
+                .read_to_string(Path::new(&format!("{lib}/jvm.cfg")))?
+                .and_then(|cfg| {
+                    cfg.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.starts_with('#'))
+                        .find_map(|l| {
+                            l.strip_suffix(" KNOWN")?
+                                .strip_prefix('-')
+                                .map(str::to_string)
+                        })
+                })
+                .unwrap_or_else(|| "server".into());
+            if self.layout.contains(&format!("{lib}/{vm}/libjvm.so")) {
+                let under = format!("{home}/");
+                self.missing
+                    .retain(|m| !(m.name == "libjvm.so" && m.needed_by.starts_with(&under)));
+            }
+        }
+        Ok(())
     }
 
     /// The paths the object at `real` names that are relevant, added.
