@@ -17,4 +17,5 @@ mod oci;
 mod outputs;
 mod packages;
 mod paths;
+mod real_programs;
 mod runtime_files;

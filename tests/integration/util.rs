@@ -535,3 +535,94 @@ pub fn tar_line<'a>(listing: &'a str, path: &str) -> Option<&'a str> {
         .lines()
         .find(|l| l.ends_with(&format!(" {path}")) || l.contains(&format!(" {path} -> ")))
 }
+
+/// Gives a bundle directory what a container runtime gives every container
+/// (runc's and Docker's defaults): /etc/hosts, /etc/hostname and
+/// /etc/resolv.conf as the host has them, the device nodes runc creates,
+/// /dev/pts and /dev/shm, and /dev's links into /proc. /proc and /sys are
+/// mounts: [`mount_proc_and_sys`].
+pub fn as_a_runtime_would(root: &Path) {
+    fs::create_dir_all(root.join("etc")).unwrap();
+    for file in ["hosts", "hostname", "resolv.conf"] {
+        let host = Path::new("/etc").join(file);
+        if host.exists() {
+            let _ = fs::remove_file(root.join("etc").join(file));
+            fs::copy(&host, root.join("etc").join(file)).unwrap();
+        }
+    }
+    let dev = root.join("dev");
+    for dir in ["pts", "shm"] {
+        fs::create_dir_all(dev.join(dir)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dev.join("shm"), fs::Permissions::from_mode(0o1777)).unwrap();
+    let nodes = [
+        ("null", "1", "3"),
+        ("zero", "1", "5"),
+        ("full", "1", "7"),
+        ("random", "1", "8"),
+        ("urandom", "1", "9"),
+        ("tty", "5", "0"),
+    ];
+    for (name, major, minor) in nodes {
+        let node = dev.join(name);
+        if !node.exists() {
+            run_ok(
+                Command::new("mknod")
+                    .args(["-m", "666"])
+                    .arg(&node)
+                    .args(["c", major, minor]),
+            );
+        }
+    }
+    let links = [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ];
+    for (name, target) in links {
+        if dev.join(name).symlink_metadata().is_err() {
+            symlink(target, dev.join(name)).unwrap();
+        }
+    }
+}
+
+/// /proc and /sys (read-only) mounted in a bundle directory, as runc mounts
+/// them in every container; unmounted when dropped, which must happen before
+/// the directory is removed.
+pub struct KernelMounts {
+    mounted: Vec<PathBuf>,
+}
+
+/// Mounts /proc and /sys in `root` (needs root).
+pub fn mount_proc_and_sys(root: &Path) -> KernelMounts {
+    let mut mounts = KernelMounts {
+        mounted: Vec::new(),
+    };
+    for (fs_type, dir, options) in [("proc", "proc", "rw"), ("sysfs", "sys", "ro")] {
+        let at = root.join(dir);
+        fs::create_dir_all(&at).unwrap();
+        run_ok(
+            Command::new("mount")
+                .args(["-t", fs_type, "-o", options, fs_type])
+                .arg(&at),
+        );
+        mounts.mounted.push(at);
+    }
+    mounts
+}
+
+impl Drop for KernelMounts {
+    fn drop(&mut self) {
+        for at in self.mounted.iter().rev() {
+            let plain = Command::new("umount").arg(at).status();
+            if !plain.is_ok_and(|s| s.success()) {
+                // Busy (a program left running): detach it anyway, so that
+                // removing the directory never walks into /proc or /sys.
+                let _ = Command::new("umount").arg("-l").arg(at).status();
+            }
+        }
+    }
+}
