@@ -284,13 +284,30 @@ impl Planner<'_> {
                     continue;
                 }
             }
-            self.found(&path, &format!("path named in {shown}"))?;
+            let reason = format!("path named in {shown}");
+            self.found(&path, &reason)?;
+            // libmagic and others read the compiled form beside a named file.
+            let compiled = format!("{path}.mgc");
+            if !self.layout.contains(&compiled)
+                && matches!(self.root().lookup(Path::new(&compiled))?, Lookup::File(_))
+            {
+                self.found(&compiled, &reason)?;
+            }
         }
         Ok(())
     }
 
     /// Adds a file, or a directory that is not too large, found at `path`.
+    /// A library among them that misses a library of its own is no reason
+    /// to refuse the bundle: only a program that loads it would fail.
     fn found(&mut self, path: &str, reason: &str) -> Result<()> {
+        let before = self.missing.len();
+        let added = self.found_unchecked(path, reason);
+        self.missing.truncate(before);
+        added
+    }
+
+    fn found_unchecked(&mut self, path: &str, reason: &str) -> Result<()> {
         match self.root().lookup(Path::new(path))? {
             Lookup::Dir(real) => {
                 if self.root().walk_tree(&real)?.len() > MAX_TREE {
