@@ -97,117 +97,33 @@ impl Report {
 /// Analyses `inputs` (paths inside `root`; directories are walked).
 pub fn analyze(root: Root, inputs: &[PathBuf], options: Options) -> Report {
     let root_dir = root.dir().to_path_buf();
-    let fresh = root.fresh();
-    let analyzer = Analyzer::new(Files::new(root), options.clone());
-    let jobs = expand(&analyzer, inputs);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS)
-        .min(jobs.len() / MIN_JOBS_PER_THREAD)
-        .max(1);
-    let mut entries = Vec::with_capacity(jobs.len());
-    let mut warnings = Vec::new();
-    match fresh {
-        Some(_) if threads > 1 => {
-            let mut parts = split(jobs, threads).into_iter();
-            let first = parts.next().unwrap_or_default();
-            std::thread::scope(|scope| {
-                let others: Vec<_> = parts
-                    .map(|part| {
-                        let root = analyzer.files().root().fresh();
-                        let options = options.clone();
-                        scope.spawn(move || {
-                            let a = Analyzer::new(Files::new(root?), options);
-                            let done = run_jobs(&a, part);
-                            Some((done, a.take_warnings()))
-                        })
-                    })
-                    .collect();
-                entries.extend(run_jobs(&analyzer, first));
-                warnings.extend(analyzer.take_warnings());
-                for handle in others {
-                    if let Ok(Some((done, w))) = handle.join() {
-                        entries.extend(done);
-                        warnings.extend(w);
-                    }
-                }
-            });
-        }
-        _ => {
-            entries = run_jobs(&analyzer, jobs);
-            warnings = analyzer.take_warnings();
-        }
-    }
-    // Every analyser meets the same root: its warnings once each.
-    let mut seen = std::collections::HashSet::new();
-    warnings.retain(|w| seen.insert(w.to_string()));
-    Report {
-        root: root_dir,
-        entries,
-        warnings,
-    }
-}
-
-/// Below this many inputs for each thread, one thread does it all.
-const MIN_JOBS_PER_THREAD: usize = 64;
-/// The most threads one analysis uses.
-const MAX_THREADS: usize = 4;
-
-/// One input to analyse, or why an input gave none.
-enum Job {
-    Analyze(PathBuf),
-    Failed(Entry),
-}
-
-/// The inputs with directories walked (ELF files only, as the loader would
-/// start them), in order.
-fn expand(analyzer: &Analyzer, inputs: &[PathBuf]) -> Vec<Job> {
-    let mut jobs = Vec::new();
+    let analyzer = Analyzer::new(Files::new(root), options);
+    let mut entries = Vec::new();
     for input in inputs {
         let input = analyzer.files().root().absolute(input);
         match analyzer.files().root().lookup(&input) {
-            Ok(Lookup::Dir(real)) => walk(analyzer, &input, &real, &mut jobs),
-            _ => jobs.push(Job::Analyze(input)),
-        }
-    }
-    jobs
-}
-
-/// `jobs` cut into `n` runs of consecutive jobs, in order.
-fn split(jobs: Vec<Job>, n: usize) -> Vec<Vec<Job>> {
-    let size = jobs.len().div_ceil(n).max(1);
-    let mut parts: Vec<Vec<Job>> = Vec::with_capacity(n);
-    for job in jobs {
-        match parts.last_mut() {
-            Some(part) if part.len() < size => part.push(job),
-            _ => parts.push(vec![job]),
-        }
-    }
-    parts
-}
-
-/// The closures of `jobs`, in order (an analysis is independent of the
-/// others, so any analyser of the same root gives the same result).
-fn run_jobs(analyzer: &Analyzer, jobs: Vec<Job>) -> Vec<Entry> {
-    jobs.into_iter()
-        .map(|job| match job {
-            Job::Analyze(input) => Entry {
+            Ok(Lookup::Dir(real)) => walk(&analyzer, &input, &real, &mut entries),
+            _ => entries.push(Entry {
                 result: analyzer.analyze(&input),
                 input,
-            },
-            Job::Failed(entry) => entry,
-        })
-        .collect()
+            }),
+        }
+    }
+    Report {
+        root: root_dir,
+        entries,
+        warnings: analyzer.take_warnings(),
+    }
 }
 
-fn walk(analyzer: &Analyzer, shown: &Path, real: &Path, jobs: &mut Vec<Job>) {
+fn walk(analyzer: &Analyzer, shown: &Path, real: &Path, entries: &mut Vec<Entry>) {
     let files = match analyzer.files().root().walk_files(real) {
         Ok(f) => f,
         Err(e) => {
-            jobs.push(Job::Failed(Entry {
+            entries.push(Entry {
                 input: shown.to_path_buf(),
                 result: Err(e),
-            }));
+            });
             return;
         }
     };
@@ -229,7 +145,11 @@ fn walk(analyzer: &Analyzer, shown: &Path, real: &Path, jobs: &mut Vec<Job>) {
             continue;
         }
         let rel = file.strip_prefix(real).unwrap_or(&file);
-        jobs.push(Job::Analyze(shown.join(rel)));
+        let input = shown.join(rel);
+        entries.push(Entry {
+            result: analyzer.analyze(&input),
+            input,
+        });
     }
 }
 

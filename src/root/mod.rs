@@ -120,22 +120,6 @@ impl Root {
         }
     }
 
-    /// The same root with nothing read yet, for an analysis on another
-    /// thread: a host directory only (a stack of layers is held in memory
-    /// once, so it gives None).
-    pub fn fresh(&self) -> Option<Root> {
-        if self.tree.is_some() {
-            return None;
-        }
-        Some(Root {
-            dir: self.dir.clone(),
-            host: self.host,
-            tree: None,
-            dirs: RefCell::default(),
-            lookups: RefCell::default(),
-        })
-    }
-
     /// A root file system at `dir` on the host. `/` is the host itself.
     pub fn open(dir: &Path) -> Result<Root> {
         let canon = fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
