@@ -86,20 +86,7 @@ pub(crate) fn build(base: Option<&Value>, run: &RunConfig, layer: &Layer<'_>) ->
         None => Map::new(),
     };
     if base.is_some() {
-        let same = layer.platform.matches(&Value::Object(cfg.clone()));
-        let theirs = |k: &str| cfg.get(k).and_then(Value::as_str).unwrap_or("?");
-        if !same {
-            return Err(Error::Usage(format!(
-                "the base image is for {}/{}{}, the bundle for {}",
-                theirs("os"),
-                theirs("architecture"),
-                cfg.get("variant")
-                    .and_then(Value::as_str)
-                    .map(|v| format!("/{v}"))
-                    .unwrap_or_default(),
-                layer.platform.display()
-            )));
-        }
+        same_platform(&cfg, layer)?;
     }
     cfg.insert("created".into(), json!(layer.created));
     cfg.insert("architecture".into(), json!(layer.platform.architecture));
@@ -107,30 +94,64 @@ pub(crate) fn build(base: Option<&Value>, run: &RunConfig, layer: &Layer<'_>) ->
     if let Some(v) = &layer.platform.variant {
         cfg.insert("variant".into(), json!(v));
     }
-
-    let mut c = match cfg.remove("config") {
+    let c = match cfg.remove("config") {
         Some(Value::Object(c)) => c,
         _ => Map::new(),
     };
+    cfg.insert(
+        "config".into(),
+        Value::Object(run_config(c, base.is_some(), run, layer)),
+    );
+    add_layer(&mut cfg, layer);
+    Ok(Value::Object(cfg))
+}
+
+/// Refuses a base image of another platform than the bundle's.
+fn same_platform(cfg: &Map<String, Value>, layer: &Layer<'_>) -> Result<()> {
+    if layer.platform.matches(&Value::Object(cfg.clone())) {
+        return Ok(());
+    }
+    let theirs = |k: &str| cfg.get(k).and_then(Value::as_str).unwrap_or("?");
+    Err(Error::Usage(format!(
+        "the base image is for {}/{}{}, the bundle for {}",
+        theirs("os"),
+        theirs("architecture"),
+        cfg.get("variant")
+            .and_then(Value::as_str)
+            .map(|v| format!("/{v}"))
+            .unwrap_or_default(),
+        layer.platform.display()
+    )))
+}
+
+/// The `config` object (Env, Entrypoint, Cmd, WorkingDir, User, Labels):
+/// the base's `c`, with what the user asked for merged in as a
+/// Dockerfile's ENV, ENTRYPOINT, CMD, WORKDIR, USER and LABEL would.
+fn run_config(
+    mut c: Map<String, Value>,
+    on_base: bool,
+    run: &RunConfig,
+    layer: &Layer<'_>,
+) -> Map<String, Value> {
     let mut env = strings(c.get("Env"));
-    if base.is_none() && !run.env.iter().any(|kv| kv.starts_with("PATH=")) {
+    if !on_base && !run.env.iter().any(|kv| kv.starts_with("PATH=")) {
         env.push(format!("PATH={DEFAULT_PATH}"));
     }
     for kv in &run.env {
         set_key_value(&mut env, kv);
     }
     set_list(&mut c, "Env", Some(env));
-    match (&run.entrypoint, base) {
+    match (&run.entrypoint, on_base) {
         (Some(e), _) => {
             set_list(&mut c, "Entrypoint", Some(e.clone()));
             // A new Entrypoint does not take the old one's arguments.
             set_list(&mut c, "Cmd", run.cmd.clone());
         }
-        (None, None) => {
+        (None, false) => {
             set_list(&mut c, "Entrypoint", Some(vec![layer.program.to_string()]));
             set_list(&mut c, "Cmd", run.cmd.clone());
         }
-        (None, Some(_)) => {
+        (None, true) => {
             if let Some(cmd) = &run.cmd {
                 set_list(&mut c, "Cmd", Some(cmd.clone()));
             }
@@ -154,8 +175,11 @@ pub(crate) fn build(base: Option<&Value>, run: &RunConfig, layer: &Layer<'_>) ->
         }
         c.insert("Labels".into(), Value::Object(labels));
     }
-    cfg.insert("config".into(), Value::Object(c));
+    c
+}
 
+/// Appends the layer's diff_id and history entry.
+fn add_layer(cfg: &mut Map<String, Value>, layer: &Layer<'_>) {
     let mut diff_ids = match cfg.get("rootfs").and_then(|r| r.get("diff_ids")) {
         Some(Value::Array(ids)) => ids.clone(),
         _ => Vec::new(),
@@ -171,7 +195,6 @@ pub(crate) fn build(base: Option<&Value>, run: &RunConfig, layer: &Layer<'_>) ->
     };
     history.push(json!({"created": layer.created, "created_by": layer.created_by}));
     cfg.insert("history".into(), Value::Array(history));
-    Ok(Value::Object(cfg))
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
