@@ -44,8 +44,9 @@ pub(super) fn read_file(path: &Path) -> io::Result<Contents> {
     // which over a thousand programs is most of the time spent.
     let len = file.metadata()?.len();
     if len < MAP_FROM {
-        let mut buf = vec![0; len as usize];
-        file.read_exact(&mut buf)?;
+        // Exactly `len` bytes: no zeroing first, no read past the end.
+        let mut buf = Vec::with_capacity(len as usize);
+        (&mut file).take(len).read_to_end(&mut buf)?;
         return Ok(Contents::Read(buf));
     }
     let len = usize::try_from(len).map_err(io::Error::other)?;
