@@ -263,12 +263,22 @@ impl Planner<'_> {
         drop(bytes);
         let named_by = db.map(|db| sources(db, self.root(), real));
         for path in literals {
-            if self.layout.contains(&path) || denied(&path) {
+            if self.layout.contains(&path) {
+                continue;
+            }
+            if denied(&path) {
+                self.state_dir(&path)?;
                 continue;
             }
             let found = match self.root().lookup(Path::new(&path))? {
                 Lookup::File(p) | Lookup::Dir(p) => p,
-                Lookup::Other(_) | Lookup::Absent => continue,
+                Lookup::Absent => {
+                    // Made at run time (nginx's /var/lib/nginx/body): its
+                    // directory must be there.
+                    self.state_dir(&path)?;
+                    continue;
+                }
+                Lookup::Other(_) => continue,
             };
             if denied(&found.to_string_lossy()) {
                 continue;
@@ -281,10 +291,22 @@ impl Planner<'_> {
                     !theirs.is_disjoint(ours)
                 };
                 if !related {
+                    // A directory no package ships, that the program works in
+                    // (nginx's /var/lib/nginx/body): there, empty, its owner kept.
+                    if theirs.is_empty() {
+                        self.working_dir(&path, &found, ours, db, shown)?;
+                    }
                     continue;
                 }
             }
             let reason = format!("path named in {shown}");
+            let path = match (db, &named_by) {
+                (Some(db), Some(ours)) if !ours.is_empty() => self.widest(db, &path, ours),
+                _ => path,
+            };
+            if self.layout.contains(&path) {
+                continue;
+            }
             self.found(&path, &reason)?;
             // libmagic and others read the compiled form beside a named file.
             let compiled = format!("{path}.mgc");
@@ -295,6 +317,74 @@ impl Planner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A path no package ships that the program works in: a directory
+    /// (nginx's /var/lib/nginx/body) comes in empty, its owner kept; for a
+    /// file (a log), the directory it is in, when a package of the same
+    /// source ships that (/var/log/nginx).
+    fn working_dir(
+        &mut self,
+        path: &str,
+        found: &Path,
+        ours: &HashSet<String>,
+        db: &Packages,
+        shown: &str,
+    ) -> Result<()> {
+        let reason = format!("working directory named in {shown}");
+        if self.root().lookup(found)? == Lookup::Dir(found.to_path_buf()) {
+            self.layout.add_path(self.root(), path, &reason)?;
+        } else if let Some(parent) = Path::new(path).parent()
+            && !denied(&parent.to_string_lossy())
+            && !sources(db, self.root(), parent).is_disjoint(ours)
+        {
+            self.layout
+                .add_path(self.root(), &parent.to_string_lossy(), &reason)?;
+        }
+        Ok(())
+    }
+
+    /// A path the program makes or keeps its run-time state in
+    /// (`/run/nginx.pid`, `/var/lib/nginx/body`): not taken, but the
+    /// directory it goes in must exist, empty (with its owner), as it does
+    /// in the root, when that is a state directory or one a name could bring.
+    fn state_dir(&mut self, path: &str) -> Result<()> {
+        const STATE: &[&str] = &["/run/", "/var/run/", "/var/lock/"];
+        let Some(parent) = Path::new(path).parent() else {
+            return Ok(());
+        };
+        let text = parent.to_string_lossy();
+        if !STATE.iter().any(|d| path.starts_with(d))
+            && (denied(&text) || self.layout.contains(&text))
+        {
+            return Ok(());
+        }
+        if let Lookup::Dir(_) = self.root().lookup(parent)? {
+            let reason = format!("directory of {path}");
+            self.layout
+                .add_path(self.root(), &parent.to_string_lossy(), &reason)?;
+        }
+        Ok(())
+    }
+
+    /// The widest directory around `path` that only packages of the same
+    /// source (`ours`) own: a library names `.../10.00.0/Resource/Init`
+    /// and reads `.../10.00.0/iccprofiles` beside it (Ghostscript), or names
+    /// its coder directory and reads its config directory beside it.
+    fn widest(&self, db: &Packages, path: &str, ours: &HashSet<String>) -> String {
+        let mut best = path.to_string();
+        for up in Path::new(path).ancestors().skip(1) {
+            let text = up.to_string_lossy();
+            if denied(&text) {
+                break;
+            }
+            let theirs = sources(db, self.root(), up);
+            if theirs.is_empty() || !theirs.is_subset(ours) {
+                break;
+            }
+            best = text.into_owned();
+        }
+        best
     }
 
     /// Adds a file, or a directory that is not too large, found at `path`.

@@ -92,6 +92,27 @@ impl Planner<'_> {
     /// and returns the host files they were read from, for the depfile. A
     /// user or group `user` names by name must be in them: an image whose
     /// User is unknown does not start.
+    /// Users a program's configuration in the bundle names: nginx's
+    /// `user NAME [GROUP];` (nginx looks it up at start and stops without it).
+    fn configured_users(&self) -> Result<Vec<String>> {
+        const NGINX: &str = "/etc/nginx/nginx.conf";
+        if !self.layout.contains(NGINX) {
+            return Ok(Vec::new());
+        }
+        let text = self
+            .root()
+            .read_to_string(Path::new(NGINX))?
+            .unwrap_or_default();
+        Ok(text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter_map(|l| l.strip_prefix("user")?.strip_prefix(char::is_whitespace))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(|name| name.trim_end_matches(';').to_string())
+            .filter(|name| !name.is_empty())
+            .collect())
+    }
+
     pub(super) fn user_database(
         &mut self,
         user: Option<&UserSpec>,
@@ -106,7 +127,12 @@ impl Planner<'_> {
         known(who, &users, "user", &passwd)?;
         known(group_who, &groups, "group", &group)?;
 
-        let wanted = |e: &DbEntry<'_>| nss::USERS.contains(&e.name) || who.is_some_and(|w| w.is(e));
+        let configured = self.configured_users()?;
+        let wanted = |e: &DbEntry<'_>| {
+            nss::USERS.contains(&e.name)
+                || who.is_some_and(|w| w.is(e))
+                || configured.iter().any(|c| c == e.name)
+        };
         let primary: Vec<u32> = users
             .iter()
             .filter(|e| wanted(e))

@@ -20,7 +20,7 @@ use crate::util::*;
 
 /// How many cases must pass: what passes on main's code, raised as
 /// discovery lands (the target is 31 of 37).
-const REQUIRED: usize = 28;
+const REQUIRED: usize = 31;
 
 /// The longest a program may run, on the host or in its bundle.
 const TIME_LIMIT: Duration = Duration::from_secs(60);
