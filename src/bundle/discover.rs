@@ -14,7 +14,12 @@
 //!   /etc/ImageMagick-6, which imagemagick-6-common ships: both come from
 //!   imagemagick); an object no package owns keeps only paths no package
 //!   owns either;
-//! - a directory holds at most [`MAX_TREE`] entries.
+//! - a directory holds at most [`MAX_TREE`] entries;
+//! - it widens to the largest directory around P that only O's source ships,
+//!   and the empty directories a program keeps state or works in (a named
+//!   path under /run, or one no package ships) come in without contents.
+//!
+//! The lists behind the first point are `relevance`'s.
 //!
 //! Files found this way are scanned in turn (an ELF file among them brings
 //! its closure, whose objects may name more paths), at most [`MAX_ROUNDS`]
@@ -24,6 +29,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::planner::Planner;
+use super::relevance::{denied, is_libc, sources};
 use crate::error::Result;
 use crate::packages::Packages;
 use crate::profile::imports::{self, Need};
@@ -33,142 +39,6 @@ use crate::root::Lookup;
 pub const MAX_TREE: usize = 20_000;
 /// How many times newly added objects are scanned for more paths.
 pub const MAX_ROUNDS: usize = 8;
-
-/// Shared directories: named, but never taken whole.
-const SHARED: &[&str] = &[
-    "/",
-    "/bin",
-    "/boot",
-    "/etc",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/opt",
-    "/sbin",
-    "/usr",
-    "/usr/bin",
-    "/usr/sbin",
-    "/usr/lib",
-    "/usr/lib32",
-    "/usr/lib64",
-    "/usr/libexec",
-    "/usr/libx32",
-    "/usr/local",
-    "/usr/local/bin",
-    "/usr/local/lib",
-    "/usr/local/share",
-    "/usr/include",
-    "/usr/share",
-    "/usr/share/doc",
-    "/usr/share/info",
-    "/usr/share/man",
-    "/usr/share/locale",
-    "/usr/share/zoneinfo",
-    "/usr/lib/locale",
-    "/usr/share/fonts",
-    "/var",
-    "/var/lib",
-    "/var/cache",
-    "/var/log",
-    "/var/spool",
-    "/var/mail",
-    "/srv",
-    "/etc/ssl",
-    "/etc/ssl/certs",
-    "/usr/lib/ssl/certs",
-    "/etc/default",
-    "/etc/alternatives",
-];
-
-/// Places whose contents are state, secrets or the host's: never taken.
-const NEVER_UNDER: &[&str] = &[
-    "/proc",
-    "/sys",
-    "/dev",
-    "/run",
-    "/tmp",
-    "/var/tmp",
-    "/var/run",
-    "/var/lock",
-    "/home",
-    "/root",
-    "/mnt",
-    "/media",
-    "/lost+found",
-    "/var/lib/dpkg",
-    "/var/lib/apt",
-];
-
-/// Files that are secrets, per host, or written by elfroot itself.
-const NEVER: &[&str] = &[
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/etc/shadow-",
-    "/etc/gshadow-",
-    "/etc/sudoers",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/nsswitch.conf",
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/hosts",
-    "/etc/resolv.conf",
-    "/etc/hostname",
-    "/etc/mtab",
-    "/etc/machine-id",
-    "/etc/localtime",
-    "/etc/ld.so.preload",
-];
-
-/// True when `path` (absolute, normalised) may never come in through a name.
-fn denied(path: &str) -> bool {
-    let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
-    SHARED.contains(&path)
-        || NEVER.contains(&path)
-        || NEVER_UNDER.iter().any(|d| under(d))
-        || path.split('/').any(|c| c == "private")
-        || path.starts_with("/etc/ssh/ssh_host_")
-        || path.starts_with("/etc/sudoers.d")
-        // Multiarch library directories (/usr/lib/x86_64-linux-gnu) are shared too.
-        || matches!(path.strip_prefix("/usr/lib/").or(path.strip_prefix("/lib/")), Some(t) if t.ends_with("-linux-gnu") && !t.contains('/'))
-}
-
-/// True for an object of the C library itself (its loader, libc, libm,
-/// libpthread, its NSS modules...): the files it opens at run time are
-/// chosen by `profile` (NSS, gconv, locales, time zones), not by its strings.
-fn is_libc(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    const FAMILY: &[&str] = &[
-        "libc.so",
-        "libc.musl-",
-        "ld-linux",
-        "ld-musl-",
-        "ld64.so",
-        "ld.so",
-        "libm.so",
-        "libmvec.so",
-        "libpthread.so",
-        "libdl.so",
-        "librt.so",
-        "libresolv.so",
-        "libutil.so",
-        "libanl.so",
-        "libnss_",
-        "libBrokenLocale.so",
-        "libc_malloc_debug.so",
-        "libthread_db.so",
-    ];
-    FAMILY.iter().any(|f| name.starts_with(f))
-}
-
-/// The names of the source packages of the packages that own `path`.
-fn sources(db: &Packages, root: &crate::root::Root, path: &Path) -> HashSet<String> {
-    db.owners(root, path)
-        .into_iter()
-        .map(|p| p.source.as_ref().map_or(&p.name, |s| &s.name).clone())
-        .collect()
-}
 
 impl Planner<'_> {
     /// Adds the run-time files the closures' objects name, their runtimes'
@@ -473,62 +343,5 @@ impl Planner<'_> {
             self.elf_closure(&real)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_directories_state_and_secrets_are_never_taken() {
-        for p in [
-            "/usr/lib",
-            "/usr/lib/x86_64-linux-gnu",
-            "/lib/aarch64-linux-gnu",
-            "/etc",
-            "/usr/share",
-            "/etc/shadow",
-            "/etc/ssl/private",
-            "/usr/lib/ssl/private",
-            "/proc/self/maps",
-            "/tmp/x",
-            "/home/u/.ssh",
-            "/etc/ssh/ssh_host_ed25519_key",
-            "/var/lib/dpkg/status",
-            "/etc/passwd",
-            "/etc/ld.so.cache",
-        ] {
-            assert!(denied(p), "{p}");
-        }
-        for p in [
-            "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders",
-            "/etc/ImageMagick-6",
-            "/usr/share/terminfo",
-            "/usr/lib/git-core",
-            "/usr/lib/x86_64-linux-gnu/ossl-modules",
-            "/etc/ssh/ssh_config",
-        ] {
-            assert!(!denied(p), "{p}");
-        }
-    }
-
-    #[test]
-    fn the_c_library_family_is_left_to_profile() {
-        for p in [
-            "/lib/x86_64-linux-gnu/libc.so.6",
-            "/lib64/ld-linux-x86-64.so.2",
-            "/lib/ld-musl-x86_64.so.1",
-            "/usr/lib/x86_64-linux-gnu/libnss_files.so.2",
-        ] {
-            assert!(is_libc(p), "{p}");
-        }
-        for p in [
-            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
-            "/usr/bin/ls",
-            "/usr/lib/libmagic.so.1",
-        ] {
-            assert!(!is_libc(p), "{p}");
-        }
     }
 }

@@ -10,6 +10,7 @@ mod discover;
 pub mod layout;
 mod locale;
 mod planner;
+mod relevance;
 mod run;
 mod runtime;
 pub mod script;
