@@ -12,25 +12,6 @@ fn run_in(root: Option<&Path>, argv: &[&str]) -> Outcome {
     run_program(root, argv, &[("HOME", "/root")], b"")
 }
 
-/// Gives a bundle directory what a container runtime mounts into every
-/// container: /etc/hosts and the basic device nodes.
-fn as_a_runtime_would(root: &Path) {
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::copy("/etc/hosts", root.join("etc/hosts")).unwrap();
-    std::fs::create_dir_all(root.join("dev")).unwrap();
-    for (name, minor) in [("null", "3"), ("zero", "5"), ("urandom", "9")] {
-        let node = root.join("dev").join(name);
-        if !node.exists() {
-            run_ok(
-                Command::new("mknod")
-                    .args(["-m", "666"])
-                    .arg(&node)
-                    .args(["c", "1", minor]),
-            );
-        }
-    }
-}
-
 /// True when bundles can be run with chroot here, which needs root;
 /// otherwise [`skip`]s (a failure under CI) and returns false. Tests whose
 /// bundle checks need no root call it just before running the bundle.
