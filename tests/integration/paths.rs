@@ -134,3 +134,50 @@ fn an_added_directory_brings_what_its_links_to_directories_hold() {
     assert!(inside("srv/share/icc/more/cmyk.icc").is_file());
     assert!(Path::new(&inside("srv/data/iccprofiles/srgb.icc")).is_file());
 }
+
+#[test]
+fn a_named_directory_comes_in_but_its_links_never_lead_to_secrets() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    // A library that names its data directory, as libcrypto names /usr/lib/ssl.
+    let lib = t.lib(
+        "usr/lib/libnames.so",
+        "const char *data_dir(void) { return \"/opt/app/data\"; }\n",
+        &[],
+    );
+    let dir = lib.parent().unwrap().to_string_lossy().into_owned();
+    t.exe(
+        "usr/bin/app",
+        "const char *data_dir(void); int main(void) { return data_dir()[0] != '/'; }\n",
+        &[&format!("-L{dir}"), "-lnames"],
+    );
+    t.write("opt/app/data/table.txt", "data\n");
+    t.write("etc/ssl/private/server.key", "SECRET\n");
+    t.symlink("/etc/ssl/private", "opt/app/data/private");
+    t.write("etc/app/shared.conf", "x\n");
+    t.symlink("/etc/app/shared.conf", "opt/app/data/conf");
+    let b = BundleTest::new(["/usr/bin/app"])
+        .args(["--root", &t.s(""), "--json"])
+        .output(t.path().join("out"))
+        .run()
+        .success();
+    let out = t.at("out");
+    assert!(
+        out.join("opt/app/data/table.txt").is_file(),
+        "{}",
+        b.run.stdout
+    );
+    // Found through the default directory /lib (usr/lib in this merged-/usr root).
+    assert!(
+        b.run.stdout.contains("path named in /lib/libnames.so"),
+        "{}",
+        b.run.stdout
+    );
+    // A link to an ordinary file is followed; one into a private directory is not.
+    assert!(out.join("etc/app/shared.conf").is_file());
+    assert!(out.join("opt/app/data/private").is_symlink());
+    assert!(
+        !out.join("etc/ssl/private").exists(),
+        "a private key came into the bundle"
+    );
+}
