@@ -52,7 +52,8 @@ impl RootConfig {
     /// LD_LIBRARY_PATH when the root is the host, and the current directory.
     pub fn open(&self) -> Result<(Root, Options)> {
         let mut layers = Vec::new();
-        // Layer tarballs are read into memory, so the image may go once the root is built.
+        // Layer tarballs are read into memory, but files are extracted from
+        // them again when a bundle copies them: the images live with the root.
         let mut images = Vec::new();
         for r in &self.layers {
             let spec = r.to_string_lossy();
@@ -64,11 +65,13 @@ impl RootConfig {
                 layers.push(r.clone());
             }
         }
-        let root = Root::layers(&layers).map_err(|e| Error::Root {
+        let mut root = Root::layers(&layers).map_err(|e| Error::Root {
             root: self.display(),
             source: Box::new(e),
         })?;
-        drop(images);
+        for image in images {
+            root.keep_alive(Box::new(image));
+        }
         let mut library_path = self.library_path.clone();
         if root.is_host() {
             library_path.extend(ld_library_path());

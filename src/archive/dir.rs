@@ -195,8 +195,15 @@ impl<'p> Tree<'p> {
         fs::remove_file(p).map_err(|e| self.err(item, e))
     }
 
+    /// The entry's own mtime, or the tree's.
+    fn time_of(&self, item: &Item<'_>) -> SystemTime {
+        item.mtime
+            .and_then(|m| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(m)))
+            .unwrap_or(self.time)
+    }
+
     fn finish_file(&self, item: &Item<'_>, file: &File) -> Result<()> {
-        file.set_modified(self.time)
+        file.set_modified(self.time_of(item))
             .map_err(|e| self.err(item, e))?;
         if let Some((uid, gid)) = self.owner(item) {
             unix_fs::fchown(file, uid, gid).map_err(|e| self.err(item, e))?;
@@ -209,7 +216,7 @@ impl<'p> Tree<'p> {
         let p = self.host(item);
         // The time first: a mode without read permission would stop the open.
         File::open(&p)
-            .and_then(|d| d.set_modified(self.time))
+            .and_then(|d| d.set_modified(self.time_of(item)))
             .map_err(|e| self.err(item, e))?;
         if let Some((uid, gid)) = self.owner(item) {
             unix_fs::lchown(&p, uid, gid).map_err(|e| self.err(item, e))?;

@@ -3,8 +3,8 @@
 //!
 //! The bundler decides *what* goes into a root file system; this module only
 //! decides *how* it is written, so that the same entries always give the same
-//! bytes (sorted, the owner each entry names, one mtime, no other host
-//! metadata), file contents are
+//! bytes (sorted, the owner each entry names, one mtime unless an entry
+//! names its own, no other host metadata), file contents are
 //! streamed in chunks and never held whole, and a failed write leaves no half
 //! finished output behind.
 //!
@@ -48,6 +48,9 @@ pub struct Entry {
     pub uid: u32,
     /// Numeric group, as [`Entry::uid`].
     pub gid: u32,
+    /// Its own modification time (a file kept from an image keeps the
+    /// image's); None: the one mtime the writer is given.
+    pub mtime: Option<u64>,
 }
 
 /// What an [`Entry`] is, and where its contents come from.
@@ -79,6 +82,7 @@ impl Entry {
             mode,
             uid: 0,
             gid: 0,
+            mtime: None,
         }
     }
 
@@ -107,6 +111,14 @@ impl Entry {
     /// The same entry owned by `uid:gid`.
     pub fn owned(self, uid: u32, gid: u32) -> Entry {
         Entry { uid, gid, ..self }
+    }
+
+    /// The same entry with its own modification time.
+    pub fn modified(self, mtime: u64) -> Entry {
+        Entry {
+            mtime: Some(mtime),
+            ..self
+        }
     }
 }
 

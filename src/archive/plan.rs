@@ -26,6 +26,8 @@ pub(crate) struct Item<'a> {
     /// Numeric owner and group (0:0 for the parents the plan adds).
     pub uid: u32,
     pub gid: u32,
+    /// The entry's own mtime, if it has one.
+    pub mtime: Option<u64>,
 }
 
 /// What an [`Item`] is; [`EntryKind`] borrowed.
@@ -56,6 +58,7 @@ impl<'a> Item<'a> {
             mode,
             uid: e.uid,
             gid: e.gid,
+            mtime: e.mtime,
         }
     }
 
@@ -150,6 +153,7 @@ pub(crate) fn plan(entries: &[Entry]) -> Result<Vec<Item<'_>>> {
                             mode: IMPLIED_DIR_MODE,
                             uid: 0,
                             gid: 0,
+                            mtime: None,
                         },
                     );
                 }

@@ -117,7 +117,7 @@ impl<W: Write> Stream<'_, W> {
             uid: item.uid,
             gid: item.gid,
             size,
-            mtime: self.mtime,
+            mtime: item.mtime.unwrap_or(self.mtime),
             kind,
             link: link.as_bytes(),
         };

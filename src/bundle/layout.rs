@@ -107,6 +107,9 @@ pub struct Layout {
     trees: BTreeSet<PathBuf>,
     /// The owner of everything copied from the root (`--chown`), instead of its own.
     chown: Option<Owner>,
+    /// Source -> the host file holding its contents, for the files of a
+    /// root of layers (see [`Layout::stage`]).
+    staged: std::collections::HashMap<PathBuf, PathBuf>,
 }
 
 impl Layout {
@@ -312,6 +315,32 @@ impl Layout {
         dir.ancestors().any(|a| self.trees.contains(a))
     }
 
+    /// Makes the files copied from a root of layers readable on the host:
+    /// their contents are taken out of the layers into the directory
+    /// `staging` (see [`Root::extract`]), where [`Layout::entries`] and
+    /// [`Layout::as_root`] read them. Nothing to do for a directory root.
+    pub fn stage(&mut self, root: &Root, staging: &Path) -> Result<()> {
+        if !root.is_layers() {
+            return Ok(());
+        }
+        let (sources, inner): (Vec<PathBuf>, Vec<PathBuf>) = self
+            .sources()
+            .into_iter()
+            .filter_map(|s| root.inner_path(&s).map(|i| (s, i)))
+            .unzip();
+        let staged = root.extract(&inner, staging)?;
+        self.staged = sources.into_iter().zip(staged).collect();
+        Ok(())
+    }
+
+    /// The host file to read for a file copied from `source`.
+    fn readable(&self, source: &Path) -> PathBuf {
+        self.staged
+            .get(source)
+            .cloned()
+            .unwrap_or_else(|| source.to_path_buf())
+    }
+
     /// The writer's entries.
     pub fn entries(&self) -> Vec<Entry> {
         self.items
@@ -319,7 +348,7 @@ impl Layout {
             .map(|(path, item)| {
                 let kind = match &item.kind {
                     ItemKind::File(src) => EntryKind::File {
-                        source: src.clone(),
+                        source: self.readable(src),
                     },
                     ItemKind::Data(d) => EntryKind::Data(d.clone()),
                     ItemKind::Symlink(t) => EntryKind::Symlink { target: t.clone() },
@@ -341,7 +370,7 @@ impl Layout {
                 let v = match &item.kind {
                     ItemKind::File(host) => Virtual::File {
                         mode: item.mode,
-                        host: host.clone(),
+                        host: self.readable(host),
                     },
                     ItemKind::Data(d) => Virtual::Data {
                         mode: item.mode,

@@ -88,7 +88,8 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
     let (root, options) = config.root.open()?;
     let inputs: Vec<PathBuf> = config.files.iter().map(|f| root.absolute(f)).collect();
     let analyzer = Analyzer::new(Files::new(root), options);
-    let plan = plan(&analyzer, &inputs, &config.options)?;
+    let mut plan = plan(&analyzer, &inputs, &config.options)?;
+    let _staging = stage(&mut plan, analyzer.files().root(), &config.output)?;
     let mut outcome = Outcome::new(Status::Clean);
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
@@ -124,6 +125,26 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
             .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
     }
     Ok(outcome)
+}
+
+/// Takes the files a bundle from a root of layers copies out of the layers
+/// (see [`super::Layout::stage`]), into a directory beside the output that
+/// lives as long as the returned value.
+pub(crate) fn stage(
+    plan: &mut Bundle,
+    root: &crate::root::Root,
+    output: &Output,
+) -> Result<Option<crate::archive::Temp>> {
+    if !root.is_layers() {
+        return Ok(None);
+    }
+    let beside = match output {
+        Output::Path(p) => p.clone(),
+        Output::Stdout => std::env::temp_dir().join("elfroot-stage"),
+    };
+    let dir = crate::archive::Temp::new(&beside, true)?;
+    plan.layout.stage(root, &dir.path)?;
+    Ok(Some(dir))
 }
 
 /// Requests that cannot be carried out as made.

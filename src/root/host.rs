@@ -32,6 +32,7 @@ pub(super) fn lstat(path: &Path) -> io::Result<Meta> {
         mode: m.permissions().mode() & 0o7777,
         uid: m.uid(),
         gid: m.gid(),
+        mtime: u64::try_from(m.mtime()).unwrap_or(0),
     })
 }
 

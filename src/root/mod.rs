@@ -50,6 +50,19 @@ pub struct Root {
     /// Path -> what [`Root::lookup`] found there, for the rest of the run:
     /// the loader's search asks for the same paths for every program.
     lookups: RefCell<PathMap<resolve::Lookup>>,
+    /// What must live as long as the root: the temporary copies of an
+    /// archive's layers, which [`Root::extract`] reads again.
+    guards: Guards,
+}
+
+/// Values kept alive with a [`Root`] (see [`Root::keep_alive`]).
+#[derive(Default)]
+struct Guards(Vec<Box<dyn std::any::Any>>);
+
+impl std::fmt::Debug for Guards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} guard(s)", self.0.len())
+    }
 }
 
 /// The contents of a file: mapped when it is large, read when it is small.
@@ -84,6 +97,9 @@ pub struct Meta {
     pub uid: u32,
     /// Numeric group (0 for objects described in memory).
     pub gid: u32,
+    /// Modification time in seconds since the epoch (0 for objects
+    /// described in memory).
+    pub mtime: u64,
 }
 
 /// The type of a directory entry.
@@ -117,6 +133,7 @@ impl Root {
             tree: None,
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            guards: Guards::default(),
         }
     }
 
@@ -135,6 +152,7 @@ impl Root {
             tree: None,
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            guards: Guards::default(),
         })
     }
 
@@ -160,6 +178,7 @@ impl Root {
             tree: Some(tree),
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            guards: Guards::default(),
         })
     }
 
@@ -176,6 +195,7 @@ impl Root {
             tree: Some(layers::Tree::from_virtual(layers, items)?),
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            guards: Guards::default(),
         })
     }
 
@@ -216,6 +236,35 @@ impl Root {
                 reason: "a file inside a layer tarball cannot be copied from here".into(),
             }),
         }
+    }
+
+    /// Keeps `guard` (an opened image, whose layer files the root reads
+    /// again when files are extracted) alive as long as the root.
+    pub fn keep_alive(&mut self, guard: Box<dyn std::any::Any>) {
+        self.guards.0.push(guard);
+    }
+
+    /// True when the root is a stack of layers held in memory, whose files
+    /// must be [extracted](Root::extract) before they are copied.
+    pub fn is_layers(&self) -> bool {
+        self.tree.is_some()
+    }
+
+    /// The host files holding the whole contents of the regular files at
+    /// the canonical `paths`, in order: the files themselves in a directory
+    /// root; copies taken out of the layers into the directory `staging`
+    /// (one stream of each layer that holds one) for a root of layers.
+    pub fn extract(&self, paths: &[PathBuf], staging: &Path) -> Result<Vec<PathBuf>> {
+        match &self.tree {
+            Some(t) => t.extract(paths, staging),
+            None => Ok(paths.iter().map(|p| self.host_path(p)).collect()),
+        }
+    }
+
+    /// What lstat says of the canonical path `real` (a link not followed),
+    /// or None when nothing is there.
+    pub fn meta(&self, real: &Path) -> Option<Meta> {
+        self.lstat(real).ok()
     }
 
     /// True when this is the host's own `/`.

@@ -491,3 +491,36 @@ fn a_base_written_by_skopeo_with_two_tags_is_chosen_by_tag() {
         assert!(root.resolve_file(Path::new(p)).unwrap().is_some(), "{p}");
     }
 }
+
+#[test]
+fn a_bundle_from_an_image_root_is_the_bundle_from_the_host() {
+    // python3 brings its standard library: large files the layer tree keeps
+    // only the first bytes of, which come out of the layers on a second read.
+    if !Path::new("/usr/bin/python3").exists() {
+        skip("python3 is not installed");
+        return;
+    }
+    let (img, _) = image(BundleTest::new(["/usr/bin/python3"]).named("img.oci.tar"));
+    let from_host = BundleTest::new(["/usr/bin/python3"])
+        .named("host.tar")
+        .run()
+        .success();
+    let from_image = BundleTest::new(["/usr/bin/python3"])
+        .named("image.tar")
+        .arg("--root")
+        .arg(format!("oci-archive:{}", img.out.display()))
+        .run()
+        .success();
+    let big = tar_listing(&from_image.out)
+        .lines()
+        .filter(|l| l.contains("python3") && l.ends_with(".py"))
+        .count();
+    assert!(
+        big > 100,
+        "the standard library came along ({big} .py files)"
+    );
+    assert!(
+        std::fs::read(&from_host.out).unwrap() == std::fs::read(&from_image.out).unwrap(),
+        "the same bytes from the image as from the host"
+    );
+}

@@ -12,6 +12,7 @@
 //! entries. Uses `root`'s types and host reads, and `archive::compress`
 //! (through `read`).
 
+mod extract;
 mod read;
 
 use std::collections::{BTreeSet, HashMap};
@@ -31,8 +32,13 @@ enum Data {
     Bytes(Arc<Vec<u8>>),
     /// A file of a directory layer: read when asked.
     Host(PathBuf),
-    /// Only the first bytes were kept.
-    Head(Arc<Vec<u8>>),
+    /// Only the first bytes were kept; the whole is entry `entry` (counted
+    /// from 0) of layer `layer` (an index into [`Tree::layers`]).
+    Head {
+        head: Arc<Vec<u8>>,
+        layer: usize,
+        entry: usize,
+    },
 }
 
 /// One object of the tree: what it is, its permission bits and its
@@ -43,6 +49,7 @@ struct Node {
     mode: u32,
     uid: u32,
     gid: u32,
+    mtime: u64,
 }
 
 /// What a [`Node`] is.
@@ -62,6 +69,7 @@ impl Node {
             mode,
             uid: 0,
             gid: 0,
+            mtime: 0,
         }
     }
 
@@ -73,6 +81,8 @@ impl Node {
 /// The merged tree of all layers.
 #[derive(Debug, Default)]
 pub struct Tree {
+    /// The layer files, bottom first (the files a [`Data::Head`] names).
+    layers: Vec<PathBuf>,
     nodes: HashMap<PathBuf, Node>,
     children: HashMap<PathBuf, BTreeSet<OsString>>,
 }
@@ -109,11 +119,12 @@ impl Tree {
         let mut t = Tree::default();
         t.nodes
             .insert(PathBuf::from("/"), Node::new(NodeKind::Dir, 0o755));
-        for layer in layers {
+        t.layers = layers.to_vec();
+        for (i, layer) in layers.iter().enumerate() {
             let items = if layer.is_dir() {
                 read::dir_layer(layer)?
             } else {
-                read::tar_layer(layer)?
+                read::tar_layer(layer, i)?
             };
             t.apply(items);
         }
@@ -240,6 +251,7 @@ impl Tree {
             mode: node.mode,
             uid: node.uid,
             gid: node.gid,
+            mtime: node.mtime,
         })
     }
 
@@ -262,7 +274,7 @@ impl Tree {
         match self.kind(path)? {
             NodeKind::File(Data::Bytes(b)) => Ok(Contents::Shared(b.clone())),
             NodeKind::File(Data::Host(p)) => host::read_file(p),
-            NodeKind::File(Data::Head(_)) => Err(io::Error::other(
+            NodeKind::File(Data::Head { .. }) => Err(io::Error::other(
                 "only the first bytes of this file were kept from its layer",
             )),
             _ => Err(io::Error::from_raw_os_error(21)),
@@ -271,7 +283,9 @@ impl Tree {
 
     pub(super) fn head(&self, path: &Path, n: usize) -> io::Result<Vec<u8>> {
         match self.kind(path)? {
-            NodeKind::File(Data::Bytes(b) | Data::Head(b)) => Ok(b[..n.min(b.len())].to_vec()),
+            NodeKind::File(Data::Bytes(b) | Data::Head { head: b, .. }) => {
+                Ok(b[..n.min(b.len())].to_vec())
+            }
             NodeKind::File(Data::Host(p)) => host::head(p, n),
             _ => Err(io::Error::from_raw_os_error(21)),
         }

@@ -23,6 +23,13 @@ const HEAD: usize = 4096;
 /// which also bounds the depth of the tree (at most 2048 directories).
 pub(super) const PATH_MAX: usize = 4096;
 
+/// Where an entry is: its layer's index and its place in that layer.
+#[derive(Clone, Copy)]
+struct Origin {
+    layer: usize,
+    entry: usize,
+}
+
 /// One entry of a layer, before whiteouts are applied.
 pub(super) enum Item {
     /// An object at a path.
@@ -36,7 +43,7 @@ pub(super) enum Item {
 }
 
 /// The entries of the tar file at `path`, in order.
-pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
+pub(super) fn tar_layer(path: &Path, layer: usize) -> Result<Vec<Item>> {
     let io_err = |e: io::Error| Error::io(path, e);
     let file = BufReader::new(File::open(path).map_err(io_err)?);
     let reader = compress::sniffed_decoder(file).map_err(io_err)?;
@@ -49,6 +56,10 @@ pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
     let mut entries = 0usize;
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
+        let at = Origin {
+            layer,
+            entry: entries,
+        };
         entries += 1;
         let raw = entry.path().map_err(bad)?.into_owned();
         let Some(p) = normalise(&raw).map_err(|reason| Error::Unsupported {
@@ -58,7 +69,7 @@ pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
         else {
             continue;
         };
-        items.extend(tar_item(&mut entry, p).map_err(bad)?);
+        items.extend(tar_item(&mut entry, p, at).map_err(bad)?);
     }
     if entries == 0 {
         // tar reads an empty or non-tar file as an empty archive: say so.
@@ -72,8 +83,13 @@ pub(super) fn tar_layer(path: &Path) -> Result<Vec<Item>> {
 
 /// What the tar entry at `p` adds; None for entries that describe other
 /// entries (pax headers, GNU long names) and hard links out of the layer.
-fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Option<Item>> {
+fn tar_item<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    p: PathBuf,
+    at: Origin,
+) -> io::Result<Option<Item>> {
     let header = entry.header();
+    let mtime = header.mtime().unwrap_or(0);
     let mode = header.mode().unwrap_or(0o644) & 0o7777;
     let owner = |id: io::Result<u64>| id.ok().and_then(|id| u32::try_from(id).ok()).unwrap_or(0);
     let (uid, gid) = (owner(header.uid()), owner(header.gid()));
@@ -87,7 +103,7 @@ fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Op
         return Ok(target.map(|t| Item::HardLink(p, t)));
     } else if kind.is_file() || kind == tar::EntryType::Continuous {
         let size = entry.header().size().unwrap_or(0);
-        NodeKind::File(file_data(entry, &p, size)?)
+        NodeKind::File(file_data(entry, &p, size, at)?)
     } else if kind.is_pax_global_extensions()
         || kind.is_pax_local_extensions()
         || kind.is_gnu_longname()
@@ -106,6 +122,7 @@ fn tar_item<R: Read>(entry: &mut tar::Entry<'_, R>, p: PathBuf) -> io::Result<Op
         mode,
         uid,
         gid,
+        mtime,
     };
     Ok(Some(classify(p, node)))
 }
@@ -120,7 +137,7 @@ fn link_name<R: Read>(entry: &tar::Entry<'_, R>) -> io::Result<PathBuf> {
 
 /// The contents of a file entry at `path`: whole when the analysis may read
 /// it, else only the first bytes.
-fn file_data(entry: &mut impl Read, path: &Path, size: u64) -> io::Result<Data> {
+fn file_data(entry: &mut impl Read, path: &Path, size: u64, at: Origin) -> io::Result<Data> {
     let mut head = Vec::with_capacity(HEAD);
     entry.by_ref().take(HEAD as u64).read_to_end(&mut head)?;
     Ok(if keep_whole(path, size, &head) {
@@ -128,7 +145,11 @@ fn file_data(entry: &mut impl Read, path: &Path, size: u64) -> io::Result<Data> 
         entry.read_to_end(&mut all)?;
         Data::Bytes(Arc::new(all))
     } else {
-        Data::Head(Arc::new(head))
+        Data::Head {
+            head: Arc::new(head),
+            layer: at.layer,
+            entry: at.entry,
+        }
     })
 }
 
@@ -176,6 +197,7 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
             mode,
             uid,
             gid,
+            mtime,
         } = host::lstat(host).map_err(|e| Error::io(host, e))?;
         let kind = match kind {
             Kind::Symlink => {
@@ -190,6 +212,7 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
             mode,
             uid,
             gid,
+            mtime,
         };
         items.push(classify(p, node));
     }

@@ -1,0 +1,145 @@
+//! Taking whole files out of the layers, for a bundle or a slimmed image
+//! that copies them: the tree keeps only the first bytes of most files, so
+//! the layers that hold the rest are streamed once more, and only the
+//! wanted entries' contents are copied (to files in a staging directory);
+//! every other entry is skipped by its header, and a layer is left as soon
+//! as its last wanted entry is passed. Memory stays flat whatever the sizes.
+//!
+//! Files kept whole in memory are written out from there, and files of a
+//! directory layer are used in place.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Data, NodeKind, Tree};
+use crate::archive::compress;
+use crate::error::{Error, Result};
+
+impl Tree {
+    /// The host file holding the whole contents of each file at `paths`
+    /// (canonical paths of regular files), in order; files written are
+    /// named by their position under `dir`.
+    pub(in crate::root) fn extract(&self, paths: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::with_capacity(paths.len());
+        // layer -> entry -> the staged files that want its contents.
+        let mut wanted: BTreeMap<usize, BTreeMap<usize, Vec<PathBuf>>> = BTreeMap::new();
+        for (i, path) in paths.iter().enumerate() {
+            let staged = dir.join(i.to_string());
+            let data = match self.nodes.get(path).map(|n| &n.kind) {
+                Some(NodeKind::File(d)) => d,
+                _ => {
+                    return Err(Error::Unsupported {
+                        path: path.clone(),
+                        reason: "not a regular file of the image".into(),
+                    });
+                }
+            };
+            match data {
+                Data::Host(host) => {
+                    out.push(host.clone());
+                    continue;
+                }
+                Data::Bytes(bytes) => {
+                    std::fs::write(&staged, &bytes[..]).map_err(|e| Error::io(&staged, e))?;
+                }
+                Data::Head { layer, entry, .. } => {
+                    let to = wanted.entry(*layer).or_default().entry(*entry).or_default();
+                    to.push(staged.clone());
+                }
+            }
+            out.push(staged);
+        }
+        for (layer, entries) in wanted {
+            let path = self.layers.get(layer).ok_or_else(|| {
+                Error::Internal(format!("a file names layer {layer}, which is not there"))
+            })?;
+            copy_entries(path, &entries)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Streams the tar layer at `path` and copies the contents of each entry
+/// numbered in `wanted` to its files.
+fn copy_entries(path: &Path, wanted: &BTreeMap<usize, Vec<PathBuf>>) -> Result<()> {
+    let io_err = |e: io::Error| Error::io(path, e);
+    let file = BufReader::new(File::open(path).map_err(io_err)?);
+    let reader = compress::sniffed_decoder(file).map_err(io_err)?;
+    let mut archive = tar::Archive::new(reader);
+    let last = wanted.keys().next_back().copied().unwrap_or(0);
+    let mut found = 0;
+    for (i, entry) in archive.entries().map_err(io_err)?.enumerate() {
+        let mut entry = entry.map_err(io_err)?;
+        if let Some(targets) = wanted.get(&i) {
+            let (first, rest) = targets
+                .split_first()
+                .ok_or_else(|| Error::Internal("an extracted entry with nowhere to go".into()))?;
+            let mut w = BufWriter::new(File::create(first).map_err(|e| Error::io(first, e))?);
+            io::copy(&mut entry, &mut w).map_err(io_err)?;
+            w.flush().map_err(|e| Error::io(first, e))?;
+            for other in rest {
+                std::fs::copy(first, other).map_err(|e| Error::io(other, e))?;
+            }
+            found += 1;
+        }
+        if i >= last {
+            break;
+        }
+    }
+    if found != wanted.len() {
+        return Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            reason: "the layer changed while it was read (an entry it had is gone)".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{Entry, write_tar};
+
+    #[test]
+    fn whole_files_come_out_of_the_layer_that_has_them_last() {
+        let t = tempfile::tempdir().unwrap();
+        let big = |c: u8| vec![c; 200 * 1024];
+        let layer = |name: &str, entries: &[Entry]| {
+            let p = t.path().join(name);
+            std::fs::write(&p, write_tar(entries, 0, Vec::new()).unwrap()).unwrap();
+            p
+        };
+        let lower = layer(
+            "lower.tar",
+            &[
+                Entry::data("/data/a", big(b'a'), 0o644),
+                Entry::data("/data/b", big(b'b'), 0o644),
+            ],
+        );
+        let upper = layer(
+            "upper.tar",
+            &[
+                Entry::data("/data/b", big(b'B'), 0o600),
+                Entry::data("/etc/small", "small", 0o644),
+            ],
+        );
+        let tree = Tree::load(&[lower, upper]).unwrap();
+        assert!(tree.contents(Path::new("/data/a")).is_err(), "a head only");
+        let staging = t.path().join("staging");
+        std::fs::create_dir(&staging).unwrap();
+        let paths: Vec<PathBuf> = ["/data/b", "/etc/small", "/data/a"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let got = tree.extract(&paths, &staging).unwrap();
+        assert_eq!(std::fs::read(&got[0]).unwrap(), big(b'B'));
+        assert_eq!(std::fs::read(&got[1]).unwrap(), b"small");
+        assert_eq!(std::fs::read(&got[2]).unwrap(), big(b'a'));
+        let err = tree
+            .extract(&[PathBuf::from("/data")], &staging)
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+}
