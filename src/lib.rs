@@ -37,6 +37,7 @@ pub mod profile;
 pub mod report;
 pub mod root;
 pub mod search;
+pub mod slim;
 #[doc(hidden)]
 pub mod testing;
 

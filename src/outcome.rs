@@ -14,12 +14,14 @@ pub enum Diagnostic {
     Problem(String),
     /// Something worth knowing that did not stop the command.
     Warning(String),
+    /// What a command that writes something reports on success (a summary).
+    Note(String),
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Diagnostic::Problem(m) => f.write_str(m),
+            Diagnostic::Problem(m) | Diagnostic::Note(m) => f.write_str(m),
             Diagnostic::Warning(m) => write!(f, "warning: {m}"),
         }
     }
@@ -46,6 +48,11 @@ impl Outcome {
     /// Adds a problem line.
     pub fn problem(&mut self, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::Problem(message.into()));
+    }
+
+    /// Adds a note (a summary line).
+    pub fn note(&mut self, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::Note(message.into()));
     }
 
     /// Adds a warning line.

@@ -27,6 +27,7 @@ pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
 use planner::Planner;
 pub use run::{BundleConfig, ImageConfig, run};
+pub(crate) use run::{judge, stage};
 pub use users::UserSpec;
 
 /// Which dlopen-note priorities are followed.

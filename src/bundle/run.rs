@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{Bundle, BundleOptions, plan, verify};
-use crate::archive::{Output, WriteOptions};
+use crate::archive::{EntryKind, Output, WriteOptions};
 use crate::closure::Analyzer;
 use crate::config::RootConfig;
 use crate::doctor::{Code, Severity};
@@ -98,25 +98,12 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
         .as_ref()
         .map(|b| b.layer_paths().to_vec())
         .unwrap_or_default();
-    for m in &plan.missing {
-        outcome.problem(format!(
-            "{}: {} (needed by {})",
-            m.name, m.status, m.needed_by
-        ));
-    }
-    let refusal = refusal(&plan, config, &base_layers)?;
-    let refused = refusal.is_some();
-    if let Some(reasons) = refusal {
-        for r in reasons {
-            outcome.problem(r);
-        }
-        outcome.status = Status::Findings;
-        outcome.problem(format!(
-            "nothing written to {}: the bundle would not start",
-            config.output
-        ));
-    } else {
-        write(&plan, config, format, mtime, base, out)?;
+    let allow = (config.allow_missing, config.allow_broken);
+    let what = format!("{}: the bundle", config.output);
+    let refused = judge(&plan, allow, &base_layers, &what, &mut outcome)?;
+    if !refused {
+        let summary = write(&plan, config, format, mtime, base, out)?;
+        outcome.note(summary);
     }
     if config.json {
         let shown = PathBuf::from(config.output.to_string());
@@ -164,6 +151,33 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
     Ok(())
 }
 
+/// Reports what is missing and, when the planned bundle must not be
+/// written ([`refusal`]), why, ending with "nothing written to `what`
+/// would not start"; true when it is refused (the status is then findings).
+pub(crate) fn judge(
+    plan: &Bundle,
+    allow: (bool, bool),
+    base: &[PathBuf],
+    what: &str,
+    outcome: &mut Outcome,
+) -> Result<bool> {
+    for m in &plan.missing {
+        outcome.problem(format!(
+            "{}: {} (needed by {})",
+            m.name, m.status, m.needed_by
+        ));
+    }
+    let Some(reasons) = refusal(plan, allow, base)? else {
+        return Ok(false);
+    };
+    for r in reasons {
+        outcome.problem(r);
+    }
+    outcome.status = Status::Findings;
+    outcome.problem(format!("nothing written to {what} would not start"));
+    Ok(true)
+}
+
 /// Whether the planned bundle must not be written: `None` to write it,
 /// else one line for each program that would not start from it and why
 /// (no line when the reason is a missing library, already reported).
@@ -172,18 +186,22 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
 /// the doctor says would not start (checked on the bundle laid over the
 /// base image's layers) refuses it unless `allow_broken`; with
 /// `allow_missing`, a missing library is no such reason either.
-fn refusal(plan: &Bundle, config: &BundleConfig, base: &[PathBuf]) -> Result<Option<Vec<String>>> {
-    if !plan.missing.is_empty() && !config.allow_missing {
+fn refusal(
+    plan: &Bundle,
+    (allow_missing, allow_broken): (bool, bool),
+    base: &[PathBuf],
+) -> Result<Option<Vec<String>>> {
+    if !plan.missing.is_empty() && !allow_missing {
         return Ok(Some(Vec::new()));
     }
-    if config.allow_broken {
+    if allow_broken {
         return Ok(None);
     }
     let mut out = Vec::new();
     for v in verify(plan, base)? {
         for f in &v.findings {
-            let fatal = f.severity == Severity::Error
-                && !(config.allow_missing && f.code == Code::LibraryMissing);
+            let fatal =
+                f.severity == Severity::Error && !(allow_missing && f.code == Code::LibraryMissing);
             if fatal {
                 out.push(format!(
                     "{}: would not start from the bundle: [{}] {}",
@@ -195,7 +213,7 @@ fn refusal(plan: &Bundle, config: &BundleConfig, base: &[PathBuf]) -> Result<Opt
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// Writes the bundle, then the depfile.
+/// Writes the bundle, then the depfile; returns the summary line.
 fn write(
     plan: &Bundle,
     config: &BundleConfig,
@@ -203,21 +221,19 @@ fn write(
     mtime: u64,
     base: Option<oci::Image>,
     out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<String> {
     let entries = plan.layout.entries();
     let target = config.output.as_path();
-    match format {
-        BundleFormat::Root(format) => {
-            crate::archive::write(
-                &entries,
-                target,
-                &WriteOptions {
-                    format,
-                    mtime,
-                    force: config.force,
-                },
-            )?;
-        }
+    let bytes = match format {
+        BundleFormat::Root(format) => crate::archive::write(
+            &entries,
+            target,
+            &WriteOptions {
+                format,
+                mtime,
+                force: config.force,
+            },
+        )?,
         BundleFormat::Oci | BundleFormat::OciArchive => {
             let image = image_options(plan, config, format, mtime, base);
             let written = oci::write(&entries, target, &image)?;
@@ -225,13 +241,22 @@ fn write(
                 writeln!(out, "{}", written.manifest_digest)
                     .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
             }
+            written.bytes
         }
-    }
+    };
     if let Some(dep) = &config.depfile {
         let text = output::manifest::depfile(plan, target);
         crate::archive::write_small_file(dep, text.as_bytes())?;
     }
-    Ok(())
+    let files = entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::File { .. } | EntryKind::Data(_)))
+        .count();
+    Ok(format!(
+        "bundled {files} files, {} into {}",
+        output::size(bytes),
+        config.output
+    ))
 }
 
 fn image_options(
@@ -266,5 +291,7 @@ fn image_options(
         tag: config.image.tag.clone(),
         created_by: format!("elfroot bundle {}", in_bundle.join(" ")),
         base,
+        config: None,
+        annotations: Default::default(),
     }
 }

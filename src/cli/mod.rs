@@ -7,6 +7,7 @@ mod bundle;
 mod doctor;
 mod inspect;
 mod packages;
+mod slim;
 
 use std::io::{self, BufWriter, Write};
 
@@ -39,6 +40,10 @@ enum Command {
     /// the interpreter and libraries each FILE loads, as a list, an apt or apk
     /// command line, or JSON.
     Packages(packages::PackagesArgs),
+    /// Slim an image without running it: keep what its Entrypoint and Cmd need
+    /// (closures, run-time files, the files they name), with the image's own
+    /// metadata, in a one-layer image that keeps its run settings.
+    Slim(Box<slim::SlimArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
@@ -66,6 +71,7 @@ pub fn run() -> Result<u8> {
         Command::Bundle(args) => bundle::run(&args, &mut out)?,
         Command::Doctor(args) => elfroot::doctor::run(&args.config()?, &mut out)?,
         Command::Packages(args) => elfroot::packages::run(&args.config(), &mut out)?,
+        Command::Slim(args) => slim::run(&args, &mut out)?,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "elfroot", &mut out);

@@ -125,6 +125,8 @@ mod tests {
             tag: Some("t1".into()),
             created_by: "elfroot bundle /bin/hello".into(),
             base: None,
+            config: None,
+            annotations: Default::default(),
         }
     }
 

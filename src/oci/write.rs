@@ -96,6 +96,11 @@ pub struct ImageOptions {
     pub created_by: String,
     /// An image the new layer goes on top of.
     pub base: Option<Image>,
+    /// The config's `config` object as it is, instead of one built from
+    /// `run` (`elfroot slim` keeps the slimmed image's own).
+    pub config: Option<serde_json::Map<String, Value>>,
+    /// Annotations of the image manifest (sorted by key).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// What was written.
@@ -148,7 +153,7 @@ pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Writt
     let (layer_digest, layer_size, diff_id) = digests(&layer_path, opts.compression)?;
 
     let created = spec::rfc3339(opts.mtime);
-    let config = config::build(
+    let mut config = config::build(
         opts.base.as_ref().map(Image::config),
         &opts.run,
         &config::Layer {
@@ -159,6 +164,9 @@ pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Writt
             program: &opts.program,
         },
     )?;
+    if let (Some(kept), Some(cfg)) = (&opts.config, config.as_object_mut()) {
+        cfg.insert("config".into(), Value::Object(kept.clone()));
+    }
     let mut layers: Vec<(Descriptor, PathBuf)> = match &opts.base {
         Some(b) => b
             .layers()
@@ -172,7 +180,7 @@ pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Writt
         Descriptor::new(opts.compression.media_type(), &layer_digest, layer_size),
         layer_path.clone(),
     ));
-    let layout = Layout::new(tag, &opts.platform, &config, &layers)?;
+    let layout = Layout::new(tag, &opts.platform, &config, &layers, &opts.annotations)?;
     let format = if opts.archive {
         Format::Tar
     } else {
@@ -212,15 +220,19 @@ impl Layout {
         platform: &Platform,
         config: &Value,
         layers: &[(Descriptor, PathBuf)],
+        annotations: &std::collections::BTreeMap<String, String>,
     ) -> Result<Layout> {
         let config_bytes = to_json(config);
         let config_digest = Digest::sha256(&config_bytes);
-        let manifest = json!({
+        let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": MEDIA_MANIFEST,
             "config": Descriptor::new(MEDIA_CONFIG, &config_digest, config_bytes.len() as u64),
             "layers": layers.iter().map(|(d, _)| d).collect::<Vec<_>>(),
         });
+        if !annotations.is_empty() {
+            manifest["annotations"] = json!(annotations);
+        }
         let manifest_bytes = to_json(&manifest);
         let manifest_digest = Digest::sha256(&manifest_bytes);
         let mut top = Descriptor::new(

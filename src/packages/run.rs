@@ -293,6 +293,7 @@ fn split_diagnostics(outcome: &Outcome) -> (Vec<String>, Vec<String>) {
         match d {
             Diagnostic::Problem(m) => problems.push(m.clone()),
             Diagnostic::Warning(m) => warnings.push(m.clone()),
+            Diagnostic::Note(_) => {}
         }
     }
     (problems, warnings)

@@ -33,6 +33,7 @@ pub(super) fn lstat(path: &Path) -> io::Result<Meta> {
         uid: m.uid(),
         gid: m.gid(),
         mtime: u64::try_from(m.mtime()).unwrap_or(0),
+        size: if ft.is_file() { m.len() } else { 0 },
     })
 }
 

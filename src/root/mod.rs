@@ -100,6 +100,9 @@ pub struct Meta {
     /// Modification time in seconds since the epoch (0 for objects
     /// described in memory).
     pub mtime: u64,
+    /// Size in bytes of a regular file (0 for anything else, and for
+    /// objects described in memory).
+    pub size: u64,
 }
 
 /// The type of a directory entry.

@@ -50,6 +50,8 @@ struct Node {
     uid: u32,
     gid: u32,
     mtime: u64,
+    /// The size of a regular file's whole contents.
+    size: u64,
 }
 
 /// What a [`Node`] is.
@@ -70,6 +72,7 @@ impl Node {
             uid: 0,
             gid: 0,
             mtime: 0,
+            size: 0,
         }
     }
 
@@ -252,6 +255,7 @@ impl Tree {
             uid: node.uid,
             gid: node.gid,
             mtime: node.mtime,
+            size: node.size,
         })
     }
 

@@ -90,6 +90,7 @@ fn tar_item<R: Read>(
 ) -> io::Result<Option<Item>> {
     let header = entry.header();
     let mtime = header.mtime().unwrap_or(0);
+    let mut size = 0;
     let mode = header.mode().unwrap_or(0o644) & 0o7777;
     let owner = |id: io::Result<u64>| id.ok().and_then(|id| u32::try_from(id).ok()).unwrap_or(0);
     let (uid, gid) = (owner(header.uid()), owner(header.gid()));
@@ -102,7 +103,7 @@ fn tar_item<R: Read>(
         let target = normalise(&link_name(entry)?).ok().flatten();
         return Ok(target.map(|t| Item::HardLink(p, t)));
     } else if kind.is_file() || kind == tar::EntryType::Continuous {
-        let size = entry.header().size().unwrap_or(0);
+        size = entry.header().size().unwrap_or(0);
         NodeKind::File(file_data(entry, &p, size, at)?)
     } else if kind.is_pax_global_extensions()
         || kind.is_pax_local_extensions()
@@ -123,6 +124,7 @@ fn tar_item<R: Read>(
         uid,
         gid,
         mtime,
+        size,
     };
     Ok(Some(classify(p, node)))
 }
@@ -198,6 +200,7 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
             uid,
             gid,
             mtime,
+            size,
         } = host::lstat(host).map_err(|e| Error::io(host, e))?;
         let kind = match kind {
             Kind::Symlink => {
@@ -213,6 +216,7 @@ pub(super) fn dir_layer(dir: &Path) -> Result<Vec<Item>> {
             uid,
             gid,
             mtime,
+            size,
         };
         items.push(classify(p, node));
     }

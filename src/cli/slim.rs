@@ -1,0 +1,116 @@
+//! `elfroot slim` flags, checked as typed and turned into a [`SlimConfig`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+
+use elfroot::archive::Output;
+use elfroot::oci::{self, BundleFormat};
+use elfroot::outcome::Outcome;
+use elfroot::slim::SlimConfig;
+
+/// `elfroot slim`.
+#[derive(Args, Debug)]
+pub struct SlimArgs {
+    /// The image to slim: oci:DIR[:TAG] or oci-archive:FILE[:TAG].
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// Output: an OCI layout directory, NAME.oci.tar (an OCI image archive), or - (an
+    /// archive on stdout).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Override the format guessed from OUT.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    format: Option<FormatArg>,
+    /// Tag in the written layout's index (default: latest).
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// Also keep this path or glob of the image (repeatable); ELF files bring their closure.
+    #[arg(long, value_name = "PATH")]
+    keep: Vec<String>,
+    /// Run this instead of the image's Entrypoint (and drop its Cmd unless --cmd is
+    /// given), one argument per flag or one JSON array.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    entrypoint: Vec<String>,
+    /// Run with this Cmd instead of the image's, one argument per flag or one JSON array.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+    /// Layer compression (default: gzip).
+    #[arg(long, value_name = "HOW", value_enum)]
+    compress: Option<CompressArg>,
+    /// The image's created time and the mtime of generated files (default:
+    /// SOURCE_DATE_EPOCH, else 0); kept files keep the image's.
+    #[arg(long, value_name = "SECONDS")]
+    mtime: Option<u64>,
+    /// Write a layout into an existing non-empty directory.
+    #[arg(long)]
+    force: bool,
+    /// Print the manifest of the slimmed image as JSON: every entry and why it is there.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    Oci,
+    OciArchive,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CompressArg {
+    Gzip,
+    Zstd,
+    None,
+}
+
+/// Runs `slim`.
+pub fn run(args: &SlimArgs, out: &mut dyn Write) -> Result<Outcome> {
+    Ok(elfroot::slim::run(&args.config()?, out)?)
+}
+
+impl SlimArgs {
+    fn config(&self) -> Result<SlimConfig> {
+        let output = if self.output.as_os_str() == "-" {
+            Output::Stdout
+        } else {
+            Output::Path(self.output.clone())
+        };
+        let format = self.format.map(|f| match f {
+            FormatArg::Oci => BundleFormat::Oci,
+            FormatArg::OciArchive => BundleFormat::OciArchive,
+        });
+        if output == Output::Stdout {
+            if self.json {
+                bail!("--json with -o - would mix the manifest into the image archive");
+            }
+            if matches!(format, Some(BundleFormat::Oci)) {
+                bail!(
+                    "-: an OCI layout is a directory (standard output takes --format oci-archive)"
+                );
+            }
+        }
+        let entrypoint = oci::parse_command(&self.entrypoint);
+        if entrypoint.as_ref().is_some_and(Vec::is_empty) {
+            bail!("--entrypoint: an empty command");
+        }
+        Ok(SlimConfig {
+            image: self.image.clone(),
+            output,
+            format,
+            tag: self.tag.clone(),
+            keep: self.keep.clone(),
+            entrypoint,
+            cmd: oci::parse_command(&self.cmd),
+            compression: self.compress.map(|c| match c {
+                CompressArg::Gzip => oci::Compression::Gzip,
+                CompressArg::Zstd => oci::Compression::Zstd,
+                CompressArg::None => oci::Compression::None,
+            }),
+            mtime: self.mtime,
+            force: self.force,
+            json: self.json,
+        })
+    }
+}

@@ -1,0 +1,293 @@
+//! `elfroot slim`: a minimal image from an existing one, without running it.
+//!
+//! The image is read as a root of layers; what its config runs (Entrypoint
+//! and Cmd, resolved in the image as a runtime would: `command`) becomes the
+//! inputs of the bundle planner, with the files and directories the command
+//! names and `--keep`'s paths as added trees, so that closures, run-time
+//! files and the user database come out of the image exactly as `bundle
+//! --root` would take them. The kept files are copied out of the layers
+//! with their metadata from the image (`meta`), checked by the doctor
+//! before anything is written (the bundle's refusal rule), and written as a
+//! one-layer image whose config keeps the original's run settings; then the
+//! summary (`summary`).
+
+mod command;
+mod meta;
+pub mod shell;
+mod summary;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use crate::archive::Output;
+use crate::bundle::{self, AddSpec, BundleOptions, UserSpec};
+use crate::closure::Analyzer;
+use crate::error::{Error, Result};
+use crate::files::Files;
+use crate::oci::{self, BundleFormat};
+use crate::outcome::{Outcome, Status};
+use crate::root::Root;
+
+/// The settings of the image config that a slimmed image keeps.
+pub const KEPT_SETTINGS: &[&str] = &[
+    "Entrypoint",
+    "Cmd",
+    "Env",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Volumes",
+    "Labels",
+    "StopSignal",
+];
+
+/// What `slim` is asked.
+#[derive(Debug, Clone)]
+pub struct SlimConfig {
+    /// The image: `oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]`.
+    pub image: String,
+    /// Where the slimmed image goes.
+    pub output: Output,
+    /// oci or oci-archive; guessed from the output's name when not given.
+    pub format: Option<BundleFormat>,
+    /// The tag in the written layout's index (default `latest`).
+    pub tag: Option<String>,
+    /// Paths or globs of the image kept as they are.
+    pub keep: Vec<String>,
+    /// Replaces the image's Entrypoint (and, unless `cmd` is given, its Cmd).
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's Cmd.
+    pub cmd: Option<Vec<String>>,
+    /// Layer compression (default gzip).
+    pub compression: Option<oci::Compression>,
+    /// The image's `created` time and the mtime of what elfroot generates
+    /// (default: SOURCE_DATE_EPOCH, else 0); kept files keep their own.
+    pub mtime: Option<u64>,
+    /// Write a layout into an existing, non-empty directory.
+    pub force: bool,
+    /// Write the manifest of the kept files as JSON to the output stream.
+    pub json: bool,
+}
+
+/// Slims the image: plans, checks and writes it. `out` receives the
+/// manifest with `json`, else the written image's manifest digest. The
+/// status is findings when the result would not start (nothing written).
+pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
+    // An image either way: NAME.oci.tar and - are archives, anything else a layout.
+    let format = config.format.unwrap_or_else(|| {
+        match (&config.output, BundleFormat::guess(&config.output)) {
+            (Output::Stdout, _) | (_, BundleFormat::OciArchive) => BundleFormat::OciArchive,
+            _ => BundleFormat::Oci,
+        }
+    });
+    if !format.is_image() {
+        return Err(Error::Usage(format!(
+            "{}: slim writes an image (oci or oci-archive), not {}",
+            config.output,
+            format.as_str()
+        )));
+    }
+    let image = oci::open_image(&config.image)?;
+    let root = Root::layers(image.layer_paths()).map_err(|e| Error::Root {
+        root: config.image.clone(),
+        source: Box::new(e),
+    })?;
+    let settings = kept_settings(image.config(), config);
+    let argv = command_line(&settings);
+    let mut outcome = Outcome::new(Status::Clean);
+    let cx = command::Context {
+        path: &env_path(&settings),
+        workdir: settings
+            .get("WorkingDir")
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/"),
+    };
+    let Some(kept) = command::resolve(&root, &argv, &cx)? else {
+        outcome.status = Status::Findings;
+        outcome.problem(format!(
+            "nothing written to {}: the image's command {argv:?} would not start: {}",
+            config.output,
+            match argv.first() {
+                None => "it has no Entrypoint or Cmd (give --entrypoint or --cmd)".to_string(),
+                Some(p) => format!(
+                    "{p} is not an executable file of the image (PATH={})",
+                    cx.path
+                ),
+            }
+        ));
+        return Ok(outcome);
+    };
+    for c in &kept.not_found {
+        outcome.warning(format!(
+            "{}: the command's script runs {c}, which is not in the image's PATH",
+            config.image
+        ));
+    }
+    let options = bundle_options(&settings, &kept, &config.keep)?;
+    let analyzer = Analyzer::new(Files::new(root), crate::closure::Options::default());
+    let mut plan = bundle::plan(&analyzer, &kept.programs, &options)?;
+    for w in analyzer.take_warnings() {
+        outcome.warning(w.to_string());
+    }
+    let root = analyzer.files().root();
+    let _staging = bundle::stage(&mut plan, root, &config.output)?;
+    let what = format!("{}: the slimmed image", config.output);
+    if bundle::judge(&plan, (false, false), &[], &what, &mut outcome)? {
+        return Ok(outcome);
+    }
+    let mtime = match config.mtime {
+        Some(m) => m,
+        None => crate::config::source_date_epoch()?.unwrap_or(0),
+    };
+    let entries = meta::from_image(root, plan.layout.entries());
+    let options = image_options(config, format, &image, settings, mtime, &argv);
+    let written = oci::write(&entries, config.output.as_path(), &options)?;
+    let stats = summary::Stats::new(root, &image, &entries, &plan, &written)?;
+    for line in stats.lines(&config.image, &config.output) {
+        outcome.note(line);
+    }
+    let stdout = |e| Error::io(crate::archive::STDOUT_PATH, e);
+    if config.json {
+        let shown = PathBuf::from(config.output.to_string());
+        crate::output::manifest::write(&plan, &shown, format.as_str(), true, out)
+            .and_then(|()| out.flush())
+            .map_err(stdout)?;
+    } else if config.output != Output::Stdout {
+        writeln!(out, "{}", written.manifest_digest).map_err(stdout)?;
+    }
+    Ok(outcome)
+}
+
+/// The settings of the image's config that are kept, with the
+/// Entrypoint and Cmd asked for instead (a new Entrypoint drops the Cmd
+/// unless one is given too, as `docker run --entrypoint` does).
+fn kept_settings(image_config: &Value, config: &SlimConfig) -> Map<String, Value> {
+    let theirs = image_config
+        .get("config")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut kept: Map<String, Value> = theirs
+        .into_iter()
+        .filter(|(k, v)| KEPT_SETTINGS.contains(&k.as_str()) && !v.is_null())
+        .collect();
+    if let Some(e) = &config.entrypoint {
+        kept.insert("Entrypoint".into(), Value::from(e.clone()));
+        kept.remove("Cmd");
+    }
+    if let Some(c) = &config.cmd {
+        kept.insert("Cmd".into(), Value::from(c.clone()));
+    }
+    kept
+}
+
+/// Entrypoint followed by Cmd.
+fn command_line(settings: &Map<String, Value>) -> Vec<String> {
+    ["Entrypoint", "Cmd"]
+        .iter()
+        .filter_map(|k| settings.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// PATH from the image's Env, else the runtimes' default.
+fn env_path(settings: &Map<String, Value>) -> String {
+    settings
+        .get("Env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(oci::DEFAULT_PATH)
+        .to_string()
+}
+
+/// The bundle planner's options: the image's User, and the paths kept.
+fn bundle_options(
+    settings: &Map<String, Value>,
+    kept: &command::Kept,
+    keep: &[String],
+) -> Result<BundleOptions> {
+    let user = match settings.get("User").and_then(Value::as_str) {
+        Some(u) if !u.is_empty() => {
+            Some(UserSpec::parse(u).map_err(|e| Error::Usage(format!("the image's User {e}")))?)
+        }
+        _ => None,
+    };
+    let mut add: Vec<AddSpec> = kept
+        .paths
+        .iter()
+        .map(|p| AddSpec {
+            src: p.display().to_string(),
+            dest: None,
+        })
+        .collect();
+    for k in keep {
+        if !k.starts_with('/') {
+            return Err(Error::Usage(format!(
+                "--keep {k}: a path inside the image is absolute"
+            )));
+        }
+        add.push(AddSpec {
+            src: k.clone(),
+            dest: None,
+        });
+    }
+    Ok(BundleOptions {
+        user,
+        add,
+        ..BundleOptions::default()
+    })
+}
+
+fn image_options(
+    config: &SlimConfig,
+    format: BundleFormat,
+    image: &oci::Image,
+    settings: Map<String, Value>,
+    mtime: u64,
+    argv: &[String],
+) -> oci::ImageOptions {
+    let platform = oci::Platform {
+        os: image.os().unwrap_or("linux").to_string(),
+        architecture: image
+            .architecture()
+            .map_or_else(|| oci::Platform::host().architecture, str::to_string),
+        variant: image.variant().map(str::to_string),
+    };
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(
+        "org.opencontainers.image.base.digest".to_string(),
+        image.manifest_digest(),
+    );
+    if let Some(t) = image.tag() {
+        annotations.insert("org.opencontainers.image.base.name".into(), t.to_string());
+    }
+    oci::ImageOptions {
+        archive: format == BundleFormat::OciArchive,
+        compression: config.compression.unwrap_or_default(),
+        mtime,
+        force: config.force,
+        platform,
+        program: argv.first().cloned().unwrap_or_default(),
+        run: oci::RunConfig::default(),
+        tag: config.tag.clone(),
+        created_by: format!("elfroot slim {}", base_name(image)),
+        base: None,
+        config: Some(settings),
+        annotations,
+    }
+}
+
+/// The image as the history names it: its tag, or its digest (never a
+/// host path, so that the same image gives the same result wherever it is).
+fn base_name(image: &oci::Image) -> String {
+    image
+        .tag()
+        .map_or_else(|| image.manifest_digest(), str::to_string)
+}
