@@ -176,7 +176,10 @@ fn bundle_run_writes_the_closure_or_refuses_and_writes_nothing() {
     assert_eq!(outcome.status, Status::Clean);
     assert!(refused.join("usr/bin/broken").exists());
     assert!(
-        matches!(&outcome.diagnostics[..], [Diagnostic::Problem(m)] if m.contains("libgone.so"))
+        matches!(&outcome.diagnostics[..], [Diagnostic::Problem(m), Diagnostic::Note(n)]
+            if m.contains("libgone.so") && n.starts_with("bundled ")),
+        "{:?}",
+        outcome.diagnostics
     );
 }
 
