@@ -31,4 +31,10 @@ if [ ! -x target/arm64/root/usr/bin/bash ] && [ "$(id -u)" = 0 ]; then
   scripts/make-arm64-root.sh target/arm64/root >/dev/null
 fi
 
+# The slim tests slim a fat Debian image (debootstrap + apt-get install python3
+# curl + an app, in umoci layers); build it once (about 45 s, cached).
+if [ ! -s target/debian-image/fat.oci.tar ] && [ "$(id -u)" = 0 ]; then
+  scripts/make-debian-image.sh target/debian-image
+fi
+
 exec cargo test --release "$@"

@@ -22,7 +22,7 @@ fn image(test: BundleTest) -> (Bundle, String) {
 }
 
 /// The tools a test needs; false (after saying why) when one is missing.
-fn need(tools: &[&str]) -> bool {
+pub(crate) fn need(tools: &[&str]) -> bool {
     for t in tools {
         if !have(t) {
             skip(&format!("{t} is not installed"));
@@ -37,7 +37,7 @@ fn need(tools: &[&str]) -> bool {
 }
 
 /// What a command printed: (stdout, stderr, status).
-type Outcome = (String, String, i32);
+pub(crate) type Outcome = (String, String, i32);
 
 fn outcome(cmd: &mut Command) -> Outcome {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -65,7 +65,7 @@ fn on_host(argv: &[&str]) -> Outcome {
 
 /// `umoci unpack --image LAYOUT:TAG` into a fresh runtime bundle, then
 /// `runc run` it (with `argv` instead of the image's command, if given).
-fn umoci_runc(layout: &Path, tag: &str, argv: Option<&[&str]>) -> Outcome {
+pub(crate) fn umoci_runc(layout: &Path, tag: &str, argv: Option<&[&str]>) -> Outcome {
     static N: AtomicU32 = AtomicU32::new(0);
     let work = tempfile::tempdir().unwrap();
     let rt = work.path().join("bundle");
@@ -101,7 +101,7 @@ fn umoci_runc(layout: &Path, tag: &str, argv: Option<&[&str]>) -> Outcome {
     out
 }
 
-fn skopeo_config(reference: &str) -> Value {
+pub(crate) fn skopeo_config(reference: &str) -> Value {
     let out = run_ok(Command::new("skopeo").args(["inspect", "--config", reference]));
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -1,0 +1,225 @@
+//! `elfroot slim` on a fat Debian image built the way a Dockerfile would
+//! (scripts/make-debian-image.sh: debootstrap, `apt-get install python3
+//! curl`, an app under /app; tags python, pipeline and ls): the slimmed
+//! image must run under runc (umoci unpack) with the fat image's output,
+//! keep its run settings, be several times smaller, have the same digest
+//! every time and from either form of the image, and a command that would
+//! not start must be refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::oci::{need, skopeo_config, umoci_runc};
+use crate::util::*;
+
+/// The fat image, built by scripts/test.sh (or skipped with why).
+fn fat() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-image");
+    if dir.join("fat.oci.tar").exists() {
+        return Some(dir);
+    }
+    skip("target/debian-image is missing: run scripts/make-debian-image.sh target/debian-image");
+    None
+}
+
+/// `elfroot slim ARGS`, which must succeed; the printed digest and stderr.
+fn slim(args: &[&str]) -> (String, String) {
+    let run = elfroot(&[&["slim"], args].concat());
+    assert_eq!(run.code, 0, "elfroot slim {args:?}:\n{}", run.stderr);
+    (run.stdout.trim().to_string(), run.stderr)
+}
+
+/// The image's manifest in a layout: (manifest, config), by tag.
+fn manifest(layout: &Path, tag: &str) -> (Value, Value) {
+    let read = |rel: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(layout.join(rel)).unwrap()).unwrap()
+    };
+    let index = read("index.json");
+    let m = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no {tag} in {}", layout.display()));
+    let blob = |d: &Value| format!("blobs/sha256/{}", &d.as_str().unwrap()[7..]);
+    let manifest = read(&blob(&m["digest"]));
+    let config = read(&blob(&manifest["config"]["digest"]));
+    (manifest, config)
+}
+
+fn layer_bytes(manifest: &Value) -> u64 {
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .sum()
+}
+
+/// Slims `tag` of the fat image and checks it: same output under runc,
+/// same run settings, compressed layers at least `ratio` times smaller.
+/// Returns the measured ratio.
+fn slims_and_runs_the_same(tag: &str, ratio: f64) -> Option<f64> {
+    let dir = fat()?;
+    if !need(&["umoci", "runc"]) {
+        return None;
+    }
+    let layout = dir.join("fat");
+    let out = tempfile::tempdir().unwrap();
+    let slim_dir = out.path().join("slim");
+    let spec = format!("oci:{}:{tag}", layout.display());
+    let (digest, stderr) = slim(&[&spec, "-o", slim_dir.to_str().unwrap()]);
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert!(stderr.contains("largest kept files"), "{stderr}");
+
+    let fat_run = umoci_runc(&layout, tag, None);
+    let slim_run = umoci_runc(&slim_dir, "latest", None);
+    assert_eq!(fat_run.2, 0, "the fat image itself runs: {fat_run:?}");
+    assert_eq!(
+        slim_run, fat_run,
+        "{tag}: the slim image prints what the fat one does"
+    );
+
+    let (fat_m, fat_c) = manifest(&layout, tag);
+    let (slim_m, slim_c) = manifest(&slim_dir, "latest");
+    for key in elfroot::slim::KEPT_SETTINGS {
+        assert_eq!(slim_c["config"][key], fat_c["config"][key], "{tag}: {key}");
+    }
+    assert_eq!(slim_c["architecture"], fat_c["architecture"]);
+    let history = slim_c["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(
+        history[0]["created_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("elfroot slim")
+    );
+    let notes = &slim_m["annotations"];
+    assert_eq!(
+        notes["org.opencontainers.image.base.digest"],
+        digest_of(&layout, tag).as_str()
+    );
+    assert_eq!(notes["org.opencontainers.image.base.name"], tag);
+    assert_eq!(slim_m["layers"].as_array().unwrap().len(), 1);
+
+    let measured = layer_bytes(&fat_m) as f64 / layer_bytes(&slim_m) as f64;
+    eprintln!("{tag}: compressed layers {measured:.1}x smaller");
+    assert!(
+        measured >= ratio,
+        "{tag}: only {measured:.1}x smaller (want {ratio}x)"
+    );
+    Some(measured)
+}
+
+/// The manifest digest of `tag` in the layout's index.
+fn digest_of(layout: &Path, tag: &str) -> String {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_python_entrypoint_runs_the_same_from_a_third_of_the_size() {
+    // Measured: 5.9x (100.7 MiB of layers -> 17.1 MiB).
+    slims_and_runs_the_same("python", 3.0);
+}
+
+#[test]
+fn a_shell_pipeline_keeps_its_commands_and_is_ten_times_smaller() {
+    // Measured: 10.8x (sh, curl and its TLS libraries, sha256sum, cut).
+    slims_and_runs_the_same("pipeline", 10.0);
+}
+
+#[test]
+fn ls_as_nobody_is_twenty_times_smaller_and_keeps_its_user() {
+    // Measured: 74.9x.
+    if slims_and_runs_the_same("ls", 20.0).is_none() {
+        return;
+    }
+    let dir = fat().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let tar = out.path().join("ls.oci.tar");
+    let spec = format!("oci:{}:ls", dir.join("fat").display());
+    slim(&[&spec, "-o", tar.to_str().unwrap()]);
+    let unpacked = out.path().join("layout");
+    std::fs::create_dir(&unpacked).unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let (m, c) = manifest(&unpacked, "latest");
+    assert_eq!(c["config"]["User"], "nobody");
+    let layer = unpacked.join(format!(
+        "blobs/sha256/{}",
+        &m["layers"][0]["digest"].as_str().unwrap()[7..]
+    ));
+    let listing = tar_listing(&layer);
+    // The image's own metadata: /app/x as the Dockerfile's COPY left it.
+    let x = tar_line(&listing, "app/x").unwrap_or_else(|| panic!("{listing}"));
+    assert!(x.contains("2023-11-14"), "{x}");
+    let passwd = Command::new("tar")
+        .args(["-xzOf"])
+        .arg(&layer)
+        .arg("etc/passwd")
+        .output()
+        .unwrap();
+    let passwd = String::from_utf8_lossy(&passwd.stdout);
+    assert!(
+        passwd.lines().any(|l| l.starts_with("nobody:x:65534:")),
+        "{passwd}"
+    );
+}
+
+#[test]
+fn the_same_image_gives_the_same_digest_from_either_form() {
+    let Some(dir) = fat() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}:python", dir.join("fat").display());
+    let archive = format!("oci-archive:{}:python", dir.join("fat.oci.tar").display());
+    let a = out.path().join("a");
+    let b = out.path().join("b.oci.tar");
+    let (da, _) = slim(&[&layout, "-o", a.to_str().unwrap()]);
+    let (db, _) = slim(&[&archive, "-o", b.to_str().unwrap()]);
+    let (dc, _) = slim(&[&layout, "-o", out.path().join("c").to_str().unwrap()]);
+    assert_eq!(da, db, "the oci-archive form gives the same image");
+    assert_eq!(da, dc, "twice the same");
+    if have("skopeo") {
+        let config = skopeo_config(&format!("oci-archive:{}", b.display()));
+        assert_eq!(config["config"]["WorkingDir"], "/app");
+    }
+}
+
+#[test]
+fn a_command_that_would_not_start_is_refused_and_nothing_is_written() {
+    let Some(dir) = fat() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let spec = format!("oci:{}:python", dir.join("fat").display());
+    for entrypoint in ["/usr/bin/nothere", "/app/x"] {
+        let target = out.path().join("refused");
+        let run = elfroot(&[
+            "slim",
+            &spec,
+            "-o",
+            target.to_str().unwrap(),
+            "--entrypoint",
+            entrypoint,
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("would not start"), "{}", run.stderr);
+        assert!(run.stderr.contains(entrypoint), "{}", run.stderr);
+        assert!(!target.exists(), "a refused image was written");
+    }
+}
