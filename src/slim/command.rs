@@ -179,7 +179,8 @@ fn script(root: &Root, text: &str, cx: &Context<'_>, kept: &mut Kept) -> Result<
 
 /// An argument that names a file or directory of the image (absolute, or
 /// relative to the working directory) keeps it; a script or program there
-/// is a program (it brings its interpreter and closure).
+/// is a program (it brings its interpreter and closure). A file under the
+/// working directory (other than `/`) keeps its whole directory.
 fn argument(root: &Root, arg: &str, cx: &Context<'_>, kept: &mut Kept) -> Result<()> {
     let value = match arg.split_once('=') {
         Some((opt, v)) if opt.starts_with('-') => v,
@@ -195,10 +196,20 @@ fn argument(root: &Root, arg: &str, cx: &Context<'_>, kept: &mut Kept) -> Result
             let head = root.head(&real, 4)?;
             let runs = head.starts_with(b"#!") || head.starts_with(b"\x7fELF");
             let executable = root.meta(&real).is_some_and(|m| m.mode & 0o111 != 0);
+            // A file inside the working directory is part of the app, which
+            // imports its neighbours (python puts the script's directory on
+            // sys.path): its directory is kept whole.
+            let app_dir = path
+                .parent()
+                .filter(|d| cx.workdir != "/" && d.starts_with(cx.workdir))
+                .map(Path::to_path_buf);
             if runs && executable {
                 kept.program(path);
             } else {
                 kept.path(path);
+            }
+            if let Some(d) = app_dir {
+                kept.path(d);
             }
         }
         Lookup::Dir(_) => kept.path(path),
@@ -317,7 +328,19 @@ mod tests {
         assert_eq!(strings(&k.programs), ["/usr/bin/python3"]);
         assert_eq!(
             strings(&k.paths),
-            ["/app/main.py", "/app/data", "/app/data/x", "/app/data/y"]
+            [
+                "/app/main.py",
+                "/app",
+                "/app/data",
+                "/app/data/x",
+                "/app/data/y"
+            ]
+        );
+        let k = run(&["python3", "/app/main.py"], "/").unwrap();
+        assert_eq!(
+            strings(&k.paths),
+            ["/app/main.py", "/app/data/y"],
+            "no workdir"
         );
         assert!(run(&["notexec"], "/").is_none(), "not executable");
         assert!(run(&["nothere"], "/").is_none());

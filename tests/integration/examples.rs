@@ -66,3 +66,84 @@ fn the_makefile_rebuilds_the_layer_only_when_an_input_changes() {
     // Same inputs, same bytes.
     assert_eq!(std::fs::read(&layer).unwrap(), before);
 }
+
+#[test]
+fn the_slim_dockerfile_builds_and_its_slimmed_image_prints_the_same() {
+    let base = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/debian-image/minbase.tar"
+    );
+    if !have("podman") || !is_root() {
+        return skip("podman is not installed (or not root)");
+    }
+    if !std::path::Path::new(base).exists() {
+        return skip("no local Debian base: run scripts/make-debian-image.sh target/debian-image");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let podman = || podman_in(dir.path(), "overlay");
+    let info = podman().arg("info").output().unwrap();
+    if !info.status.success() {
+        return skip(&format!(
+            "podman does not work here: {}",
+            String::from_utf8_lossy(&info.stderr)
+        ));
+    }
+    run_ok(podman().args(["import", base, "localhost/debian:bookworm"]));
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker/slim");
+    run_ok(podman().args([
+        "build",
+        "--network",
+        "host",
+        "--build-arg",
+        "BASE=localhost/debian:bookworm",
+        "-t",
+        "localhost/example-fat",
+        example,
+    ]));
+    let fat = dir.path().join("fat.oci.tar");
+    let slim = dir.path().join("slim.oci.tar");
+    run_ok(
+        podman()
+            .args(["save", "--format", "oci-archive", "-o"])
+            .arg(&fat)
+            .arg("localhost/example-fat"),
+    );
+    let run = elfroot(&[
+        "slim",
+        &format!("oci-archive:{}", fat.display()),
+        "-o",
+        slim.to_str().unwrap(),
+        "--tag",
+        "localhost/example-slim:latest",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run_ok(podman().arg("load").arg("-i").arg(&slim));
+    let size = |image: &str| {
+        let out = run_ok(podman().args(["image", "inspect", "--format", "{{.Size}}", image]));
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let (fat_size, slim_size) = (
+        size("localhost/example-fat"),
+        size("localhost/example-slim"),
+    );
+    assert!(fat_size > 4 * slim_size, "{fat_size} vs {slim_size}");
+    let start = |image: &str| podman_run(podman(), image).output().unwrap();
+    let fat_out = start("localhost/example-fat");
+    if !fat_out.status.success() {
+        return skip(&format!(
+            "podman cannot start containers here: {}",
+            String::from_utf8_lossy(&fat_out.stderr)
+        ));
+    }
+    let slim_out = start("localhost/example-slim:latest");
+    let text = String::from_utf8_lossy(&slim_out.stdout);
+    assert!(
+        text.starts_with("hello, slim!"),
+        "{text}{}",
+        String::from_utf8_lossy(&slim_out.stderr)
+    );
+    assert_eq!(slim_out.stdout, fat_out.stdout);
+}

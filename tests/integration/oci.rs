@@ -311,35 +311,16 @@ fn podman_runs_the_image_where_it_can() {
     ]));
     let archive = &archive.out;
     let dir = tempfile::tempdir().unwrap();
-    let storage = dir.path().join("storage");
-    let run = dir.path().join("run");
-    let podman = || {
-        let mut c = Command::new("podman");
-        c.arg("--root")
-            .arg(&storage)
-            .arg("--runroot")
-            .arg(&run)
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
-            .args(["--runtime", "runc", "--events-backend", "none"]);
-        c
-    };
+    let podman = || podman_in(dir.path(), "vfs");
     let (_, stderr, code) = outcome(podman().arg("info"));
     if code != 0 {
         eprintln!("SKIPPED: podman does not work here: {stderr}");
         return;
     }
-    // Limits podman would raise are refused in some sandboxes; ask for low ones.
-    let (stdout, stderr, code) = outcome(
-        podman()
-            .args(["run", "--rm", "--network", "none"])
-            .args([
-                "--ulimit",
-                "nofile=1024:1024",
-                "--ulimit",
-                "nproc=1024:1024",
-            ])
-            .arg(format!("oci-archive:{}:p", archive.display())),
-    );
+    let (stdout, stderr, code) = outcome(&mut podman_run(
+        podman(),
+        &format!("oci-archive:{}:p", archive.display()),
+    ));
     let runtime_refused = ["runc create failed", "OCI runtime", "cgroup", "rlimit"];
     if code != 0 && runtime_refused.iter().any(|r| stderr.contains(r)) {
         eprintln!("SKIPPED: podman loaded the image but cannot start containers here: {stderr}");
