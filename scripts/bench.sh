@@ -7,6 +7,8 @@
 #   list    elfroot list --paths FILE...  vs  scanelf -qn (the floor), ldd, libtree -p -vvv, lddtree -l
 #   bundle  elfroot tar bundler vs GNU tar            (placeholder: not yet implemented)
 #   doctor  elfroot doctor vs ldd -r                  (placeholder: not yet implemented)
+#   slim    elfroot slim of the fat Debian image (scripts/make-debian-image.sh, built into
+#           target/debian-image when missing, as root) vs tar -x of its layers
 #
 # Environment:
 #   ELFROOT          elfroot binary to benchmark. If unset, the script runs
@@ -40,7 +42,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(list bundle doctor)
+SECTIONS=(list bundle doctor slim)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
@@ -474,6 +476,48 @@ section_doctor() {
     echo "runs: median of $RUNS"
     print_table doctor ldd-r
     target_line doctor ldd-r ">= 10"
+}
+
+# ---------------------------------------------------------------------------
+# Section: slim
+# `elfroot slim` of each tag of the fat Debian image (debootstrap + apt-get
+# install python3 curl + an app, three umoci layers) against `tar -x` of the
+# same layers into an empty directory: slimming streams the layers (twice at
+# most) and writes only what is kept, so it must take well under unpacking.
+# ---------------------------------------------------------------------------
+section_slim() {
+    echo "== section: slim =="
+    ensure_elfroot
+    local img="$REPO_ROOT/target/debian-image"
+    if [ ! -s "$img/fat.oci.tar" ]; then
+        if [ "$(id -u)" = 0 ]; then
+            "$REPO_ROOT/scripts/make-debian-image.sh" "$img" >&2
+        else
+            echo "slim: skipped (no $img/fat.oci.tar; run scripts/make-debian-image.sh as root)"
+            return
+        fi
+    fi
+    local d="$WORK/slim" layout="$img/fat" tag m layers=()
+    mkdir -p "$d"
+    m=$(perl -MJSON::PP -e 'my $i = decode_json(do { local $/; open my $f, "<", $ARGV[0] or die; <$f> });
+        for (@{$i->{manifests}}) { print substr($_->{digest}, 7), "\n" if $_->{annotations}{"org.opencontainers.image.ref.name"} eq "python" }' "$layout/index.json")
+    while read -r l; do layers+=("$layout/blobs/sha256/$l"); done < <(perl -MJSON::PP -e '
+        my $m = decode_json(do { local $/; open my $f, "<", $ARGV[0] or die; <$f> });
+        print substr($_->{digest}, 7), "\n" for @{$m->{layers}}' "$layout/blobs/sha256/$m")
+    printf 'input: %s: %d layers, %s MiB compressed, %s MiB unpacked\n' "$layout" "${#layers[@]}" \
+        "$(fmt_mib $(( $(cat "${layers[@]}" | wc -c) / 1024 )))" \
+        "$(fmt_mib $(( $(for l in "${layers[@]}"; do gzip -dc "$l"; done | wc -c) / 1024 )))"
+    R_MODE[tar-x]="tar -xf LAYER -C fresh dir, each layer in order"
+    time_cmd tar-x bash -c 'o=$(mktemp -d -p "$1"); shift; for l; do tar -xf "$l" -C "$o"; done' _ "$d" "${layers[@]}"
+    for tag in python pipeline ls; do
+        R_MODE[slim-$tag]="elfroot slim oci:fat:$tag -o x.oci.tar"
+        time_cmd "slim-$tag" "$ELFROOT" slim "oci:$layout:$tag" -o "$d/$tag.oci.tar"
+        printf '%s: %s\n' "$tag" "$(grep -m 1 'slimmed' "$WORK/slim-$tag.err" | sed 's/.*): //')"
+    done
+    echo "runs: median of $RUNS"
+    print_table tar-x slim-python slim-pipeline slim-ls
+    target_line slim-python tar-x "> 1 (well under unpacking)"
+    target_line slim-ls tar-x "> 1"
 }
 
 # ---------------------------------------------------------------------------

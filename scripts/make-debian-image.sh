@@ -61,7 +61,7 @@ umoci new --image "$out/fat:build"
 umoci unpack --image "$out/fat:build" "$work/bundle" >/dev/null
 rm -rf "$rootfs"
 mv "$work/minbase" "$rootfs"
-umoci repack --image "$out/fat:build" --history.created_by "debootstrap --variant=minbase bookworm" "$work/bundle"
+umoci repack --refresh-bundle --image "$out/fat:build" --history.created_by "debootstrap --variant=minbase bookworm" "$work/bundle"
 
 # RUN apt-get update && apt-get install -y python3 curl
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
@@ -84,7 +84,7 @@ if [[ $rc != 0 ]]; then
 fi
 rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/usr/sbin/policy-rc.d"
 : >"$rootfs/etc/resolv.conf"
-umoci repack --image "$out/fat:build" --history.created_by "apt-get install -y python3 curl" "$work/bundle"
+umoci repack --refresh-bundle --image "$out/fat:build" --history.created_by "apt-get install -y python3 curl" "$work/bundle"
 t_apt=$SECONDS
 
 # COPY app /app
@@ -100,7 +100,7 @@ EOF
 printf 'the fat image says hello\n' >"$rootfs/app/x"
 chmod 644 "$rootfs/app/main.py" "$rootfs/app/x"
 touch -d @1700000000 "$rootfs/app/main.py" "$rootfs/app/x" "$rootfs/app"
-umoci repack --image "$out/fat:build" --history.created_by "COPY app /app" "$work/bundle"
+umoci repack --refresh-bundle --image "$out/fat:build" --history.created_by "COPY app /app" "$work/bundle"
 
 path=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umoci config --image "$out/fat:build" --tag python --config.env "$path" \
