@@ -12,7 +12,9 @@
 //! [`bundle`] (a minimal root file system, checked by the doctor) ->
 //! [`output`], [`archive`] and [`oci`] (writers). [`packages`] (which
 //! package of the root's dpkg or apk database owns each file) is a stage
-//! after [`root`] that uses nothing else.
+//! after [`root`] that uses nothing else. [`trace`] (the one command that
+//! runs something: it records what a command opens, as a profile that
+//! [`bundle`] can add) uses [`root`] and [`files`].
 //!
 //! [`config`] settles the root and the environment; [`inspect`],
 //! [`doctor::run`], [`bundle::run`] and [`packages::run`] are the commands,
@@ -39,6 +41,7 @@ pub mod root;
 pub mod search;
 #[doc(hidden)]
 pub mod testing;
+pub mod trace;
 
 pub use closure::{Analyzer, Closure, Libc, Options};
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ mod bundle;
 mod doctor;
 mod inspect;
 mod packages;
+mod trace;
 
 use std::io::{self, BufWriter, Write};
 
@@ -39,6 +40,10 @@ enum Command {
     /// the interpreter and libraries each FILE loads, as a list, an apt or apk
     /// command line, or JSON.
     Packages(packages::PackagesArgs),
+    /// Run COMMAND (this command, and only this one, executes something) under ptrace and
+    /// record every file it and its children open, execute, stat or list, as a PROFILE
+    /// for `bundle --profile`.
+    Trace(trace::TraceArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
@@ -66,6 +71,12 @@ pub fn run() -> Result<u8> {
         Command::Bundle(args) => bundle::run(&args, &mut out)?,
         Command::Doctor(args) => elfroot::doctor::run(&args.config()?, &mut out)?,
         Command::Packages(args) => elfroot::packages::run(&args.config(), &mut out)?,
+        Command::Trace(args) => {
+            out.flush()?;
+            let traced = elfroot::trace::run(&args.config()?)?;
+            report(&traced.outcome);
+            return Ok(traced.exit_code);
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "elfroot", &mut out);
