@@ -93,6 +93,9 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
     }
+    for w in &plan.warnings {
+        outcome.warning(w.clone());
+    }
     let base_layers: Vec<PathBuf> = base
         .as_ref()
         .map(|b| b.layer_paths().to_vec())

@@ -91,6 +91,11 @@ pub struct BundleArgs {
     /// Extra files, directories or globs, at their own path or at DEST; ELF files bring their closure.
     #[arg(long, value_name = "SRC[:DEST]")]
     add: Vec<String>,
+    /// A profile written by `elfroot trace` (repeatable): every path it records goes in
+    /// (ELF files with their closures, links with their targets, directories empty but for
+    /// what it records inside them).
+    #[arg(long, value_name = "PROFILE")]
+    profile: Vec<PathBuf>,
     /// Write a Make rule `OUT: <every host file in the bundle>` to FILE.
     #[arg(long, value_name = "FILE")]
     depfile: Option<PathBuf>,
@@ -281,6 +286,7 @@ impl BundleArgs {
                 DlopenArg::None => DlopenMode::None,
             },
             add: self.add.iter().map(|a| AddSpec::parse(a)).collect(),
+            profiles: self.profile.clone(),
         }
     }
 }

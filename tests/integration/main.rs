@@ -19,3 +19,5 @@ mod packages;
 mod paths;
 mod real_programs;
 mod runtime_files;
+mod trace;
+mod trace_bundle;
