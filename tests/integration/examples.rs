@@ -1,5 +1,6 @@
 //! examples/make: the Makefile builds, bundles with --depfile, does nothing the
-//! second time, and rebuilds the layer when a listed library changes.
+//! second time, and rebuilds the layer when a listed library changes; the
+//! committed date.profile gives a layer with the one zone file it names.
 
 use std::process::Command;
 
@@ -21,7 +22,7 @@ fn the_makefile_rebuilds_the_layer_only_when_an_input_changes() {
     }
     let dir = tempfile::tempdir().unwrap();
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/make");
-    for f in ["Makefile", "hello.c", "greet.c"] {
+    for f in ["Makefile", "hello.c", "greet.c", "date.profile"] {
         std::fs::copy(format!("{src}/{f}"), dir.path().join(f)).unwrap();
     }
     let first = make(dir.path());
@@ -40,6 +41,16 @@ fn the_makefile_rebuilds_the_layer_only_when_an_input_changes() {
     );
     let dep = std::fs::read_to_string(dir.path().join("hello.tar.gz.d")).unwrap();
     assert!(dep.contains("/lib/libgreet.so"), "{dep}");
+    if std::path::Path::new("/usr/share/zoneinfo/Europe/Paris").exists() {
+        let date = run_ok(
+            Command::new("tar")
+                .arg("-tzf")
+                .arg(dir.path().join("date.tar.gz")),
+        );
+        let date = String::from_utf8_lossy(&date.stdout);
+        assert!(date.contains("usr/share/zoneinfo/Europe/Paris\n"), "{date}");
+        assert!(!date.contains("zoneinfo/Europe/Berlin"), "{date}");
+    }
 
     let second = make(dir.path());
     assert_eq!(second.code, 0);

@@ -313,3 +313,60 @@ fn a_killed_command_still_leaves_its_profile_and_append_merges() {
         "left as it was"
     );
 }
+
+#[test]
+fn a_refused_ptrace_is_one_clear_error() {
+    if !have("strace") {
+        return skip("strace not installed (apt-get install strace)");
+    }
+    // Under `strace -f`, the command elfroot starts is strace's already, and a
+    // process has one tracer at most: PTRACE_TRACEME fails as in a container
+    // that forbids ptrace.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p");
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            env!("CARGO_BIN_EXE_elfroot"),
+            "trace",
+            "-o",
+        ])
+        .arg(&profile)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    let run = Run::from(&out);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("elfroot: ptrace is not permitted here")
+            && run.stderr.contains("strace -f"),
+        "{}",
+        run.stderr
+    );
+    assert!(!profile.exists());
+}
+
+#[test]
+fn with_root_the_command_runs_chrooted_and_paths_are_inside() {
+    if !root_for("elfroot trace --root (chroot)") {
+        return;
+    }
+    let image = BundleTest::new(["/usr/bin/ls"]).run().success();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p");
+    let root = image.out.to_str().unwrap();
+    let (run, e) = trace(&profile, &["--root", root], &["/usr/bin/ls", "-d", "/etc"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "/etc\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(e.get("/usr/bin/ls").map(String::as_str), Some("exec"));
+    assert_eq!(e.get("/etc").map(String::as_str), Some("dir"));
+    assert!(e.keys().all(|p| !p.starts_with(root)), "{e:?}");
+}
