@@ -62,19 +62,20 @@ pub fn run(config: &TraceConfig) -> Result<Traced> {
         true => existing(&output)?,
         false => Profile::default(),
     };
-    let root_dir = config.root.as_deref().map(spawn::absolute).transpose()?;
     // SAFETY: geteuid has no preconditions.
-    if root_dir.is_some() && unsafe { libc::geteuid() } != 0 {
+    if config.root.is_some() && unsafe { libc::geteuid() } != 0 {
         return Err(Error::Usage(
             "--root: running a command chrooted needs root (CAP_SYS_CHROOT); \
              run elfroot trace as root, or trace without --root"
                 .into(),
         ));
     }
-    let files = crate::files::Files::new(match &root_dir {
+    let root = match &config.root {
         Some(d) => crate::root::Root::open(d)?,
         None => crate::root::Root::host(),
-    });
+    };
+    let root_dir = (!root.is_host()).then(|| root.dir().to_path_buf());
+    let files = crate::files::Files::new(root);
     let env = environment(&config.env);
     let prepared = spawn::Prepared::new(
         &config.command,
@@ -131,17 +132,16 @@ pub fn run(_config: &TraceConfig) -> Result<Traced> {
 
 /// The profile already at `output` (none: an empty one).
 fn existing(output: &Path) -> Result<Profile> {
-    match std::fs::read(output) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| Error::Config {
-                path: output.to_path_buf(),
-                reason: "not a profile (not UTF-8 text)".into(),
-            })?;
-            Profile::parse(&text, output)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Profile::default()),
-        Err(e) => Err(Error::io(output, e)),
-    }
+    let host = crate::root::Root::host();
+    let Some(real) = host.resolve_file(output)? else {
+        return Ok(Profile::default());
+    };
+    let bytes = host.contents(&real)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::Config {
+        path: output.to_path_buf(),
+        reason: "not a profile (not UTF-8 text)".into(),
+    })?;
+    Profile::parse(text, output)
 }
 
 /// elfroot's environment with `set` applied over it.

@@ -8,7 +8,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -265,9 +265,4 @@ fn not_permitted(cause: &io::Error) -> String {
         "the container or sandbox forbids ptrace (no CAP_SYS_PTRACE, or a seccomp profile that blocks it); run it with ptrace allowed (docker/podman run --cap-add SYS_PTRACE), or trace on a machine that allows it".into()
     };
     format!("ptrace is not permitted here (PTRACE_TRACEME: {cause}): {why}")
-}
-
-/// The absolute form of `dir`, for the chroot.
-pub fn absolute(dir: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))
 }
