@@ -13,11 +13,18 @@ use crate::util::*;
 /// Runs `argv` with `env` in the directory bundle `rootfs` with runc, as
 /// [`run_program`] runs it on the host (same PATH, in `/`).
 fn runc(rootfs: &Path, argv: &[&str], env: &[(&str, &str)]) -> Outcome {
-    runc_input(rootfs, argv, env, b"")
+    runc_input(rootfs, argv, env, b"", None)
 }
 
-/// [`runc`], with `stdin` as standard input.
-fn runc_input(rootfs: &Path, argv: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Outcome {
+/// [`runc`], with `stdin` as standard input and `volume`, a host directory,
+/// mounted at the same path.
+fn runc_input(
+    rootfs: &Path,
+    argv: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    volume: Option<&Path>,
+) -> Outcome {
     let work = tempfile::tempdir().unwrap();
     run_ok(Command::new("runc").arg("spec").current_dir(work.path()));
     let cfg_path = work.path().join("config.json");
@@ -30,6 +37,12 @@ fn runc_input(rootfs: &Path, argv: &[&str], env: &[(&str, &str)], stdin: &[u8]) 
     cfg["process"]["env"] = serde_json::json!(vars);
     cfg["root"]["path"] = rootfs.to_str().unwrap().into();
     cfg["root"]["readonly"] = false.into();
+    if let Some(v) = volume {
+        let v = v.to_str().unwrap();
+        let mount = serde_json::json!({"destination": v, "type": "bind", "source": v,
+            "options": ["rbind", "rw"]});
+        cfg["mounts"].as_array_mut().unwrap().push(mount);
+    }
     fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
     let name = work.path().file_name().unwrap().to_string_lossy();
     let id = format!("elfroot-trace-{}", name.trim_start_matches('.'));
@@ -214,57 +227,113 @@ fn profile_bundles_are_reproducible_and_say_why_each_path_is_there() {
     assert!(run.run.stderr.contains("line 1"), "{}", run.run.stderr);
 }
 
+/// One of part 7's programs that static discovery leaves short.
+struct Harder {
+    /// The command; `{W}` is a work directory, mounted in the container.
+    argv: &'static [&'static str],
+    stdin: &'static str,
+    /// Writes the inputs into the work directory.
+    setup: fn(&Path),
+    /// What the program writes in the work directory, removed after each run.
+    output: Option<&'static str>,
+}
+
 /// Part 7's programs that static discovery leaves short (a time zone PHP's
-/// configuration names, the program make runs, aspell's language data):
-/// traced once with the very command, bundled with the profile, they run
-/// under runc as on the host; bundled without it, they do not.
+/// configuration names, the program make runs, aspell's language data, git's
+/// templates, the shell and unzip zip -T runs): traced once with the very
+/// command, bundled with the profile, they run under runc as on the host;
+/// bundled without it, they do not.
 #[test]
 fn harder_real_programs_run_under_runc_with_their_profiles() {
     if !need_runc() {
         return;
     }
-    let cases: [(&[&str], &str); 3] = [
-        (
-            &["/usr/bin/php", "-r", r#"echo json_encode([1]), "\n";"#],
-            "",
-        ),
-        (&["/usr/bin/make", "-f", "-"], "all:\n\t@echo made\n"),
-        (&["/usr/bin/aspell", "-a"], "helo\n"),
+    let none = |_: &Path| {};
+    let cases = [
+        Harder {
+            argv: &["/usr/bin/php", "-r", r#"echo json_encode([1]), "\n";"#],
+            stdin: "",
+            setup: none,
+            output: None,
+        },
+        Harder {
+            argv: &["/usr/bin/make", "-f", "-"],
+            stdin: "all:\n\t@echo made\n",
+            setup: none,
+            output: None,
+        },
+        Harder {
+            argv: &["/usr/bin/aspell", "-a"],
+            stdin: "helo\n",
+            setup: none,
+            output: None,
+        },
+        Harder {
+            argv: &["/usr/bin/git", "clone", "{W}/repo", "{W}/clone"],
+            stdin: "",
+            setup: crate::real_programs::repository,
+            output: Some("clone"),
+        },
+        Harder {
+            argv: &["/usr/bin/zip", "-T", "{W}/a.zip"],
+            stdin: "",
+            setup: crate::real_programs::zipped,
+            output: None,
+        },
     ];
     let dir = tempfile::tempdir().unwrap();
-    for (argv, stdin) in cases {
-        if !Path::new(argv[0]).exists() {
-            skip(&format!(
+    for case in &cases {
+        if !Path::new(case.argv[0]).exists() {
+            let why = format!(
                 "{} is not installed (scripts/test.sh installs it)",
-                argv[0]
-            ));
+                case.argv[0]
+            );
+            skip(&why);
             continue;
         }
-        let profile = dir.path().join(argv[0].rsplit('/').next().unwrap());
-        let mut cmd = elfroot_command(["trace", "-o", profile.to_str().unwrap(), "--cwd", "/"]);
-        cmd.env_clear().env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
-        let traced = with_input(cmd.arg("--").args(argv), stdin.as_bytes());
-        let host = run_program(None, argv, &[], stdin.as_bytes());
-        assert_eq!(
-            String::from_utf8_lossy(&traced.stdout),
-            host.0,
-            "{argv:?} traced"
-        );
-        let with = BundleTest::new([argv[0]])
-            .arg("--profile")
-            .arg(&profile)
-            .run()
-            .success();
-        assert_eq!(
-            runc_input(&with.out, argv, &[], stdin.as_bytes()),
-            host,
-            "{argv:?}"
-        );
-        let without = BundleTest::new([argv[0]]).run().success();
-        let plain = runc_input(&without.out, argv, &[], stdin.as_bytes());
-        assert_ne!(
-            plain, host,
-            "{argv:?} runs without its profile: the test proves nothing"
-        );
+        check_harder(case, dir.path());
     }
+}
+
+/// Traces, bundles and runs one [`Harder`] case.
+fn check_harder(case: &Harder, dir: &Path) {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    (case.setup)(w);
+    let argv: Vec<String> = case
+        .argv
+        .iter()
+        .map(|a| a.replace("{W}", w.to_str().unwrap()))
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let stdin = case.stdin.as_bytes();
+    let clean = || {
+        if let Some(o) = case.output {
+            let _ = fs::remove_dir_all(w.join(o));
+        }
+    };
+    let profile = dir.join(argv[0].rsplit('/').next().unwrap());
+    let mut cmd = elfroot_command(["trace", "-o", profile.to_str().unwrap(), "--cwd", "/"]);
+    cmd.env_clear().env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
+    let traced = with_input(cmd.arg("--").args(&argv), stdin);
+    clean();
+    let host = run_program(None, &argv, &[], stdin);
+    clean();
+    let shown = String::from_utf8_lossy(&traced.stdout);
+    assert_eq!(shown, host.0, "{argv:?} traced");
+    let with = BundleTest::new([argv[0]])
+        .arg("--profile")
+        .arg(&profile)
+        .run()
+        .success();
+    let bundled = runc_input(&with.out, &argv, &[], stdin, Some(w));
+    clean();
+    assert_eq!(bundled, host, "{argv:?}");
+    let without = BundleTest::new([argv[0]]).run().success();
+    let plain = runc_input(&without.out, &argv, &[], stdin, Some(w));
+    clean();
+    assert_ne!(
+        plain, host,
+        "{argv:?} runs without its profile: the test proves nothing"
+    );
 }
