@@ -11,7 +11,8 @@
 //! file /usr/share/terminfo/x/xterm-256color
 //! ```
 //!
-//! One `KIND PATH` per line, sorted by path (bytewise), one line per path.
+//! One `KIND PATH` per line, one line per path, sorted by path component by
+//! component (what a directory holds right after it).
 //! KIND is `file` (opened, stat'ed or mapped), `exec` (executed, or the
 //! interpreter of something executed), `dir` (a directory: listed, opened or
 //! stat'ed) or `link` (a symbolic link; its target has a line of its own).
