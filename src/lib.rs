@@ -1,5 +1,6 @@
 //! elfroot: what an ELF file needs to start, computed the way glibc's ld.so
-//! and musl's loader would, without executing anything.
+//! and musl's loader would, without executing anything (but for [`trace`],
+//! which runs the command it is given, on purpose).
 //!
 //! Data flows one way, each stage using only those before it:
 //!

@@ -178,3 +178,35 @@ fn interpreters(files: &Files, real: &Path) -> Vec<(PathBuf, bool)> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::root::Root;
+
+    #[test]
+    fn dot_dot_is_taken_after_the_links_as_the_kernel_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("usr/lib/x")).unwrap();
+        std::fs::create_dir_all(dir.path().join("usr/share")).unwrap();
+        std::os::unix::fs::symlink("usr/lib/x", dir.path().join("lx")).unwrap();
+        let files = Files::new(Root::open(dir.path()).unwrap());
+        let n = |p: &str| normalise(&files, Path::new(p)).unwrap();
+        // /lx is /usr/lib/x: its parent is /usr/lib, not /.
+        assert_eq!(n("/lx/../share"), Path::new("/usr/lib/share"));
+        assert_eq!(n("/usr/./share//a/"), Path::new("/usr/share/a"));
+        assert_eq!(n("/../../usr"), Path::new("/usr"));
+        assert_eq!(normalise(&files, Path::new("/absent/../usr")), None);
+    }
+
+    #[test]
+    fn only_paths_outside_the_kernel_file_systems_are_kept() {
+        for (path, out) in [
+            ("/proc/self/maps", true),
+            ("/dev", true),
+            ("/devices", false),
+        ] {
+            assert_eq!(left_out(Path::new(path)), out, "{path}");
+        }
+    }
+}

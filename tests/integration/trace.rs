@@ -294,6 +294,14 @@ fn a_killed_command_still_leaves_its_profile_and_append_merges() {
         .collect();
     assert_eq!(commands.len(), 2, "{text}");
 
+    // The profile itself is never in it, even when the command reads it.
+    let shown = profile.to_str().unwrap();
+    let (run, e) = trace(&profile, &["--append"], &["/bin/cat", shown]);
+    assert_eq!(run.stdout, text, "{}", run.stderr);
+    assert!(!e.contains_key(shown), "{e:?}");
+    assert!(e.contains_key(&ps.s("data/late")), "appended to: {e:?}");
+    let text = fs::read_to_string(&profile).unwrap();
+
     let run = elfroot(&[
         "trace",
         "-o",
