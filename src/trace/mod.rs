@@ -4,11 +4,14 @@
 //! stat'ed, listed or read as links, and writes them as a [`Profile`] that
 //! `elfroot bundle --profile` adds to a bundle.
 //!
-//! [`spawn`] starts the command (stopped before its exec, with a seccomp
-//! filter from [`filter`] so that only path calls stop), [`tracer`] runs the
-//! ptrace loop, [`record`] turns what it saw into entries once the command
+//! `spawn` starts the command (stopped before its exec, with a seccomp
+//! filter from `filter` so that only path calls stop), `tracer` runs the
+//! ptrace loop, `record` turns what it saw into entries once the command
 //! has ended, and [`profile`] owns the file format. Nothing is written
 //! before the command ends; the profile then appears whole (atomic write).
+//! On hosts other than x86_64, [`run`] refuses (reading profiles still works).
+
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_imports))]
 
 #[cfg(target_arch = "x86_64")]
 mod filter;
