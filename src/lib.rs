@@ -39,6 +39,7 @@ pub mod packages;
 pub mod profile;
 pub mod report;
 pub mod root;
+pub mod script;
 pub mod search;
 #[doc(hidden)]
 pub mod testing;

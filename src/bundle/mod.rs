@@ -14,7 +14,6 @@ mod profiled;
 mod relevance;
 mod run;
 mod runtime;
-pub mod script;
 mod users;
 
 use std::path::{Path, PathBuf};

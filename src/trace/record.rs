@@ -164,7 +164,7 @@ fn interpreters(files: &Files, real: &Path) -> Vec<(PathBuf, bool)> {
         return Vec::new();
     };
     if head.starts_with(b"#!") {
-        return match crate::bundle::script::interpreter(real, &head) {
+        return match crate::script::interpreter(real, &head) {
             Ok(Some(i)) if i.starts_with('/') => vec![(PathBuf::from(i), true)],
             _ => Vec::new(),
         };
