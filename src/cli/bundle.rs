@@ -38,9 +38,14 @@ pub struct BundleArgs {
     /// Path of the (single) input inside the bundle.
     #[arg(long, value_name = "PATH")]
     dest: Option<String>,
-    /// Take files from this root file system instead of the host's.
+    /// Take files from this root file system instead of the host's: a directory, a layer
+    /// tarball, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
+    /// The platform to take from a multi-platform --root or --base image (default: this
+    /// machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = oci::Platform::parse)]
+    platform: Option<oci::Platform>,
     /// Extra LD_LIBRARY_PATH directories, colon separated.
     #[arg(long, value_name = "PATHS")]
     library_path: Option<String>,
@@ -237,6 +242,7 @@ impl BundleArgs {
         Ok(BundleConfig {
             root: RootConfig {
                 layers: vec![self.root.clone()],
+                platform: self.platform.clone(),
                 library_path: self
                     .library_path
                     .as_deref()

@@ -14,8 +14,10 @@
 //! image config, `write` and `read` the two directions, `store` the files
 //! of a layout directory or archive.
 
+mod choose;
 mod config;
 mod digest;
+mod docker;
 mod platform;
 mod read;
 mod spec;
@@ -27,8 +29,11 @@ use crate::archive::{Format, Output};
 pub use config::{DEFAULT_PATH, RunConfig, parse_command};
 pub use digest::{Algorithm, Digest};
 pub use platform::Platform;
-pub use read::{Image, is_image_spec, open_image, open_path};
-pub use spec::Descriptor;
+pub use read::{
+    Image, ImageKind, image_platforms, is_image_spec, open_image, open_image_for, open_path,
+    open_path_for,
+};
+pub use spec::{BASE_DIGEST, BASE_NAME, Descriptor};
 pub use write::{Compression, DEFAULT_TAG, ImageOptions, Written, write};
 
 /// What `elfroot bundle` writes: a root file system, or an image.

@@ -17,7 +17,7 @@ use super::platform::Platform;
 use super::read::Image;
 use super::spec::{
     self, Descriptor, LAYOUT_VERSION, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_LAYER_GZIP,
-    MEDIA_LAYER_ZSTD, MEDIA_MANIFEST, REF_NAME,
+    MEDIA_LAYER_ZSTD, MEDIA_MANIFEST, REF_NAME, to_json,
 };
 use crate::archive::{self, Entry, Format, WriteOptions, compress};
 use crate::error::{Error, Result};
@@ -261,12 +261,6 @@ impl Layout {
             config_digest,
         })
     }
-}
-
-/// Compact JSON, the same bytes for the same value (object keys sorted).
-fn to_json(v: &Value) -> Vec<u8> {
-    // Serialising a `Value` to memory cannot fail.
-    serde_json::to_vec(v).unwrap_or_default()
 }
 
 fn blob_entry(d: &Digest) -> String {
