@@ -3,6 +3,7 @@
 mod util;
 
 mod bundle;
+mod docker;
 mod doctor;
 mod errors;
 mod examples;
