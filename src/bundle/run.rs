@@ -346,6 +346,14 @@ fn image_options(
         BundleFormat::DockerArchive => oci::Compression::None,
         _ => oci::Compression::Gzip,
     };
+    // What the image was made from, as `docker buildx` records a FROM.
+    let mut annotations = std::collections::BTreeMap::new();
+    if let Some(base) = &planned.base {
+        annotations.insert(oci::BASE_DIGEST.to_string(), base.base_digest());
+        if let Some(name) = base.name() {
+            annotations.insert(oci::BASE_NAME.to_string(), name.to_string());
+        }
+    }
     oci::ImageOptions {
         archive: format == BundleFormat::OciArchive,
         compression: config.image.compression.unwrap_or(compression),
@@ -357,6 +365,6 @@ fn image_options(
         tag: config.image.tag.clone(),
         created_by: format!("elfroot bundle {}", in_bundle.join(" ")),
         base: planned.base,
-        annotations: Default::default(),
+        annotations,
     }
 }

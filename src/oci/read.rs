@@ -216,9 +216,9 @@ pub fn open_path_for(spec: &str, platform: Option<&Platform>) -> Result<Image> {
 }
 
 /// The platforms the image `spec` (as [`open_path`] takes it) holds: those
-/// of its index, or its config's.
+/// of its index, or its config's (a docker-archive image has one).
 pub fn image_platforms(spec: &str) -> Result<Vec<Platform>> {
-    let (_, rest) = parse_spec(spec).unwrap_or((ImageKind::Layout, spec));
+    let (kind, rest) = parse_spec(spec).unwrap_or((ImageKind::Layout, spec));
     let (path, tag) = split_reference(rest, spec)?;
     let path = Path::new(path);
     let store = if path.is_file() {
@@ -226,7 +226,7 @@ pub fn image_platforms(spec: &str) -> Result<Vec<Platform>> {
     } else {
         Store::dir(path)?
     };
-    if !store.has("index.json")? {
+    if kind == ImageKind::DockerArchive || !store.has("index.json")? {
         return Ok(open_path(spec)?.platform().into_iter().collect());
     }
     store.check_layout()?;

@@ -234,6 +234,27 @@ fn skopeo_docker_archives_and_the_docker_25_form_read_back() {
         list(&spec, &["/usr/bin/bash"]),
         list(&format!("oci:{}", layout.out.display()), &["/usr/bin/bash"])
     );
+    // As a base: its layer under the new one, and named in the annotations
+    // (a legacy archive has no manifest: its digest is the image ID).
+    let (top, _) = image(
+        BundleTest::new(["/usr/bin/true"])
+            .args(["--format", "oci", "--tag", "t", "--base"])
+            .arg(&legacy),
+    );
+    let top = elfroot::oci::open_image(&format!("oci:{}:t", top.out.display())).unwrap();
+    let annotations = &top.manifest()["annotations"];
+    assert_eq!(
+        annotations[elfroot::oci::BASE_NAME],
+        "docker.io/example/bash:2"
+    );
+    assert_eq!(
+        annotations[elfroot::oci::BASE_DIGEST],
+        json!(from_oci.config_digest())
+    );
+    let root = elfroot::Root::layers(top.layer_paths()).unwrap();
+    for p in ["/usr/bin/bash", "/usr/bin/true"] {
+        assert!(root.resolve_file(Path::new(p)).unwrap().is_some(), "{p}");
+    }
 
     // Docker 25+ (`docker save` with the containerd store) writes an OCI
     // layout plus manifest.json naming its blobs. No tool here writes that
