@@ -166,8 +166,8 @@ fn plan_root(
             want.display()
         )));
     }
+    // A multi-platform base gives its image for the bundle's platform.
     let base = match &config.image.base {
-        Some(b) if config.image.platform_roots.is_empty() => Some(oci::open_path(b)?),
         Some(b) => Some(oci::open_path_for(b, Some(&platform))?),
         None => None,
     };
