@@ -487,17 +487,10 @@ type Case = (
     &'static str,
 );
 
-#[test]
-fn hostile_docker_archives_are_one_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    // A real layer and config to start from.
-    let layer_tar = dir.path().join("layer.tar");
-    BundleTest::new(["/usr/bin/true"])
-        .output(&layer_tar)
-        .run()
-        .success();
-    let layer = fs::read(&layer_tar).unwrap();
-    let diff_id = elfroot::oci::Digest::sha256(&layer).to_string();
+/// Archives around a real layer: one fine, the others each hostile or
+/// damaged in one way.
+fn hostile_cases(layer: &[u8]) -> Vec<Case> {
+    let diff_id = elfroot::oci::Digest::sha256(layer).to_string();
     let config = |diff_id: &str| {
         let c = json!({"architecture": "amd64", "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
@@ -505,13 +498,13 @@ fn hostile_docker_archives_are_one_clear_error() {
     };
     let entry = |config: &str, layer: &str| json!([{"Config": config, "RepoTags": ["h:1"], "Layers": [layer]}]);
     let good = config(&diff_id);
-    let cases: Vec<Case> = vec![
+    vec![
         (
             "fine",
             entry("c.json", "l/layer.tar"),
             vec![
                 ("c.json", Member::Data(good.clone())),
-                ("l/layer.tar", Member::Data(layer.clone())),
+                ("l/layer.tar", Member::Data(layer.to_vec())),
             ],
             "",
         ),
@@ -524,7 +517,7 @@ fn hostile_docker_archives_are_one_clear_error() {
         (
             "absolute",
             entry("/etc/passwd", "l/layer.tar"),
-            vec![("l/layer.tar", Member::Data(layer.clone()))],
+            vec![("l/layer.tar", Member::Data(layer.to_vec()))],
             "not a file inside the archive",
         ),
         (
@@ -541,7 +534,7 @@ fn hostile_docker_archives_are_one_clear_error() {
             entry("c.json", "l/layer.tar"),
             vec![
                 ("c.json", Member::Link("/etc/passwd")),
-                ("l/layer.tar", Member::Data(layer.clone())),
+                ("l/layer.tar", Member::Data(layer.to_vec())),
             ],
             "outside the archive",
         ),
@@ -553,7 +546,7 @@ fn hostile_docker_archives_are_one_clear_error() {
                     "c.json",
                     Member::Data(config(&elfroot::oci::Digest::sha256(b"other").to_string())),
                 ),
-                ("l/layer.tar", Member::Data(layer.clone())),
+                ("l/layer.tar", Member::Data(layer.to_vec())),
             ],
             "rootfs.diff_ids[0]",
         ),
@@ -569,8 +562,20 @@ fn hostile_docker_archives_are_one_clear_error() {
             vec![],
             "bad docker-archive manifest",
         ),
-    ];
-    for (name, manifest, members, want) in cases {
+    ]
+}
+
+#[test]
+fn hostile_docker_archives_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real layer and config to start from.
+    let layer_tar = dir.path().join("layer.tar");
+    BundleTest::new(["/usr/bin/true"])
+        .output(&layer_tar)
+        .run()
+        .success();
+    let layer = fs::read(&layer_tar).unwrap();
+    for (name, manifest, members, want) in hostile_cases(&layer) {
         let file: PathBuf = dir.path().join(format!("{name}.tar"));
         hostile_archive(&file, &manifest, &members);
         let spec = format!("docker-archive:{}", file.display());
