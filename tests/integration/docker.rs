@@ -135,6 +135,33 @@ fn a_docker_archive_loads_into_podman_and_runs_as_on_the_host() {
 }
 
 #[test]
+fn compressed_docker_archive_layers_read_and_load_too() {
+    let (plain, id) = image(BundleTest::new(["/usr/bin/ls"]).named("plain.docker.tar"));
+    let (gz, gz_id) = image(
+        BundleTest::new(["/usr/bin/ls"])
+            .named("gz.docker.tar")
+            .args(["--compress", "gzip", "--tag", "gz:1", "--cmd=--version"]),
+    );
+    assert!(fs::metadata(&gz.out).unwrap().len() < fs::metadata(&plain.out).unwrap().len());
+    // The config names the uncompressed layer: --cmd aside, the same image.
+    let img = elfroot::oci::open_image(&format!("docker-archive:{}", gz.out.display())).unwrap();
+    assert_eq!(img.config_digest(), gz_id);
+    assert_ne!(gz_id, id);
+    let plain =
+        elfroot::oci::open_image(&format!("docker-archive:{}", plain.out.display())).unwrap();
+    assert_eq!(img.config()["rootfs"], plain.config()["rootfs"]);
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    run_ok(podman.cmd().arg("load").arg("-i").arg(&gz.out));
+    let Some((stdout, code)) = podman.run("gz:1") else {
+        return;
+    };
+    let host = on_host(&["/usr/bin/ls", "--version"]);
+    assert_eq!((stdout, code), (host.0, host.2));
+}
+
+#[test]
 fn what_podman_save_writes_reads_back() {
     let Some(podman) = Podman::new() else {
         return;
