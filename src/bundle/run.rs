@@ -211,9 +211,11 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
                     .into(),
             ));
         }
-        if config.depfile.is_some() {
+        if config.depfile.is_some() || config.json {
             return Err(Error::Usage(
-                "a depfile names one root's files; write it without platform roots".into(),
+                "the depfile and the JSON manifest describe one root's bundle; write them \
+                 without platform roots"
+                    .into(),
             ));
         }
     }

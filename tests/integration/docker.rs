@@ -458,6 +458,17 @@ fn platform_roots_are_refused_where_they_cannot_go() {
     );
     let line = on("tar", "linux/arm64=/");
     assert!(line.contains("need --format oci"), "{line}");
+    let line = BundleTest::new(["/usr/bin/ls"])
+        .args([
+            "--format",
+            "oci",
+            "--platform-root",
+            "linux/arm64=/",
+            "--json",
+        ])
+        .run()
+        .error_line();
+    assert!(line.contains("describe one root's bundle"), "{line}");
     // A root declared for arm64 that holds amd64 files.
     let line = on("oci", "linux/arm64=/");
     assert!(line.contains("for linux/amd64, not linux/arm64"), "{line}");
