@@ -9,7 +9,8 @@
 //! 25 and later put an OCI image layout in the same tar, manifest.json
 //! naming its blobs: the image is then read through the layout's own
 //! index and manifest (every blob checked against its descriptor), the one
-//! whose config is the config manifest.json names.
+//! whose config is the config manifest.json names; when none is, the files
+//! manifest.json names are read as in the legacy form.
 //!
 //! manifest.json is hostile input: a name in it that is not a plain path
 //! inside the archive is refused, and symbolic links between members (which
@@ -79,10 +80,13 @@ pub(super) fn open(
     let (entry, name) = choose_entry(&entries, reference)
         .map_err(|reason| Error::Usage(format!("{}: {reason}", path.display())))?;
     let config = member_name(&store, &entry.config)?;
-    let mut image = if store.has("oci-layout")? && store.has("index.json")? {
-        oci_form(store, path, &config, platform)?
-    } else {
-        legacy(store, path, &config, &entry.layers, platform)?
+    let oci = match store.has("oci-layout")? && store.has("index.json")? {
+        true => oci_manifest(&store, &config)?,
+        false => None,
+    };
+    let mut image = match oci {
+        Some(d) => read::from_manifest(store, path, &d, platform)?,
+        None => legacy(store, path, &config, &entry.layers, platform)?,
     };
     image.kind = ImageKind::DockerArchive;
     image.tag = reference.map(str::to_string);
@@ -186,20 +190,13 @@ fn named_digest(name: &str) -> Option<Digest> {
     Digest::parse(&format!("sha256:{hex}")).ok()
 }
 
-/// The Docker 25+ form: the manifest of the layout whose config is the one
-/// manifest.json names, read as any OCI image.
-fn oci_form(
-    store: Store,
-    path: &Path,
-    config_name: &str,
-    platform: Option<&Platform>,
-) -> Result<Image> {
-    let want = named_digest(config_name).ok_or_else(|| {
-        store.bad(
-            "manifest.json",
-            &format!("names the config {config_name:?}, not a blob of the layout"),
-        )
-    })?;
+/// In the Docker 25+ form, the manifest of the layout whose config is the
+/// one manifest.json names (None: none is, and the files manifest.json
+/// names are read as in the legacy form).
+fn oci_manifest(store: &Store, config_name: &str) -> Result<Option<Descriptor>> {
+    let Some(want) = named_digest(config_name) else {
+        return Ok(None);
+    };
     let index = store.read_json("index.json")?;
     let mut queue =
         descriptors(&index, "manifests").map_err(|reason| store.bad("index.json", &reason))?;
@@ -225,13 +222,10 @@ fn oci_form(
         let manifest = store.read_json_blob(&d, &digest, "manifest")?;
         let config = manifest.pointer("/config/digest").and_then(Value::as_str);
         if config == Some(want.to_string().as_str()) {
-            return read::from_manifest(store, path, &d, platform);
+            return Ok(Some(d));
         }
     }
-    Err(store.bad(
-        "manifest.json",
-        &format!("names the config {want}, which no manifest of index.json has"),
-    ))
+    Ok(None)
 }
 
 /// The legacy form: the config and layer files manifest.json names, each

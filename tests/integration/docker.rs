@@ -316,6 +316,26 @@ fn skopeo_docker_archives_and_the_docker_25_form_read_back() {
         list(&spec, &["/usr/bin/bash"]),
         list(&format!("oci:{}", layout.out.display()), &["/usr/bin/bash"])
     );
+
+    // An index without that image: manifest.json's files are read as in
+    // the legacy form (gzip layers named by digest, checked both ways).
+    fs::write(
+        oci.join("index.json"),
+        r#"{"schemaVersion":2,"manifests":[]}"#,
+    )
+    .unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&oci)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+    );
+    let img = elfroot::oci::open_image(&spec).unwrap();
+    assert_eq!(img.config(), from_oci.config());
+    assert_eq!(img.base_digest(), from_oci.config_digest());
+    assert_eq!(img.layers(), from_oci.layers());
 }
 
 /// Turns the layout at `dir` (one image, from `img`) into what `docker save`
