@@ -4,6 +4,7 @@ mod util;
 
 mod bundle;
 mod docker;
+mod docker_read;
 mod doctor;
 mod errors;
 mod examples;
@@ -18,5 +19,6 @@ mod oci;
 mod outputs;
 mod packages;
 mod paths;
+mod platforms;
 mod real_programs;
 mod runtime_files;
