@@ -44,8 +44,12 @@ pub(super) fn candidates(
             .cloned()
     });
     let chosen = match tagged.as_slice() {
-        [one] => one.clone(),
-        many => return Ok((Candidates::Platforms(many.to_vec()), name)),
+        many @ [_, _, ..] if many.iter().all(|d| d.platform.is_some()) => {
+            return Ok((Candidates::Platforms(many.to_vec()), name));
+        }
+        // One manifest, or the same tag given twice: the first, as skopeo takes it.
+        [first, ..] => first.clone(),
+        [] => return Err(usage("the layout holds no image".into())),
     };
     if !chosen.is_index() {
         return Ok((Candidates::One(chosen), name));

@@ -2,12 +2,12 @@
 //! and checked against their descriptors.
 //!
 //! An archive is indexed once (the offset and size of each member, nothing
-//! extracted); members are then read in place with positioned reads, and
-//! only the layer blobs asked for are copied out.
+//! extracted; a compressed one is decompressed to a temporary file first);
+//! members are read in place, and only the layers asked for are copied out.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::digest::{Digest, Hasher, HashingReader};
 use super::spec::Descriptor;
+use crate::archive::compress;
 use crate::error::{Error, Result};
 
 /// The largest JSON document (index, manifest, config) read into memory.
@@ -24,8 +25,7 @@ const MAX_JSON: u64 = 16 << 20;
 /// 128): more is refused rather than read.
 pub(crate) const MAX_LAYERS: usize = 256;
 
-/// The most members an image archive may have: a few per layer and image
-/// is what real ones hold; more is refused rather than indexed.
+/// The most members an image archive may have (real ones hold a few per layer).
 const MAX_MEMBERS: usize = 100_000;
 
 /// How many symbolic links in a row a member name may go through.
@@ -39,8 +39,7 @@ pub(crate) enum Store {
         file: File,
         /// Regular members by normalised path: (content offset, size).
         members: HashMap<String, (u64, u64)>,
-        /// Symbolic links among the members (`docker save` links a layer it
-        /// already wrote): name to target, as written.
+        /// Symbolic links between members (`docker save` links a layer it wrote).
         links: HashMap<String, String>,
     },
 }
@@ -73,17 +72,21 @@ impl Store {
         let mut file = File::open(path).map_err(io_err)?;
         let mut magic = [0u8; 4];
         let n = file.read_at(&mut magic, 0).map_err(io_err)?;
-        if magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n] == [0x28, 0xb5, 0x2f, 0xfd] {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                reason: "compressed; an image archive is a plain tar file (decompress it first)"
-                    .into(),
-            });
-        }
         let bad = |e: io::Error| Error::Config {
             path: path.to_path_buf(),
             reason: format!("not a readable tar archive: {e}"),
         };
+        let kind = compress::Compression::sniff(&magic[..n]);
+        if kind != compress::Compression::None {
+            // `docker load` takes `docker save | gzip`: such an archive is
+            // read from a decompressed copy that goes when the store does.
+            let mut plain = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            compress::decoder(kind, io::BufReader::new(&file))
+                .and_then(|mut d| io::copy(&mut d, &mut plain))
+                .and_then(|_| plain.seek(io::SeekFrom::Start(0)))
+                .map_err(bad)?;
+            file = plain;
+        }
         let mut members = HashMap::new();
         let mut hard = Vec::new();
         let mut links = HashMap::new();
@@ -431,19 +434,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn member_names_are_normalised() {
+    fn member_names_are_normalised_and_links_stay_inside() {
         assert_eq!(normalise(Path::new("./index.json")), "index.json");
         assert_eq!(normalise(Path::new("/blobs/sha256/")), "blobs/sha256");
-    }
-
-    #[test]
-    fn links_stay_inside_the_archive() {
         assert_eq!(
             inside_archive("b/layer.tar", "../a/layer.tar").as_deref(),
             Some("a/layer.tar")
         );
         assert_eq!(inside_archive("x", "./y").as_deref(), Some("y"));
-        assert_eq!(inside_archive("b/layer.tar", "../../etc/passwd"), None);
-        assert_eq!(inside_archive("b/layer.tar", "/etc/passwd"), None);
+        for outside in ["../../etc/passwd", "/etc/passwd"] {
+            assert_eq!(inside_archive("b/layer.tar", outside), None);
+        }
     }
 }
