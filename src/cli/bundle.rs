@@ -43,8 +43,8 @@ pub struct BundleArgs {
     /// tarball, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
-    /// The platform to take from a multi-platform --root or --base image (default: this
-    /// machine's).
+    /// The platform to take from a multi-platform --root image (default: this machine's; a
+    /// multi-platform --base gives its image for the bundle's platform).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = oci::Platform::parse)]
     platform: Option<oci::Platform>,
     /// Extra LD_LIBRARY_PATH directories, colon separated.
