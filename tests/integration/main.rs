@@ -3,6 +3,8 @@
 mod util;
 
 mod bundle;
+mod docker;
+mod docker_read;
 mod doctor;
 mod errors;
 mod examples;
@@ -17,6 +19,7 @@ mod oci;
 mod outputs;
 mod packages;
 mod paths;
+mod platforms;
 mod real_programs;
 mod runtime_files;
 mod trace;
