@@ -9,6 +9,8 @@
 #   doctor  elfroot doctor vs ldd -r                  (placeholder: not yet implemented)
 #   slim    elfroot slim of the fat Debian image (scripts/make-debian-image.sh, built into
 #           target/debian-image when missing, as root) vs tar -x of its layers
+#   trace   elfroot trace vs strace -f -e trace=%file vs untraced, for python3 imports
+#           and a git clone of a local repository (needs strace, git)
 #
 # Environment:
 #   ELFROOT          elfroot binary to benchmark. If unset, the script runs
@@ -42,7 +44,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(list bundle doctor slim)
+SECTIONS=(list bundle doctor slim trace)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
@@ -518,6 +520,67 @@ section_slim() {
     print_table tar-x slim-python slim-pipeline slim-ls
     target_line slim-python tar-x "> 1 (well under unpacking)"
     target_line slim-ls tar-x "> 1"
+}
+
+# ---------------------------------------------------------------------------
+# Section: trace
+# The cost of `elfroot trace` (ptrace, stopping only on path calls through a
+# seccomp filter) against running untraced and against strace recording the
+# same calls, on two workloads: python3 importing json, ssl and sqlite3, and
+# `git clone` of a local repository over file:// (git forks upload-pack and
+# index-pack). The clone target is removed by the same bash in every row.
+# ---------------------------------------------------------------------------
+trace_rows() {  # trace_rows TAG CMD...: untraced, elfroot trace and strace rows for CMD
+    local tag=$1; shift
+    R_MODE[$tag]="untraced: $*"
+    time_cmd "$tag" "$@"
+    R_MODE[$tag-trace]="elfroot trace -o PROFILE -- CMD"
+    time_cmd "$tag-trace" "$ELFROOT" trace -o "$WORK/$tag.profile" -- "$@"
+    if [ "${R_RC[$tag-trace]}" -ne 0 ]; then EXIT_STATUS=1; fi
+    if command -v strace > /dev/null; then
+        R_MODE[$tag-strace]="strace -f -e trace=%file -o /dev/null CMD"
+        time_cmd "$tag-strace" strace -f -e trace=%file -o /dev/null "$@"
+    else
+        skip_row "$tag-strace" "strace not installed (apt-get install strace)"
+    fi
+    print_table "$tag" "$tag-trace" "$tag-strace"
+    printf 'elfroot trace vs untraced: %sx the time (target: <= 2); profile: %d paths\n' \
+        "$(fmt_ratio "${R_US[$tag-trace]}" "${R_US[$tag]}")" \
+        "$(grep -vc '^#' "$WORK/$tag.profile" || true)"
+    target_line "$tag-trace" "$tag-strace" "> 1"
+}
+
+section_trace() {
+    echo "== section: trace =="
+    ensure_elfroot
+    local py=${BENCH_TRACE_PYTHON:-/usr/bin/python3}
+    printf 'versions: %s | %s | %s\n' "$("$py" --version 2>&1)" "$(git --version 2>&1)" \
+        "$(strace -V 2> /dev/null | head -n 1 || echo 'strace: n/a')"
+    echo "runs: median of $RUNS"
+    if [ -x "$py" ]; then
+        trace_rows py "$py" -c 'import json, ssl, sqlite3'
+    else
+        echo "python: skipped ($py missing)"
+    fi
+    if ! command -v git > /dev/null; then
+        echo "git clone: skipped (git missing)"
+        return
+    fi
+    # A fixed repository: 400 files in 20 directories, three commits.
+    local repo="$WORK/repo" i j
+    git init -q "$repo"
+    for (( i = 0; i < 20; i++ )); do
+        mkdir -p "$repo/d$i"
+        for (( j = 0; j < 20; j++ )); do
+            seq "$i" "$((i * j + 200))" > "$repo/d$i/f$j.txt"
+        done
+    done
+    for i in 1 2 3; do
+        echo "$i" >> "$repo/d0/f0.txt"
+        git -C "$repo" add -A
+        git -C "$repo" -c user.name=bench -c user.email=bench@example.invalid commit -qm "c$i"
+    done
+    trace_rows git bash -c 'rm -rf "$2" && git clone -q "$1" "$2"' _ "file://$repo" "$WORK/clone"
 }
 
 # ---------------------------------------------------------------------------

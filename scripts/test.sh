@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs elfroot's whole test suite. Installs what the tests need first (as
 # root, with apt-get): musl-tools (musl programs), qemu-user-static (the arm64
-# root's own loader), runc, umoci and skopeo (running bundles and images),
-# make, and the real programs tests/integration/real_programs.rs bundles;
-# then runs `cargo test`. Extra arguments go to cargo test.
+# root's own loader), runc, umoci, skopeo and podman (running bundles and
+# images, loading and saving docker-archives), make, strace (elfroot trace
+# refused ptrace), and the real programs tests/integration/real_programs.rs
+# bundles; then runs `cargo test`. Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(musl-tools qemu-user-static binutils runc umoci skopeo make tar python3)
+packages=(musl-tools qemu-user-static binutils runc umoci skopeo podman make tar python3 strace)
 # Bundled by real_programs.rs, as a new user would bundle them.
 packages+=(curl git gnupg openssh-client openssl locales imagemagick graphicsmagick file
   ghostscript php-cli ruby gawk gdb openjdk-17-jre-headless aspell aspell-en zip unzip

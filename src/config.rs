@@ -15,9 +15,13 @@ use crate::root::Root;
 /// The root file system to analyse and the search settings that go with it.
 #[derive(Debug, Clone)]
 pub struct RootConfig {
-    /// Layers in order: directories, layer tarballs, `oci:DIR[:TAG]` or
-    /// `oci-archive:FILE[:TAG]`. `/` alone is the host.
+    /// Layers in order: directories, layer tarballs, `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]` or `docker-archive:FILE[:REF]`. `/` alone
+    /// is the host.
     pub layers: Vec<PathBuf>,
+    /// The platform to take from an image index (None: this machine's, or
+    /// the image's only one).
+    pub platform: Option<crate::oci::Platform>,
     /// Extra LD_LIBRARY_PATH directories (searched before the environment's,
     /// which only counts when the root is the host).
     pub library_path: Vec<String>,
@@ -32,6 +36,7 @@ impl RootConfig {
     pub fn host() -> RootConfig {
         RootConfig {
             layers: vec![PathBuf::from("/")],
+            platform: None,
             library_path: Vec::new(),
             cwd: None,
         }
@@ -58,7 +63,7 @@ impl RootConfig {
         for r in &self.layers {
             let spec = r.to_string_lossy();
             if crate::oci::is_image_spec(&spec) {
-                let image = crate::oci::open_image(&spec)?;
+                let image = crate::oci::open_image_for(&spec, self.platform.as_ref())?;
                 layers.extend(image.layer_paths().iter().cloned());
                 images.push(image);
             } else {

@@ -1,5 +1,6 @@
 //! elfroot: what an ELF file needs to start, computed the way glibc's ld.so
-//! and musl's loader would, without executing anything.
+//! and musl's loader would, without executing anything (but for [`trace`],
+//! which runs the command it is given, on purpose).
 //!
 //! Data flows one way, each stage using only those before it:
 //!
@@ -12,7 +13,9 @@
 //! [`bundle`] (a minimal root file system, checked by the doctor) ->
 //! [`output`], [`archive`] and [`oci`] (writers). [`packages`] (which
 //! package of the root's dpkg or apk database owns each file) is a stage
-//! after [`root`] that uses nothing else.
+//! after [`root`] that uses nothing else. [`trace`] (the one command that
+//! runs something: it records what a command opens, as a profile that
+//! [`bundle`] can add) uses [`root`] and [`files`].
 //!
 //! [`config`] settles the root and the environment; [`inspect`],
 //! [`doctor::run`], [`bundle::run`] and [`packages::run`] are the commands,
@@ -36,10 +39,12 @@ pub mod packages;
 pub mod profile;
 pub mod report;
 pub mod root;
+pub mod script;
 pub mod search;
 pub mod slim;
 #[doc(hidden)]
 pub mod testing;
+pub mod trace;
 
 pub use closure::{Analyzer, Closure, Libc, Options};
 pub use error::{Error, Result};

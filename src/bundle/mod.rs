@@ -10,10 +10,10 @@ mod discover;
 pub mod layout;
 mod locale;
 mod planner;
+mod profiled;
 mod relevance;
 mod run;
 mod runtime;
-pub mod script;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +77,8 @@ pub struct BundleOptions {
     pub dlopen: DlopenMode,
     /// Files, directories and globs added as they are.
     pub add: Vec<AddSpec>,
+    /// Profiles written by `elfroot trace`, whose paths are added.
+    pub profiles: Vec<PathBuf>,
 }
 
 impl Default for BundleOptions {
@@ -96,6 +98,7 @@ impl Default for BundleOptions {
             with: Vec::new(),
             dlopen: DlopenMode::Default,
             add: Vec::new(),
+            profiles: Vec::new(),
         }
     }
 }
@@ -123,8 +126,10 @@ pub struct Bundle {
     /// The closures of every ELF file that went in (inputs, extras, added files).
     pub closures: Vec<Closure>,
     /// Host files that went in besides copied files (a given nsswitch.conf,
-    /// passwd or group file).
+    /// passwd or group file, a profile).
     pub extra_sources: Vec<PathBuf>,
+    /// What went in with a doubt (a profile's path the root no longer has).
+    pub warnings: Vec<String>,
 }
 
 /// Plans the bundle of `inputs` (paths inside the analyser's root).
@@ -160,7 +165,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     if opts.with.contains(&Extra::Sh) {
         p.shell()?;
     }
-    let mut extra_sources = Vec::new();
+    let mut extra_sources = opts.profiles.clone();
     if opts.extras {
         extra_sources.extend(p.extras(opts)?);
     }
@@ -174,6 +179,11 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     if opts.tmp && !p.layout.contains("/tmp") {
         p.layout.add_dir("/tmp", 0o1777, "temporary files")?;
     }
+    // After the files elfroot makes, which a profile's copies must not displace.
+    let mut warnings = Vec::new();
+    for file in &opts.profiles {
+        warnings.extend(p.profile(file)?);
+    }
     p.ld_so_cache()?;
     Ok(Bundle {
         layout: p.layout,
@@ -181,6 +191,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         missing: p.missing,
         closures: p.closures,
         extra_sources,
+        warnings,
     })
 }
 

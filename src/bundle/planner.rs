@@ -5,12 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use super::layout::Layout;
-use super::{Missing, parent, script};
+use super::{Missing, parent};
 use crate::closure::{Analyzer, Closure, InterpStatus, Libc};
 use crate::elf::{self, Kind};
 use crate::error::{Error, Result};
 use crate::files::Probe;
 use crate::root::Lookup;
+use crate::script;
 use crate::search::Via;
 
 pub(super) struct Planner<'a> {

@@ -1,9 +1,11 @@
 //! `elfroot bundle` as one call: plan the bundle, decide whether it may be
 //! written (the refusal rule lives here and only here), write it as a root
-//! file system or an OCI image, then the depfile and the JSON manifest.
+//! file system or an image, then the depfile and the JSON manifest. With
+//! platform roots, the same files are planned in each root (each analysed
+//! natively, whatever its architecture) and written as one image index.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Bundle, BundleOptions, plan, verify};
 use crate::archive::{EntryKind, Output, WriteOptions};
@@ -28,6 +30,9 @@ pub struct ImageConfig {
     pub tag: Option<String>,
     /// A base image (layout directory or archive, `[:TAG]`) to put the layer on.
     pub base: Option<String>,
+    /// More roots to bundle the same files from, each for its platform,
+    /// into one image index with the main root's bundle.
+    pub platform_roots: Vec<(oci::Platform, PathBuf)>,
 }
 
 impl ImageConfig {
@@ -37,6 +42,7 @@ impl ImageConfig {
             || self.run != oci::RunConfig::default()
             || self.tag.is_some()
             || self.base.is_some()
+            || !self.platform_roots.is_empty()
     }
 }
 
@@ -70,48 +76,143 @@ pub struct BundleConfig {
 }
 
 /// Plans, checks and writes the bundle. `out` receives the manifest with
-/// `json`, and the manifest digest of an image written to a path. The
+/// `json`, and the manifest digest of an image written to a path (the image
+/// ID for a docker-archive, the index digest for several platforms). The
 /// status is findings when the bundle was refused (nothing written).
 pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
     let format = config
         .format
         .unwrap_or_else(|| BundleFormat::guess(&config.output));
     check(config, format)?;
-    let base = match &config.image.base {
-        Some(b) => Some(oci::open_path(b)?),
-        None => None,
-    };
     let mtime = match config.mtime {
         Some(m) => m,
         None => crate::config::source_date_epoch()?.unwrap_or(0),
     };
-    let (root, options) = config.root.open()?;
-    let inputs: Vec<PathBuf> = config.files.iter().map(|f| root.absolute(f)).collect();
-    let analyzer = Analyzer::new(Files::new(root), options);
-    let mut plan = plan(&analyzer, &inputs, &config.options)?;
-    let _staging = stage(&mut plan, analyzer.files().root(), &config.output)?;
     let mut outcome = Outcome::new(Status::Clean);
+    let mut plans = Vec::new();
+    for (root, declared) in roots(config) {
+        plans.push(plan_root(&root, declared.as_ref(), config, &mut outcome)?);
+    }
+    let refused = plans.iter().any(|p| p.refused);
+    if refused {
+        outcome.status = Status::Findings;
+        outcome.problem(format!(
+            "nothing written to {}: the bundle would not start",
+            config.output
+        ));
+    }
+    if config.json {
+        let shown = PathBuf::from(config.output.to_string());
+        output::manifest::write(&plans[0].plan, &shown, format.as_str(), !refused, out)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
+    }
+    if !refused {
+        let summary = write(plans, config, format, mtime, out)?;
+        outcome.note(summary);
+    }
+    Ok(outcome)
+}
+
+/// A bundle planned in one root.
+struct Planned {
+    plan: Bundle,
+    platform: oci::Platform,
+    base: Option<oci::Image>,
+    refused: bool,
+    /// The files taken out of a root of layers (see [`stage`]).
+    _staging: Option<crate::archive::Temp>,
+}
+
+/// The roots to bundle from: the main one, then each platform root with
+/// the platform it was declared for.
+fn roots(config: &BundleConfig) -> Vec<(RootConfig, Option<oci::Platform>)> {
+    let mut roots = vec![(config.root.clone(), None)];
+    for (platform, dir) in &config.image.platform_roots {
+        let root = RootConfig {
+            layers: vec![dir.clone()],
+            platform: Some(platform.clone()),
+            ..config.root.clone()
+        };
+        roots.push((root, Some(platform.clone())));
+    }
+    roots
+}
+
+/// Plans the bundle in `root`, reporting what is missing and why it would
+/// not start; a root declared for a platform must hold files for it.
+fn plan_root(
+    root: &RootConfig,
+    declared: Option<&oci::Platform>,
+    config: &BundleConfig,
+    outcome: &mut Outcome,
+) -> Result<Planned> {
+    let (fs, options) = root.open()?;
+    let inputs: Vec<PathBuf> = config.files.iter().map(|f| fs.absolute(f)).collect();
+    let analyzer = Analyzer::new(Files::new(fs), options);
+    let mut plan = plan(&analyzer, &inputs, &config.options)?;
+    let staging = stage(&mut plan, analyzer.files().root(), &config.output)?;
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
     }
+    for w in &plan.warnings {
+        outcome.warning(w.clone());
+    }
+    let platform = plan
+        .closures
+        .first()
+        .and_then(|c| c.objects.first())
+        .map_or_else(oci::Platform::host, |o| oci::Platform::of(&o.elf));
+    if let Some(want) = declared
+        && !want.matches(&platform.to_json())
+    {
+        return Err(Error::Usage(format!(
+            "{}: the files there are for {}, not {}",
+            root.display(),
+            platform.display(),
+            want.display()
+        )));
+    }
+    // A multi-platform base gives its image for the bundle's platform.
+    let base = match &config.image.base {
+        Some(b) => Some(oci::open_path_for(b, Some(&platform))?),
+        None => None,
+    };
     let base_layers: Vec<PathBuf> = base
         .as_ref()
         .map(|b| b.layer_paths().to_vec())
         .unwrap_or_default();
     let allow = (config.allow_missing, config.allow_broken);
-    let what = format!("{}: the bundle", config.output);
-    let refused = judge(&plan, allow, &base_layers, &what, &mut outcome)?;
-    if !refused {
-        let summary = write(&plan, config, format, mtime, base, out)?;
-        outcome.note(summary);
+    let refused = judge(&plan, allow, &base_layers, outcome)?;
+    Ok(Planned {
+        plan,
+        platform,
+        base,
+        refused,
+        _staging: staging,
+    })
+}
+
+/// Reports what is missing and, when the planned bundle must not be
+/// written ([`refusal`]), why; true when it is refused.
+pub(crate) fn judge(
+    plan: &Bundle,
+    allow: (bool, bool),
+    base: &[PathBuf],
+    outcome: &mut Outcome,
+) -> Result<bool> {
+    for m in &plan.missing {
+        outcome.problem(format!(
+            "{}: {} (needed by {})",
+            m.name, m.status, m.needed_by
+        ));
     }
-    if config.json {
-        let shown = PathBuf::from(config.output.to_string());
-        output::manifest::write(&plan, &shown, format.as_str(), !refused, out)
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
+    let refusal = refusal(plan, allow, base)?;
+    let refused = refusal.is_some();
+    for r in refusal.unwrap_or_default() {
+        outcome.problem(r);
     }
-    Ok(outcome)
+    Ok(refused)
 }
 
 /// Takes the files a bundle from a root of layers copies out of the layers
@@ -143,39 +244,28 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
             format.as_str()
         )));
     }
+    if !config.image.platform_roots.is_empty() {
+        if format == BundleFormat::DockerArchive {
+            return Err(Error::Usage(
+                "a docker-archive holds one platform; bundles for several platforms go into \
+                 an OCI image index (format oci or oci-archive)"
+                    .into(),
+            ));
+        }
+        if config.depfile.is_some() || config.json {
+            return Err(Error::Usage(
+                "the depfile and the JSON manifest describe one root's bundle; write them \
+                 without platform roots"
+                    .into(),
+            ));
+        }
+    }
     if config.json && config.output == Output::Stdout {
         return Err(Error::Usage(
             "the JSON manifest and the bundle cannot both go to standard output".into(),
         ));
     }
     Ok(())
-}
-
-/// Reports what is missing and, when the planned bundle must not be
-/// written ([`refusal`]), why, ending with "nothing written to `what`
-/// would not start"; true when it is refused (the status is then findings).
-pub(crate) fn judge(
-    plan: &Bundle,
-    allow: (bool, bool),
-    base: &[PathBuf],
-    what: &str,
-    outcome: &mut Outcome,
-) -> Result<bool> {
-    for m in &plan.missing {
-        outcome.problem(format!(
-            "{}: {} (needed by {})",
-            m.name, m.status, m.needed_by
-        ));
-    }
-    let Some(reasons) = refusal(plan, allow, base)? else {
-        return Ok(false);
-    };
-    for r in reasons {
-        outcome.problem(r);
-    }
-    outcome.status = Status::Findings;
-    outcome.problem(format!("nothing written to {what} would not start"));
-    Ok(true)
 }
 
 /// Whether the planned bundle must not be written: `None` to write it,
@@ -213,45 +303,50 @@ fn refusal(
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// Writes the bundle, then the depfile; returns the summary line.
+/// Writes the bundle (one image per platform, or one root file system),
+/// then the depfile; returns the summary line.
 fn write(
-    plan: &Bundle,
+    plans: Vec<Planned>,
     config: &BundleConfig,
     format: BundleFormat,
     mtime: u64,
-    base: Option<oci::Image>,
     out: &mut dyn Write,
 ) -> Result<String> {
-    let entries = plan.layout.entries();
     let target = config.output.as_path();
-    let bytes = match format {
-        BundleFormat::Root(format) => crate::archive::write(
-            &entries,
-            target,
-            &WriteOptions {
-                format,
-                mtime,
-                force: config.force,
-            },
-        )?,
-        BundleFormat::Oci | BundleFormat::OciArchive => {
-            let image = image_options(plan, config, format, mtime, base);
-            let written = oci::write(&entries, target, &image)?;
-            if config.output != Output::Stdout && !config.json {
-                writeln!(out, "{}", written.manifest_digest)
-                    .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
-            }
-            written.bytes
-        }
-    };
-    if let Some(dep) = &config.depfile {
-        let text = output::manifest::depfile(plan, target);
-        crate::archive::write_small_file(dep, text.as_bytes())?;
-    }
-    let files = entries
+    let entries: Vec<_> = plans.iter().map(|p| p.plan.layout.entries()).collect();
+    let depfile =
+        (config.depfile.as_ref()).map(|_| output::manifest::depfile(&plans[0].plan, target));
+    let files = entries[0]
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::File { .. } | EntryKind::Data(_)))
         .count();
+    let (digest, bytes) = match format {
+        BundleFormat::Root(format) => {
+            let bytes = crate::archive::write(
+                &entries[0],
+                target,
+                &WriteOptions {
+                    format,
+                    mtime,
+                    force: config.force,
+                },
+            )?;
+            (None, bytes)
+        }
+        _ => {
+            let (digest, bytes) = write_image(plans, &entries, config, format, mtime, target)?;
+            (Some(digest), bytes)
+        }
+    };
+    if let Some(digest) = digest
+        && config.output != Output::Stdout
+        && !config.json
+    {
+        writeln!(out, "{digest}").map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
+    }
+    if let (Some(dep), Some(text)) = (&config.depfile, depfile) {
+        crate::archive::write_small_file(dep, text.as_bytes())?;
+    }
     Ok(format!(
         "bundled {files} files, {} into {}",
         output::size(bytes),
@@ -259,39 +354,80 @@ fn write(
     ))
 }
 
-fn image_options(
-    plan: &Bundle,
+/// Writes the planned bundles as an image (or an index of them); the digest
+/// that names what was written, and the bytes of file contents in the
+/// (first) layer.
+fn write_image(
+    plans: Vec<Planned>,
+    entries: &[Vec<crate::archive::Entry>],
     config: &BundleConfig,
     format: BundleFormat,
     mtime: u64,
-    base: Option<oci::Image>,
+    target: &Path,
+) -> Result<(String, u64)> {
+    let images: Vec<oci::ImageOptions> = plans
+        .into_iter()
+        .map(|p| image_options(p, config, format, mtime))
+        .collect();
+    if let [image] = images.as_slice() {
+        let written = oci::write_image(format, &entries[0], target, image)?;
+        let digest = match format {
+            BundleFormat::DockerArchive => written.config_digest,
+            _ => written.manifest_digest,
+        };
+        return Ok((digest, written.bytes));
+    }
+    let pairs: Vec<(&[crate::archive::Entry], &oci::ImageOptions)> = entries
+        .iter()
+        .map(Vec::as_slice)
+        .zip(images.iter())
+        .collect();
+    let index = oci::write_index(format, &pairs, target)?;
+    let bytes = index.images.first().map_or(0, |w| w.bytes);
+    Ok((index.index_digest, bytes))
+}
+
+fn image_options(
+    planned: Planned,
+    config: &BundleConfig,
+    format: BundleFormat,
+    mtime: u64,
 ) -> oci::ImageOptions {
-    let in_bundle: Vec<String> = plan
+    let in_bundle: Vec<String> = planned
+        .plan
         .placed
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let platform = plan
-        .closures
-        .first()
-        .and_then(|c| c.objects.first())
-        .map_or_else(oci::Platform::host, |o| oci::Platform::of(&o.elf));
     let mut run = config.image.run.clone();
     if run.user.is_none() {
         run.user = config.options.user.as_ref().map(ToString::to_string);
     }
+    // `docker save` writes plain tar layers; gzip elsewhere.
+    let compression = match format {
+        BundleFormat::DockerArchive => oci::Compression::None,
+        _ => oci::Compression::Gzip,
+    };
+    // What the image was made from, as `docker buildx` records a FROM.
+    let mut annotations = std::collections::BTreeMap::new();
+    if let Some(base) = &planned.base {
+        annotations.insert(oci::BASE_DIGEST.to_string(), base.base_digest());
+        if let Some(name) = base.name() {
+            annotations.insert(oci::BASE_NAME.to_string(), name.to_string());
+        }
+    }
     oci::ImageOptions {
         archive: format == BundleFormat::OciArchive,
-        compression: config.image.compression.unwrap_or(oci::Compression::Gzip),
+        compression: config.image.compression.unwrap_or(compression),
         mtime,
         force: config.force,
-        platform,
+        platform: planned.platform,
         program: in_bundle.first().cloned().unwrap_or_default(),
         run,
         tag: config.image.tag.clone(),
         created_by: format!("elfroot bundle {}", in_bundle.join(" ")),
-        base,
+        base: planned.base,
         config: None,
-        annotations: Default::default(),
+        annotations,
     }
 }

@@ -22,11 +22,12 @@ pub struct BundleArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Output: a directory, NAME.tar, NAME.tar.gz/.tgz, NAME.tar.zst, NAME.oci.tar (an OCI
-    /// image archive), or - (a tar on stdout).
+    /// image archive), NAME.docker.tar (a docker-archive), or - (a tar on stdout).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
     /// Override the format guessed from OUT (oci: an OCI image layout directory;
-    /// oci-archive: the same as one tar file).
+    /// oci-archive: the same as one tar file; docker-archive: what docker save writes and
+    /// docker load / podman load take).
     #[arg(long, value_name = "FORMAT", value_enum)]
     format: Option<FormatArg>,
     /// Modification time of every entry (default: SOURCE_DATE_EPOCH, else 0).
@@ -38,9 +39,14 @@ pub struct BundleArgs {
     /// Path of the (single) input inside the bundle.
     #[arg(long, value_name = "PATH")]
     dest: Option<String>,
-    /// Take files from this root file system instead of the host's.
+    /// Take files from this root file system instead of the host's: a directory, a layer
+    /// tarball, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
+    /// The platform to take from a multi-platform --root image (default: this machine's; a
+    /// multi-platform --base gives its image for the bundle's platform).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = oci::Platform::parse)]
+    platform: Option<oci::Platform>,
     /// Extra LD_LIBRARY_PATH directories, colon separated.
     #[arg(long, value_name = "PATHS")]
     library_path: Option<String>,
@@ -91,6 +97,11 @@ pub struct BundleArgs {
     /// Extra files, directories or globs, at their own path or at DEST; ELF files bring their closure.
     #[arg(long, value_name = "SRC[:DEST]")]
     add: Vec<String>,
+    /// A profile written by `elfroot trace` (repeatable): every path it records goes in
+    /// (ELF files with their closures, links with their targets, directories empty but for
+    /// what it records inside them).
+    #[arg(long, value_name = "PROFILE")]
+    profile: Vec<PathBuf>,
     /// Write a Make rule `OUT: <every host file in the bundle>` to FILE.
     #[arg(long, value_name = "FILE")]
     depfile: Option<PathBuf>,
@@ -137,6 +148,19 @@ struct ImageArgs {
     /// keeping its layers and config.
     #[arg(long, value_name = "DIR[:TAG]")]
     base: Option<String>,
+    /// Also bundle the same FILEs from DIR (a root for that platform, analysed natively),
+    /// into one OCI image index with the --root's bundle (repeatable; oci and oci-archive).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]=DIR", value_parser = parse_platform_root)]
+    platform_root: Vec<(oci::Platform, PathBuf)>,
+}
+
+/// `OS/ARCH[/VARIANT]=DIR`.
+fn parse_platform_root(s: &str) -> std::result::Result<(oci::Platform, PathBuf), String> {
+    let (platform, dir) = s
+        .split_once('=')
+        .filter(|(_, d)| !d.is_empty())
+        .ok_or_else(|| format!("{s:?}: expected OS/ARCH[/VARIANT]=DIR"))?;
+    Ok((oci::Platform::parse(platform)?, PathBuf::from(dir)))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -149,6 +173,7 @@ enum FormatArg {
     TarZst,
     Oci,
     OciArchive,
+    DockerArchive,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -213,8 +238,9 @@ impl BundleArgs {
                 .is_image()
         {
             bail!(
-                "--compress, --entrypoint, --cmd, --env, --workdir, --label, --tag and --base \
-                 need --format oci or oci-archive (or OUT named *.oci.tar)"
+                "--compress, --entrypoint, --cmd, --env, --workdir, --label, --tag, --base and \
+                 --platform-root need --format oci, oci-archive or docker-archive (or OUT named \
+                 *.oci.tar or *.docker.tar)"
             );
         }
         match format {
@@ -237,6 +263,7 @@ impl BundleArgs {
         Ok(BundleConfig {
             root: RootConfig {
                 layers: vec![self.root.clone()],
+                platform: self.platform.clone(),
                 library_path: self
                     .library_path
                     .as_deref()
@@ -281,6 +308,7 @@ impl BundleArgs {
                 DlopenArg::None => DlopenMode::None,
             },
             add: self.add.iter().map(|a| AddSpec::parse(a)).collect(),
+            profiles: self.profile.clone(),
         }
     }
 }
@@ -314,6 +342,7 @@ impl ImageArgs {
             },
             tag: self.tag.clone(),
             base: self.base.clone(),
+            platform_roots: self.platform_root.clone(),
         })
     }
 }
@@ -327,6 +356,7 @@ impl FormatArg {
             FormatArg::TarZst => BundleFormat::Root(Format::TarZst),
             FormatArg::Oci => BundleFormat::Oci,
             FormatArg::OciArchive => BundleFormat::OciArchive,
+            FormatArg::DockerArchive => BundleFormat::DockerArchive,
         }
     }
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use elfroot::config::RootConfig;
 use elfroot::doctor::{DoctorConfig, Placement};
+use elfroot::oci::Platform;
 
 /// `elfroot doctor`.
 #[derive(Args, Debug)]
@@ -16,10 +17,13 @@ pub struct DoctorArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// The target: a root directory, a layer tarball (.tar, .tar.gz, .tar.zst),
-    /// oci:DIR[:TAG] or oci-archive:FILE[:TAG]; repeat to stack layers in
-    /// order (OCI whiteouts honoured).
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]; repeat
+    /// to stack layers in order (OCI whiteouts honoured).
     #[arg(long, value_name = "TARGET", default_value = "/")]
     root: Vec<PathBuf>,
+    /// The platform to take from a multi-platform image (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = Platform::parse)]
+    platform: Option<Platform>,
     /// Where the (single) FILE goes in the target.
     #[arg(long, value_name = "PATH", conflicts_with = "in_root")]
     at: Option<PathBuf>,
@@ -45,6 +49,7 @@ impl DoctorArgs {
         Ok(DoctorConfig {
             target: RootConfig {
                 layers: self.root,
+                platform: self.platform,
                 library_path: Vec::new(),
                 cwd: self.cwd,
             },

@@ -6,14 +6,19 @@ use clap::Args;
 
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::inspect::{InspectConfig, View};
+use elfroot::oci::Platform;
 
 /// The root flags of the commands that analyse files inside a root.
 #[derive(Args, Debug)]
 pub struct RootArgs {
     /// Analyse inside this root file system, as if chrooted there; FILEs are paths inside it.
-    /// A directory or a layer tarball (.tar, .tar.gz, .tar.zst); repeat to stack layers.
-    #[arg(long, value_name = "DIR|TAR", default_value = "/")]
+    /// A directory, a layer tarball (.tar, .tar.gz, .tar.zst), oci:DIR[:TAG],
+    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]; repeat to stack layers.
+    #[arg(long, value_name = "DIR|TAR|IMAGE", default_value = "/")]
     root: Vec<PathBuf>,
+    /// The platform to take from a multi-platform image (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = Platform::parse)]
+    platform: Option<Platform>,
     /// Extra LD_LIBRARY_PATH directories, colon separated (searched before the environment's).
     #[arg(long, value_name = "PATHS")]
     library_path: Option<String>,
@@ -29,6 +34,7 @@ impl RootArgs {
     pub fn config(self) -> RootConfig {
         RootConfig {
             layers: self.root,
+            platform: self.platform,
             library_path: self
                 .library_path
                 .as_deref()

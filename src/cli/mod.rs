@@ -8,6 +8,7 @@ mod doctor;
 mod inspect;
 mod packages;
 mod slim;
+mod trace;
 
 use std::io::{self, BufWriter, Write};
 
@@ -44,6 +45,10 @@ enum Command {
     /// (closures, run-time files, the files they name), with the image's own
     /// metadata, in a one-layer image that keeps its run settings.
     Slim(Box<slim::SlimArgs>),
+    /// Run COMMAND (this command, and only this one, executes something) under ptrace and
+    /// record every file it and its children open, execute, stat or list, as a PROFILE
+    /// for `bundle --profile`.
+    Trace(trace::TraceArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
@@ -72,6 +77,12 @@ pub fn run() -> Result<u8> {
         Command::Doctor(args) => elfroot::doctor::run(&args.config()?, &mut out)?,
         Command::Packages(args) => elfroot::packages::run(&args.config(), &mut out)?,
         Command::Slim(args) => slim::run(&args, &mut out)?,
+        Command::Trace(args) => {
+            out.flush()?;
+            let traced = elfroot::trace::run(&args.config()?)?;
+            report(&traced.outcome);
+            return Ok(traced.exit_code);
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "elfroot", &mut out);

@@ -14,11 +14,12 @@ use elfroot::slim::SlimConfig;
 /// `elfroot slim`.
 #[derive(Args, Debug)]
 pub struct SlimArgs {
-    /// The image to slim: oci:DIR[:TAG] or oci-archive:FILE[:TAG].
+    /// The image to slim: oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]
+    /// (what `docker save` and `podman save` write).
     #[arg(value_name = "IMAGE")]
     image: String,
-    /// Output: an OCI layout directory, NAME.oci.tar (an OCI image archive), or - (an
-    /// archive on stdout).
+    /// Output: an OCI layout directory, NAME.oci.tar (an OCI image archive), NAME.docker.tar
+    /// (a docker-archive for `docker load`), or - (an archive on stdout).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
     /// Override the format guessed from OUT.
@@ -30,6 +31,10 @@ pub struct SlimArgs {
     /// Also keep this path or glob of the image (repeatable); ELF files bring their closure.
     #[arg(long, value_name = "PATH")]
     keep: Vec<String>,
+    /// Also keep what this profile (written by `elfroot trace`) names, taken from the image
+    /// (repeatable).
+    #[arg(long, value_name = "PROFILE")]
+    profile: Vec<PathBuf>,
     /// Run this instead of the image's Entrypoint (and drop its Cmd unless --cmd is
     /// given), one argument per flag or one JSON array.
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
@@ -56,6 +61,7 @@ pub struct SlimArgs {
 enum FormatArg {
     Oci,
     OciArchive,
+    DockerArchive,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,6 +86,7 @@ impl SlimArgs {
         let format = self.format.map(|f| match f {
             FormatArg::Oci => BundleFormat::Oci,
             FormatArg::OciArchive => BundleFormat::OciArchive,
+            FormatArg::DockerArchive => BundleFormat::DockerArchive,
         });
         if output == Output::Stdout {
             if self.json {
@@ -87,7 +94,7 @@ impl SlimArgs {
             }
             if matches!(format, Some(BundleFormat::Oci)) {
                 bail!(
-                    "-: an OCI layout is a directory (standard output takes --format oci-archive)"
+                    "-: an OCI layout is a directory (standard output takes --format oci-archive or docker-archive)"
                 );
             }
         }
@@ -101,6 +108,7 @@ impl SlimArgs {
             format,
             tag: self.tag.clone(),
             keep: self.keep.clone(),
+            profiles: self.profile.clone(),
             entrypoint,
             cmd: oci::parse_command(&self.cmd),
             compression: self.compress.map(|c| match c {

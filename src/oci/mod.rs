@@ -14,8 +14,12 @@
 //! image config, `write` and `read` the two directions, `store` the files
 //! of a layout directory or archive.
 
+mod choose;
 mod config;
 mod digest;
+mod docker;
+mod docker_write;
+mod layout;
 mod platform;
 mod read;
 mod spec;
@@ -27,9 +31,14 @@ use crate::archive::{Format, Output};
 pub use config::{DEFAULT_PATH, RunConfig, parse_command};
 pub use digest::{Algorithm, Digest};
 pub use platform::Platform;
-pub use read::{Image, is_image_spec, open_image, open_path};
-pub use spec::Descriptor;
-pub use write::{Compression, DEFAULT_TAG, ImageOptions, Written, write};
+pub use read::{
+    Image, ImageKind, image_platforms, is_image_spec, open_image, open_image_for, open_path,
+    open_path_for,
+};
+pub use spec::{BASE_DIGEST, BASE_NAME, Descriptor};
+pub use write::{
+    Compression, DEFAULT_TAG, ImageOptions, Written, WrittenIndex, write, write_image, write_index,
+};
 
 /// What `elfroot bundle` writes: a root file system, or an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,31 +49,39 @@ pub enum BundleFormat {
     Oci,
     /// An OCI image layout as one tar file.
     OciArchive,
+    /// What `docker save` writes and `docker load` / `podman load` take.
+    DockerArchive,
 }
 
 impl BundleFormat {
-    /// Guesses from the output name: *.oci.tar => OciArchive (ignoring
-    /// ASCII case), anything else as [`Format::guess`].
+    /// Guesses from the output name: *.oci.tar => OciArchive,
+    /// *.docker.tar => DockerArchive (ignoring ASCII case), anything else
+    /// as [`Format::guess`].
     pub fn guess(out: &Output) -> BundleFormat {
         let out = out.as_path();
         let lower = out
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase());
-        if lower.is_some_and(|n| n.ends_with(".oci.tar")) {
+        if lower.as_ref().is_some_and(|n| n.ends_with(".oci.tar")) {
             BundleFormat::OciArchive
+        } else if lower.is_some_and(|n| n.ends_with(".docker.tar")) {
+            BundleFormat::DockerArchive
         } else {
             BundleFormat::Root(Format::guess(out))
         }
     }
 
-    /// Parses "oci" | "oci-archive" or anything [`Format::parse`] takes.
+    /// Parses "oci" | "oci-archive" | "docker-archive" or anything
+    /// [`Format::parse`] takes.
     pub fn parse(s: &str) -> std::result::Result<BundleFormat, String> {
         match s {
             "oci" => Ok(BundleFormat::Oci),
             "oci-archive" => Ok(BundleFormat::OciArchive),
+            "docker-archive" => Ok(BundleFormat::DockerArchive),
             _ => Format::parse(s).map(BundleFormat::Root).map_err(|_| {
                 format!(
-                    "unknown format '{s}' (expected dir, tar, tar.gz, tar.zst, oci or oci-archive)"
+                    "unknown format '{s}' (expected dir, tar, tar.gz, tar.zst, oci, oci-archive \
+                     or docker-archive)"
                 )
             }),
         }
@@ -76,6 +93,7 @@ impl BundleFormat {
             BundleFormat::Root(f) => f.as_str(),
             BundleFormat::Oci => "oci",
             BundleFormat::OciArchive => "oci-archive",
+            BundleFormat::DockerArchive => "docker-archive",
         }
     }
 
@@ -97,11 +115,13 @@ mod tests {
         let g = |s: &str| BundleFormat::guess(&Output::Path(s.into()));
         assert_eq!(g("img.oci.tar"), BundleFormat::OciArchive);
         assert_eq!(g("IMG.OCI.TAR"), BundleFormat::OciArchive);
+        assert_eq!(g("img.docker.tar"), BundleFormat::DockerArchive);
         assert_eq!(g("img.tar"), BundleFormat::Root(Format::Tar));
         assert_eq!(g("img"), BundleFormat::Root(Format::Dir));
         for f in [
             BundleFormat::Oci,
             BundleFormat::OciArchive,
+            BundleFormat::DockerArchive,
             BundleFormat::Root(Format::TarZst),
         ] {
             assert_eq!(BundleFormat::parse(f.as_str()), Ok(f));

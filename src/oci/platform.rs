@@ -47,6 +47,37 @@ impl Platform {
         Platform::linux(arch.to_string(), variant.map(str::to_string))
     }
 
+    /// Parses `os/architecture[/variant]` (`linux/arm64`, `linux/arm/v7`).
+    pub fn parse(s: &str) -> std::result::Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let ok = |p: &&str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        match parts.as_slice() {
+            [os, arch, rest @ ..] if rest.len() <= 1 && parts.iter().all(ok) => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: rest.first().map(|v| v.to_string()),
+            }),
+            _ => Err(format!(
+                "platform {s:?}: expected OS/ARCH[/VARIANT] in lowercase, e.g. linux/arm64"
+            )),
+        }
+    }
+
+    /// The platform an image config (or an index descriptor's `platform`)
+    /// names, if it names one.
+    pub fn from_json(v: &Value) -> Option<Platform> {
+        let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(Platform {
+            os: field("os")?,
+            architecture: field("architecture")?,
+            variant: field("variant"),
+        })
+    }
+
     fn linux(architecture: String, variant: Option<String>) -> Platform {
         Platform {
             os: "linux".into(),
@@ -144,6 +175,19 @@ mod tests {
         assert_eq!(name(EM_RISCV, Elf64, Little, 5), "linux/riscv64");
         assert_eq!(name(EM_MIPS, Elf32, Little, 0), "linux/mipsle");
         assert_eq!(goarch(EM_X86_64, Elf32, Little, 0), None);
+    }
+
+    #[test]
+    fn parsed_and_read_from_json() {
+        let p = Platform::parse("linux/arm64/v8").unwrap();
+        assert_eq!(p.display(), "linux/arm64/v8");
+        assert_eq!(Platform::parse("linux/amd64").unwrap().variant, None);
+        for bad in ["linux", "linux/", "Linux/amd64", "a/b/c/d", "linux/arm64/"] {
+            assert!(Platform::parse(bad).is_err(), "{bad}");
+        }
+        let v = json!({"os": "linux", "architecture": "arm", "variant": "v7"});
+        assert_eq!(Platform::from_json(&v).unwrap().display(), "linux/arm/v7");
+        assert_eq!(Platform::from_json(&json!({"os": "linux"})), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Opening an existing image: an OCI image layout directory (`oci:DIR[:TAG]`)
-//! or the same as one tar file (`oci-archive:FILE[:TAG]`), down to its
-//! config and the host paths of its layer blobs, in order.
+//! Opening an existing image: an OCI image layout directory (`oci:DIR[:TAG]`),
+//! the same as one tar file (`oci-archive:FILE[:TAG]`), or what `docker save`
+//! writes (`docker-archive:FILE[:REF]`, read in `docker`), down to its config
+//! and the host paths of its layer blobs, in order, for one platform.
 //!
 //! Every blob read is checked against its descriptor (size and digest), so a
 //! damaged image is an error naming the file, never a wrong analysis. Only
@@ -12,24 +13,42 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::choose::{self, Candidates, descriptors};
 use super::digest::Digest;
+use super::docker;
 use super::platform::Platform;
 use super::spec::{DOCKER_CONFIG, Descriptor, MEDIA_CONFIG};
 use super::store::{MAX_LAYERS, Store};
 use crate::error::{Error, Result};
 
+/// What an image was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    /// An OCI image layout directory.
+    Layout,
+    /// An OCI image layout as one tar file.
+    OciArchive,
+    /// What `docker save` / `podman save` write (either form).
+    DockerArchive,
+}
+
 /// One image of a layout, opened and checked.
 #[derive(Debug)]
 pub struct Image {
-    source: PathBuf,
-    tag: Option<String>,
-    manifest_digest: Digest,
-    manifest: Value,
-    config: Value,
-    layers: Vec<Descriptor>,
-    layer_paths: Vec<PathBuf>,
+    pub(super) source: PathBuf,
+    pub(super) kind: ImageKind,
+    pub(super) tag: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) manifest_digest: Digest,
+    pub(super) manifest: Value,
+    /// True when the manifest was made here (a legacy docker-archive has none).
+    pub(super) made_manifest: bool,
+    pub(super) config_digest: Digest,
+    pub(super) config: Value,
+    pub(super) layers: Vec<Descriptor>,
+    pub(super) layer_paths: Vec<PathBuf>,
     /// Where an archive's layers were extracted; removed on drop.
-    _temp: Option<tempfile::TempDir>,
+    pub(super) _temp: Option<tempfile::TempDir>,
 }
 
 impl Image {
@@ -59,7 +78,14 @@ impl Image {
         self.config.get("variant").and_then(Value::as_str)
     }
 
-    /// The image manifest.
+    /// The platform the config names (None when it names none).
+    pub fn platform(&self) -> Option<Platform> {
+        Platform::from_json(&self.config)
+    }
+
+    /// The image manifest. A legacy docker-archive has none: this is the
+    /// OCI manifest of its config and layers (uncompressed layers are
+    /// their own diff_ids), which a layer written on top of it uses.
     pub fn manifest(&self) -> &Value {
         &self.manifest
     }
@@ -67,6 +93,11 @@ impl Image {
     /// The digest of the image manifest, as `sha256:<hex>`.
     pub fn manifest_digest(&self) -> String {
         self.manifest_digest.to_string()
+    }
+
+    /// The digest of the image config: the image ID Docker and podman show.
+    pub fn config_digest(&self) -> String {
+        self.config_digest.to_string()
     }
 
     /// The layer descriptors of the manifest, in the order of [`Image::layer_paths`].
@@ -79,47 +110,133 @@ impl Image {
         &self.source
     }
 
-    /// The tag it was chosen by, if one was given.
+    /// What the image was read from.
+    pub fn kind(&self) -> ImageKind {
+        self.kind
+    }
+
+    /// The tag (or docker-archive reference) it was chosen by, if one was given.
     pub fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }
+
+    /// The name the image is known by, for `org.opencontainers.image.base.name`:
+    /// a docker-archive's RepoTag, or the index entry's containerd name or
+    /// tag. None when the image is not named.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The digest for `org.opencontainers.image.base.digest`: the manifest
+    /// digest, or, for a legacy docker-archive (which has no manifest), the
+    /// config digest, which is the image ID `docker load` gives it.
+    pub fn base_digest(&self) -> String {
+        if self.made_manifest {
+            self.config_digest()
+        } else {
+            self.manifest_digest()
+        }
+    }
 }
 
-/// True when `spec` names an image for [`open_image`] (`oci:` or
-/// `oci-archive:`), as opposed to a directory or a layer tarball.
+/// True when `spec` names an image for [`open_image`] (`oci:`,
+/// `oci-archive:` or `docker-archive:`), as opposed to a directory or a
+/// layer tarball.
 pub fn is_image_spec(spec: &str) -> bool {
-    spec.starts_with("oci:") || spec.starts_with("oci-archive:")
+    parse_spec(spec).is_some()
 }
 
-/// Opens `oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]`.
+fn parse_spec(spec: &str) -> Option<(ImageKind, &str)> {
+    [
+        ("oci:", ImageKind::Layout),
+        ("oci-archive:", ImageKind::OciArchive),
+        ("docker-archive:", ImageKind::DockerArchive),
+    ]
+    .into_iter()
+    .find_map(|(prefix, kind)| spec.strip_prefix(prefix).map(|rest| (kind, rest)))
+}
+
+/// Opens `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or
+/// `docker-archive:FILE[:REF]` for this machine's platform (or the only
+/// one), as [`open_image_for`] does.
+pub fn open_image(spec: &str) -> Result<Image> {
+    open_image_for(spec, None)
+}
+
+/// Opens `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or
+/// `docker-archive:FILE[:REF]`.
 ///
 /// Like skopeo, the tag is everything after the first colon of the rest.
 /// Without a tag the layout must hold exactly one image; otherwise the error
-/// lists the tags. An image index (several platforms) under the tag picks
-/// the manifest for this machine's platform, or its only one.
-pub fn open_image(spec: &str) -> Result<Image> {
-    let (archive, rest) = if let Some(rest) = spec.strip_prefix("oci:") {
-        (false, rest)
-    } else if let Some(rest) = spec.strip_prefix("oci-archive:") {
-        (true, rest)
-    } else {
+/// lists the tags. A docker-archive's REF is one of its RepoTags or `@N`
+/// (the Nth image, from 0). An image index (several platforms) gives the
+/// manifest for `platform`, or without one for this machine's platform or
+/// its only one; an image for another platform than one asked for is an
+/// error listing those it has.
+pub fn open_image_for(spec: &str, platform: Option<&Platform>) -> Result<Image> {
+    let Some((kind, rest)) = parse_spec(spec) else {
         return Err(Error::Usage(format!(
-            "{spec}: not an image reference (expected oci:DIR[:TAG] or oci-archive:FILE[:TAG])"
+            "{spec}: not an image reference (expected oci:DIR[:TAG], oci-archive:FILE[:TAG] \
+             or docker-archive:FILE[:REF])"
         )));
     };
     let (path, tag) = split_reference(rest, spec)?;
-    open(Path::new(path), archive, tag)
+    let path = Path::new(path);
+    let store = match kind {
+        ImageKind::Layout => Store::dir(path)?,
+        _ => Store::archive(path)?,
+    };
+    open_store(store, path, kind, tag, platform)
 }
 
-/// Opens `DIR[:TAG]` (a layout) or `FILE[:TAG]` (an archive), telling them
-/// apart by what is there; `oci:` and `oci-archive:` are accepted too.
+/// Opens `DIR[:TAG]` (a layout) or `FILE[:TAG]` (an OCI archive or a
+/// docker-archive), telling them apart by what is there; the prefixed
+/// forms [`open_image`] takes are accepted too.
 pub fn open_path(spec: &str) -> Result<Image> {
+    open_path_for(spec, None)
+}
+
+/// [`open_path`] for a platform, as [`open_image_for`] chooses it.
+pub fn open_path_for(spec: &str, platform: Option<&Platform>) -> Result<Image> {
     if is_image_spec(spec) {
-        return open_image(spec);
+        return open_image_for(spec, platform);
     }
     let (path, tag) = split_reference(spec, spec)?;
     let path = Path::new(path);
-    open(path, path.is_file(), tag)
+    if !path.is_file() {
+        return open_store(Store::dir(path)?, path, ImageKind::Layout, tag, platform);
+    }
+    let store = Store::archive(path)?;
+    let kind = if !store.has("oci-layout")? && store.has("manifest.json")? {
+        ImageKind::DockerArchive
+    } else {
+        ImageKind::OciArchive
+    };
+    open_store(store, path, kind, tag, platform)
+}
+
+/// The platforms the image `spec` (as [`open_path`] takes it) holds: those
+/// of its index, or its config's (a docker-archive image has one).
+pub fn image_platforms(spec: &str) -> Result<Vec<Platform>> {
+    let (kind, rest) = parse_spec(spec).unwrap_or((ImageKind::Layout, spec));
+    let (path, tag) = split_reference(rest, spec)?;
+    let path = Path::new(path);
+    let store = if path.is_file() {
+        Store::archive(path)?
+    } else {
+        Store::dir(path)?
+    };
+    if kind == ImageKind::DockerArchive || !store.has("index.json")? {
+        return Ok(open_path(spec)?.platform().into_iter().collect());
+    }
+    store.check_layout()?;
+    match choose::candidates(&store, path, tag)?.0 {
+        Candidates::Platforms(list) => Ok(list
+            .iter()
+            .filter_map(|d| d.platform.as_ref().and_then(Platform::from_json))
+            .collect()),
+        Candidates::One(_) => Ok(open_path(spec)?.platform().into_iter().collect()),
+    }
 }
 
 fn split_reference<'s>(rest: &'s str, spec: &str) -> Result<(&'s str, Option<&'s str>)> {
@@ -133,35 +250,51 @@ fn split_reference<'s>(rest: &'s str, spec: &str) -> Result<(&'s str, Option<&'s
     Ok((path, tag))
 }
 
-fn open(path: &Path, archive: bool, tag: Option<&str>) -> Result<Image> {
-    let store = if archive {
-        Store::archive(path)?
-    } else {
-        Store::dir(path)?
-    };
+fn open_store(
+    store: Store,
+    path: &Path,
+    kind: ImageKind,
+    tag: Option<&str>,
+    platform: Option<&Platform>,
+) -> Result<Image> {
+    if kind == ImageKind::DockerArchive {
+        return docker::open(store, path, tag, platform);
+    }
     store.check_layout()?;
-    let chosen = choose_manifest(&store, path, tag)?;
-    let manifest_digest = store.digest_of(&chosen, "index.json")?;
-    let manifest = store.read_json_blob(&chosen, &manifest_digest, "manifest")?;
-    let (config, layers) = read_config(&store, &manifest, &manifest_digest.blob_path())?;
-    let temp = match &store {
-        Store::Archive { .. } if !layers.is_empty() => Some(
-            tempfile::Builder::new()
-                .prefix("elfroot-image-")
-                .tempdir()
-                .map_err(|e| Error::io(std::env::temp_dir(), e))?,
-        ),
-        _ => None,
-    };
+    let (candidates, name) = choose::candidates(&store, path, tag)?;
+    let chosen = choose::choose(candidates, path, platform)?;
+    let mut image = from_manifest(store, path, &chosen, platform)?;
+    image.kind = kind;
+    image.tag = tag.map(str::to_string);
+    image.name = name;
+    Ok(image)
+}
+
+/// The image whose manifest `chosen` (from index.json) describes, checked,
+/// with an archive's layers copied out.
+pub(super) fn from_manifest(
+    store: Store,
+    path: &Path,
+    chosen: &Descriptor,
+    platform: Option<&Platform>,
+) -> Result<Image> {
+    let manifest_digest = store.digest_of(chosen, "index.json")?;
+    let manifest = store.read_json_blob(chosen, &manifest_digest, "manifest")?;
+    let manifest_name = manifest_digest.blob_path();
+    let (config_digest, config, layers) = read_config(&store, &manifest, &manifest_name)?;
+    check_platform(&config, platform, || {
+        store.shown(&config_digest.blob_path())
+    })?;
     if layers.len() > MAX_LAYERS {
         return Err(store.bad(
-            &manifest_digest.blob_path(),
+            &manifest_name,
             &format!(
                 "{} layers; elfroot reads at most {MAX_LAYERS}",
                 layers.len()
             ),
         ));
     }
+    let temp = layer_dir(&store, layers.len())?;
     // A blob listed twice is checked (and copied out of an archive) once.
     let mut checked: HashMap<(&str, u64), PathBuf> = HashMap::new();
     let mut layer_paths = Vec::with_capacity(layers.len());
@@ -178,9 +311,13 @@ fn open(path: &Path, archive: bool, tag: Option<&str>) -> Result<Image> {
     }
     Ok(Image {
         source: path.to_path_buf(),
-        tag: tag.map(str::to_string),
+        kind: ImageKind::Layout,
+        tag: None,
+        name: None,
         manifest_digest,
         manifest,
+        made_manifest: false,
+        config_digest,
         config,
         layers,
         layer_paths,
@@ -188,31 +325,45 @@ fn open(path: &Path, archive: bool, tag: Option<&str>) -> Result<Image> {
     })
 }
 
-/// The manifest descriptor `tag` names in index.json (through a
-/// per-platform index, if that is what it names).
-fn choose_manifest(store: &Store, path: &Path, tag: Option<&str>) -> Result<Descriptor> {
-    let usage = |reason: String| Error::Usage(format!("{}: {reason}", path.display()));
-    let index = store.read_json("index.json")?;
-    let manifests =
-        descriptors(&index, "manifests").map_err(|reason| store.bad("index.json", &reason))?;
-    let chosen = choose_by_tag(&manifests, tag).map_err(usage)?;
-    if !chosen.is_index() {
-        return Ok(chosen);
+/// A temporary directory for the layers of an archive, if it has any.
+pub(super) fn layer_dir(store: &Store, layers: usize) -> Result<Option<tempfile::TempDir>> {
+    match store {
+        Store::Archive { .. } if layers > 0 => tempfile::Builder::new()
+            .prefix("elfroot-image-")
+            .tempdir()
+            .map(Some)
+            .map_err(|e| Error::io(std::env::temp_dir(), e)),
+        _ => Ok(None),
     }
-    let digest = store.digest_of(&chosen, "index.json")?;
-    let nested = store.read_json_blob(&chosen, &digest, "image index")?;
-    let list = descriptors(&nested, "manifests")
-        .map_err(|reason| store.bad(&digest.blob_path(), &reason))?;
-    choose_platform(&list, &Platform::host()).map_err(usage)
+}
+
+/// Refuses an image for another platform than the one asked for.
+pub(super) fn check_platform(
+    config: &Value,
+    platform: Option<&Platform>,
+    shown: impl FnOnce() -> PathBuf,
+) -> Result<()> {
+    let Some(want) = platform else {
+        return Ok(());
+    };
+    if want.matches(config) {
+        return Ok(());
+    }
+    let has = Platform::from_json(config).map_or_else(|| "no platform".into(), |p| p.display());
+    Err(Error::Usage(format!(
+        "{}: the image is for {has}, not {}",
+        shown().display(),
+        want.display()
+    )))
 }
 
 /// The config a manifest names (checked to be an image config with a
-/// diff_id per layer), and the manifest's layer descriptors.
+/// diff_id per layer), its digest, and the manifest's layer descriptors.
 fn read_config(
     store: &Store,
     manifest: &Value,
     manifest_name: &str,
-) -> Result<(Value, Vec<Descriptor>)> {
+) -> Result<(Digest, Value, Vec<Descriptor>)> {
     let bad = |reason: String| store.bad(manifest_name, &reason);
     let desc = manifest
         .get("config")
@@ -233,79 +384,10 @@ fn read_config(
         return Err(store.bad(&config_name, "config is not a JSON object"));
     }
     check_diff_ids(&config, layers.len()).map_err(|reason| store.bad(&config_name, &reason))?;
-    Ok((config, layers))
+    Ok((digest, config, layers))
 }
 
-/// The descriptors in `doc[key]` (an index's manifests, a manifest's layers).
-fn descriptors(doc: &Value, key: &str) -> std::result::Result<Vec<Descriptor>, String> {
-    let list = doc.get(key).ok_or_else(|| format!("no \"{key}\" list"))?;
-    serde_json::from_value(list.clone()).map_err(|e| format!("bad \"{key}\" list: {e}"))
-}
-
-fn choose_by_tag(
-    manifests: &[Descriptor],
-    tag: Option<&str>,
-) -> std::result::Result<Descriptor, String> {
-    let names = || {
-        manifests
-            .iter()
-            .map(|d| match d.ref_name() {
-                Some(t) => t.to_string(),
-                None => format!("untagged {}", d.digest),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match tag {
-        Some(tag) => manifests
-            .iter()
-            .find(|d| d.ref_name() == Some(tag))
-            .cloned()
-            .ok_or_else(|| match manifests.len() {
-                0 => format!("no image tagged '{tag}' (the layout holds no image)"),
-                _ => format!("no image tagged '{tag}' (tags: {})", names()),
-            }),
-        None => match manifests {
-            [one] => Ok(one.clone()),
-            [] => Err("the layout holds no image".into()),
-            _ => Err(format!(
-                "holds {} images; name one with :TAG (tags: {})",
-                manifests.len(),
-                names()
-            )),
-        },
-    }
-}
-
-fn choose_platform(
-    list: &[Descriptor],
-    host: &Platform,
-) -> std::result::Result<Descriptor, String> {
-    if let [one] = list {
-        return Ok(one.clone());
-    }
-    if let Some(d) = list
-        .iter()
-        .find(|d| d.platform.as_ref().is_some_and(|p| host.matches(p)))
-    {
-        return Ok(d.clone());
-    }
-    let platforms: Vec<String> = list
-        .iter()
-        .filter_map(|d| d.platform.as_ref())
-        .map(|p| {
-            let f = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("?");
-            format!("{}/{}", f("os"), f("architecture"))
-        })
-        .collect();
-    Err(format!(
-        "the image index has no manifest for {} (it has {}); copy one platform out with skopeo copy --override-arch",
-        host.display(),
-        platforms.join(", ")
-    ))
-}
-
-fn check_diff_ids(config: &Value, layers: usize) -> std::result::Result<(), String> {
+pub(super) fn check_diff_ids(config: &Value, layers: usize) -> std::result::Result<(), String> {
     let Some(ids) = config.pointer("/rootfs/diff_ids") else {
         return Err("config has no rootfs.diff_ids".into());
     };
@@ -323,29 +405,7 @@ fn check_diff_ids(config: &Value, layers: usize) -> std::result::Result<(), Stri
 
 #[cfg(test)]
 mod tests {
-    use super::super::spec::{MEDIA_MANIFEST, REF_NAME};
     use super::*;
-
-    fn desc(tag: Option<&str>, digest: &str) -> Descriptor {
-        let mut d = Descriptor::new(MEDIA_MANIFEST, &Digest::parse(digest).unwrap(), 1);
-        if let Some(t) = tag {
-            d.annotations.insert(REF_NAME.into(), t.into());
-        }
-        d
-    }
-
-    #[test]
-    fn tags_choose_and_errors_list_them() {
-        let a = format!("sha256:{}", "a".repeat(64));
-        let b = format!("sha256:{}", "b".repeat(64));
-        let list = [desc(Some("one"), &a), desc(None, &b)];
-        assert_eq!(choose_by_tag(&list, Some("one")).unwrap().digest, a);
-        let err = choose_by_tag(&list, None).unwrap_err();
-        assert!(err.contains("one, untagged sha256:bbbb"), "{err}");
-        let err = choose_by_tag(&list, Some("two")).unwrap_err();
-        assert!(err.contains("'two'") && err.contains("tags: one"), "{err}");
-        assert_eq!(choose_by_tag(&list[..1], None).unwrap().digest, a);
-    }
 
     #[test]
     fn references_split_at_the_first_colon() {
@@ -361,5 +421,6 @@ mod tests {
         assert_eq!(split_reference("dir", "").unwrap(), ("dir", None));
         assert!(split_reference(":tag", "").is_err());
         assert!(matches!(open_image("docker://x"), Err(Error::Usage(_))));
+        assert!(is_image_spec("docker-archive:x.tar:a:b"));
     }
 }

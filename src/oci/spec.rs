@@ -22,6 +22,15 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 /// The annotation that tags a manifest in an image layout's index.json.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// The annotation containerd (and so `docker save` since 25) names an
+/// image by in index.json: the whole reference, `docker.io/library/x:1`.
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// The annotations naming the image an image was made from.
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// See [`BASE_NAME`].
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
 /// The version written to `oci-layout`.
 pub const LAYOUT_VERSION: &str = "1.0.0";
 
@@ -70,6 +79,12 @@ impl Descriptor {
     pub fn is_index(&self) -> bool {
         self.media_type == MEDIA_INDEX || self.media_type == DOCKER_LIST
     }
+}
+
+/// Compact JSON, the same bytes for the same value (object keys sorted).
+pub fn to_json(v: &Value) -> Vec<u8> {
+    // Serialising a `Value` to memory cannot fail.
+    serde_json::to_vec(v).unwrap_or_default()
 }
 
 /// `seconds` since the epoch as an RFC 3339 UTC time ("1970-01-01T00:00:00Z").

@@ -2,12 +2,12 @@
 //! and checked against their descriptors.
 //!
 //! An archive is indexed once (the offset and size of each member, nothing
-//! extracted); members are then read in place with positioned reads, and
-//! only the layer blobs asked for are copied out.
+//! extracted; a compressed one is decompressed to a temporary file first);
+//! members are read in place, and only the layers asked for are copied out.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::digest::{Digest, Hasher, HashingReader};
 use super::spec::Descriptor;
+use crate::archive::compress;
 use crate::error::{Error, Result};
 
 /// The largest JSON document (index, manifest, config) read into memory.
@@ -24,6 +25,12 @@ const MAX_JSON: u64 = 16 << 20;
 /// 128): more is refused rather than read.
 pub(crate) const MAX_LAYERS: usize = 256;
 
+/// The most members an image archive may have (real ones hold a few per layer).
+const MAX_MEMBERS: usize = 100_000;
+
+/// How many symbolic links in a row a member name may go through.
+const MAX_LINK_HOPS: usize = 8;
+
 /// Where the layout's files are.
 pub(crate) enum Store {
     Dir(PathBuf),
@@ -32,6 +39,8 @@ pub(crate) enum Store {
         file: File,
         /// Regular members by normalised path: (content offset, size).
         members: HashMap<String, (u64, u64)>,
+        /// Symbolic links between members (`docker save` links a layer it wrote).
+        links: HashMap<String, String>,
     },
 }
 
@@ -63,35 +72,48 @@ impl Store {
         let mut file = File::open(path).map_err(io_err)?;
         let mut magic = [0u8; 4];
         let n = file.read_at(&mut magic, 0).map_err(io_err)?;
-        if magic[..n].starts_with(&[0x1f, 0x8b]) || magic[..n] == [0x28, 0xb5, 0x2f, 0xfd] {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                reason: "compressed; an oci-archive is a plain tar file (decompress it first)"
-                    .into(),
-            });
-        }
         let bad = |e: io::Error| Error::Config {
             path: path.to_path_buf(),
             reason: format!("not a readable tar archive: {e}"),
         };
+        let kind = compress::Compression::sniff(&magic[..n]);
+        if kind != compress::Compression::None {
+            // `docker load` takes `docker save | gzip`: such an archive is
+            // read from a decompressed copy that goes when the store does.
+            let mut plain = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            compress::decoder(kind, io::BufReader::new(&file))
+                .and_then(|mut d| io::copy(&mut d, &mut plain))
+                .and_then(|_| plain.seek(io::SeekFrom::Start(0)))
+                .map_err(bad)?;
+            file = plain;
+        }
         let mut members = HashMap::new();
-        let mut links = Vec::new();
+        let mut hard = Vec::new();
+        let mut links = HashMap::new();
         {
             let mut tar = tar::Archive::new(&mut file);
-            for entry in tar.entries_with_seek().map_err(bad)? {
+            for (n, entry) in tar.entries_with_seek().map_err(bad)?.enumerate() {
                 let entry = entry.map_err(bad)?;
+                if n >= MAX_MEMBERS {
+                    let e = format!("more than {MAX_MEMBERS} members, not an image archive");
+                    return Err(bad(io::Error::other(e)));
+                }
                 let name = normalise(&entry.path().map_err(bad)?);
                 let kind = entry.header().entry_type();
+                let target = entry.link_name().map_err(bad)?;
                 if kind.is_file() {
                     members.insert(name, (entry.raw_file_position(), entry.size()));
-                } else if kind.is_hard_link()
-                    && let Some(target) = entry.link_name().map_err(bad)?
-                {
-                    links.push((name, normalise(&target)));
+                } else if let Some(target) = target {
+                    let target = target.to_string_lossy().into_owned();
+                    if kind.is_hard_link() {
+                        hard.push((name, normalise(Path::new(&target))));
+                    } else if kind.is_symlink() {
+                        links.insert(name, target);
+                    }
                 }
             }
         }
-        for (name, target) in links {
+        for (name, target) in hard {
             if let Some(&at) = members.get(&target) {
                 members.insert(name, at);
             }
@@ -100,6 +122,7 @@ impl Store {
             path: path.to_path_buf(),
             file,
             members,
+            links,
         })
     }
 
@@ -113,7 +136,7 @@ impl Store {
     }
 
     /// How errors name `rel`: the file in the layout, or ARCHIVE/rel.
-    fn shown(&self, rel: &str) -> PathBuf {
+    pub(crate) fn shown(&self, rel: &str) -> PathBuf {
         match self {
             Store::Dir(dir) => dir.join(rel),
             Store::Archive { path, .. } => PathBuf::from(format!("{}/{rel}", path.display())),
@@ -129,7 +152,7 @@ impl Store {
     }
 
     /// The size of `rel`, or an error saying it is missing.
-    fn size(&self, rel: &str, missing: &str) -> Result<u64> {
+    pub(crate) fn size(&self, rel: &str, missing: &str) -> Result<u64> {
         let gone = || self.bad(rel, missing);
         match self {
             Store::Dir(dir) => match self.confined(dir, rel)? {
@@ -137,8 +160,42 @@ impl Store {
                 Some(_) => Err(self.bad(rel, "not a regular file")),
                 None => Err(gone()),
             },
-            Store::Archive { members, .. } => members.get(rel).map(|m| m.1).ok_or_else(gone),
+            Store::Archive { .. } => self.member(rel)?.map(|m| m.1).ok_or_else(gone),
         }
+    }
+
+    /// True when the layout or archive has a file `rel`.
+    pub(crate) fn has(&self, rel: &str) -> Result<bool> {
+        match self {
+            Store::Dir(dir) => Ok(self.confined(dir, rel)?.is_some_and(|m| m.is_file())),
+            Store::Archive { .. } => Ok(self.member(rel)?.is_some()),
+        }
+    }
+
+    /// Where the archive member `rel` is, through symbolic links between
+    /// members; a link that leads out of the archive (absolute, or `..`
+    /// above its top) is an error, since following it would mean reading
+    /// the host.
+    fn member(&self, rel: &str) -> Result<Option<(u64, u64)>> {
+        let Store::Archive { members, links, .. } = self else {
+            return Ok(None);
+        };
+        let mut name = rel.to_string();
+        for _ in 0..=MAX_LINK_HOPS {
+            if let Some(&at) = members.get(&name) {
+                return Ok(Some(at));
+            }
+            let Some(target) = links.get(&name) else {
+                return Ok(None);
+            };
+            name = inside_archive(&name, target).ok_or_else(|| {
+                self.bad(
+                    rel,
+                    &format!("is a symbolic link to {target:?}, outside the archive"),
+                )
+            })?;
+        }
+        Err(self.bad(rel, "too many levels of symbolic links"))
     }
 
     /// What is at `rel` in the layout directory `dir`, without following a
@@ -175,7 +232,7 @@ impl Store {
     }
 
     /// A reader of the whole of `rel`.
-    fn open(&self, rel: &str) -> Result<Box<dyn Read + '_>> {
+    pub(crate) fn open(&self, rel: &str) -> Result<Box<dyn Read + '_>> {
         match self {
             Store::Dir(dir) => {
                 self.confined(dir, rel)?;
@@ -186,8 +243,8 @@ impl Store {
                     .map_err(|e| Error::io(self.shown(rel), e))?;
                 Ok(Box::new(f))
             }
-            Store::Archive { file, members, .. } => {
-                let &(offset, size) = members.get(rel).ok_or_else(|| self.bad(rel, "missing"))?;
+            Store::Archive { file, .. } => {
+                let (offset, size) = self.member(rel)?.ok_or_else(|| self.bad(rel, "missing"))?;
                 Ok(Box::new(RangeReader {
                     file,
                     offset,
@@ -197,7 +254,7 @@ impl Store {
         }
     }
 
-    fn read_small(&self, rel: &str, size: u64) -> Result<Vec<u8>> {
+    pub(crate) fn read_small(&self, rel: &str, size: u64) -> Result<Vec<u8>> {
         if size > MAX_JSON {
             return Err(self.bad(
                 rel,
@@ -212,7 +269,7 @@ impl Store {
         Ok(buf)
     }
 
-    fn parse_json(&self, rel: &str, bytes: &[u8]) -> Result<Value> {
+    pub(crate) fn parse_json(&self, rel: &str, bytes: &[u8]) -> Result<Value> {
         serde_json::from_slice(bytes).map_err(|e| self.bad(rel, &format!("bad JSON: {e}")))
     }
 
@@ -324,6 +381,26 @@ fn normalise(p: &Path) -> String {
     s.trim_end_matches('/').to_string()
 }
 
+/// The member a symbolic link at `name` to `target` names, if it stays in
+/// the archive.
+fn inside_archive(name: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 /// Reads `left` bytes of `file` from `offset`, without moving a shared cursor.
 struct RangeReader<'f> {
     file: &'f File,
@@ -357,8 +434,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn member_names_are_normalised() {
+    fn member_names_are_normalised_and_links_stay_inside() {
         assert_eq!(normalise(Path::new("./index.json")), "index.json");
         assert_eq!(normalise(Path::new("/blobs/sha256/")), "blobs/sha256");
+        assert_eq!(
+            inside_archive("b/layer.tar", "../a/layer.tar").as_deref(),
+            Some("a/layer.tar")
+        );
+        assert_eq!(inside_archive("x", "./y").as_deref(), Some("y"));
+        for outside in ["../../etc/passwd", "/etc/passwd"] {
+            assert_eq!(inside_archive("b/layer.tar", outside), None);
+        }
     }
 }

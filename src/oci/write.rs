@@ -1,27 +1,28 @@
-//! Writing a bundle as an OCI image: the bundle's entries become one layer
-//! blob (through [`crate::archive`], so it is the same reproducible tar as
-//! `elfroot bundle -o x.tar.gz`), then the config, manifest and index are
-//! generated around it, and the whole layout — optionally on top of a base
-//! image's layers — is itself written through [`crate::archive::write`] as
-//! a directory or a tar file, so it appears atomically and byte-stable.
+//! Writing a bundle as an image: the bundle's entries become one layer blob
+//! (the same reproducible tar as `elfroot bundle -o x.tar.gz`), the config
+//! is made around it (a [`Built`] image); `layout` writes built images as an
+//! OCI layout (one image, or an index of platforms), `docker_write` as a
+//! docker-archive, through [`crate::archive::write`]: atomic, byte-stable.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::BundleFormat;
 use super::config::{self, RunConfig};
 use super::digest::{Algorithm, Digest, HashingReader, HashingWriter};
 use super::platform::Platform;
 use super::read::Image;
 use super::spec::{
-    self, Descriptor, LAYOUT_VERSION, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_LAYER_GZIP,
-    MEDIA_LAYER_ZSTD, MEDIA_MANIFEST, REF_NAME,
+    self, Descriptor, MEDIA_CONFIG, MEDIA_LAYER, MEDIA_LAYER_GZIP, MEDIA_LAYER_ZSTD,
+    MEDIA_MANIFEST, to_json,
 };
+use super::{docker_write, layout};
 use crate::archive::{self, Entry, Format, WriteOptions, compress};
 use crate::error::{Error, Result};
-
 /// How the new layer is compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Compression {
@@ -76,7 +77,8 @@ impl Compression {
 /// How an image is written.
 #[derive(Debug)]
 pub struct ImageOptions {
-    /// One tar file (oci-archive) instead of a layout directory.
+    /// One tar file (oci-archive) instead of a layout directory; only
+    /// [`write`] reads it ([`write_image`] and [`write_index`] take a format).
     pub archive: bool,
     /// How the new layer is compressed.
     pub compression: Compression,
@@ -90,7 +92,9 @@ pub struct ImageOptions {
     pub program: String,
     /// What the container runs.
     pub run: RunConfig,
-    /// The `org.opencontainers.image.ref.name` of the image ("latest" if none).
+    /// The `org.opencontainers.image.ref.name` of the image ("latest" if
+    /// none); in a docker-archive, its RepoTag (`NAME:TAG`; a bare TAG gets
+    /// the program's file name as NAME).
     pub tag: Option<String>,
     /// The history entry's `created_by`.
     pub created_by: String,
@@ -99,16 +103,18 @@ pub struct ImageOptions {
     /// The config's `config` object as it is, instead of one built from
     /// `run` (`elfroot slim` keeps the slimmed image's own).
     pub config: Option<serde_json::Map<String, Value>>,
-    /// Annotations of the image manifest (sorted by key).
-    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Annotations of the image manifest (`org.opencontainers.image.base.name`...).
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Written {
-    /// `sha256:<hex>` of the image manifest: the image's identity.
+    /// `sha256:<hex>` of the image manifest: the image's identity (for a
+    /// docker-archive, which has no manifest, the manifest the same image
+    /// has in an OCI layout).
     pub manifest_digest: String,
-    /// `sha256:<hex>` of the image config.
+    /// `sha256:<hex>` of the image config: the image ID Docker and podman show.
     pub config_digest: String,
     /// The new layer blob's digest and size.
     pub layer_digest: String,
@@ -120,6 +126,15 @@ pub struct Written {
     pub bytes: u64,
 }
 
+/// What [`write_index`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenIndex {
+    /// `sha256:<hex>` of the image index: the multi-platform image's identity.
+    pub index_digest: String,
+    /// Each platform's image, in the order given.
+    pub images: Vec<Written>,
+}
+
 /// The tag written when none is given.
 pub const DEFAULT_TAG: &str = "latest";
 
@@ -127,189 +142,215 @@ pub const DEFAULT_TAG: &str = "latest";
 /// `out`: a layout directory, or with `opts.archive` a tar file ("-" is
 /// standard output).
 pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Written> {
-    if !opts.archive && out.as_os_str() == "-" {
-        return Err(Error::Usage(
+    let format = if opts.archive {
+        BundleFormat::OciArchive
+    } else {
+        BundleFormat::Oci
+    };
+    write_image(format, entries, out, opts)
+}
+
+/// Writes `entries` as a one-layer image in `format` (oci, oci-archive or
+/// docker-archive; `opts.archive` is not read) at `out` ("-": standard
+/// output, for the tar formats).
+pub fn write_image(
+    format: BundleFormat,
+    entries: &[Entry],
+    out: &Path,
+    opts: &ImageOptions,
+) -> Result<Written> {
+    check_output(format, out)?;
+    let built = Built::new(entries, out, opts)?;
+    if format == BundleFormat::DockerArchive {
+        return docker_write::write(&built, out, opts);
+    }
+    let index = layout::write(
+        std::slice::from_ref(&built),
+        out,
+        format == BundleFormat::OciArchive,
+        opts,
+    )?;
+    Ok(index
+        .images
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| built.written()))
+}
+
+/// Writes one image per platform (each `entries` with its options, every
+/// platform different) into one OCI layout whose index.json tags an image
+/// index listing them, as `format` (oci or oci-archive) at `out`. The tag,
+/// mtime and force of the first options apply to the layout.
+pub fn write_index(
+    format: BundleFormat,
+    images: &[(&[Entry], &ImageOptions)],
+    out: &Path,
+) -> Result<WrittenIndex> {
+    if !matches!(format, BundleFormat::Oci | BundleFormat::OciArchive) {
+        return Err(Error::Usage(format!(
+            "images for several platforms go into an OCI image index: format oci or \
+             oci-archive, not {}",
+            format.as_str()
+        )));
+    }
+    check_output(format, out)?;
+    let Some((_, first)) = images.first() else {
+        return Err(Error::Usage("an index of no image".into()));
+    };
+    let platforms: Vec<&Platform> = images.iter().map(|(_, o)| &o.platform).collect();
+    if let Some(p) = (1..platforms.len())
+        .find_map(|n| platforms[..n].contains(&platforms[n]).then(|| platforms[n]))
+    {
+        return Err(Error::Usage(format!(
+            "two images for {} in one index",
+            p.display()
+        )));
+    }
+    let built = images
+        .iter()
+        .map(|(entries, opts)| Built::new(entries, out, opts))
+        .collect::<Result<Vec<_>>>()?;
+    layout::write(&built, out, format == BundleFormat::OciArchive, first)
+}
+
+/// Refuses what cannot be written where asked.
+fn check_output(format: BundleFormat, out: &Path) -> Result<()> {
+    match format {
+        BundleFormat::Oci if out.as_os_str() == "-" => Err(Error::Usage(
             "-: an OCI image layout is a directory; only an archive can go to standard output"
                 .into(),
+        )),
+        BundleFormat::Root(f) => Err(Error::Usage(format!("{}: not an image format", f.as_str()))),
+        _ => Ok(()),
+    }
+}
+
+/// An image made but not yet written: its new layer staged beside the
+/// output, its config made, the base's layers listed under it.
+pub(super) struct Built {
+    /// Holds the new layer's blob until the image is written.
+    _staging: archive::Temp,
+    pub platform: Platform,
+    pub config: Value,
+    /// Descriptors and host files of every layer, bottom first.
+    pub layers: Vec<(Descriptor, PathBuf)>,
+    pub annotations: BTreeMap<String, String>,
+    layer_digest: Digest,
+    layer_size: u64,
+    diff_id: Digest,
+    bytes: u64,
+}
+
+impl Built {
+    /// Stages the layer of `entries` and makes the config around it.
+    fn new(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Built> {
+        check_tag(opts.tag.as_deref().unwrap_or(DEFAULT_TAG))?;
+        opts.run.check()?;
+        if let Some(base) = &opts.base {
+            refuse_overwriting(base, out)?;
+        }
+        let staging = staging_dir(out)?;
+        let layer_path = staging.path.join("layer");
+        let bytes = archive::write(
+            entries,
+            &layer_path,
+            &WriteOptions {
+                format: opts.compression.format(),
+                mtime: opts.mtime,
+                force: false,
+            },
+        )?;
+        let (layer_digest, layer_size, diff_id) = digests(&layer_path, opts.compression)?;
+        let created = spec::rfc3339(opts.mtime);
+        let mut config = config::build(
+            opts.base.as_ref().map(Image::config),
+            &opts.run,
+            &config::Layer {
+                platform: &opts.platform,
+                created: &created,
+                created_by: &opts.created_by,
+                diff_id: &diff_id,
+                program: &opts.program,
+            },
+        )?;
+        if let (Some(kept), Some(cfg)) = (&opts.config, config.as_object_mut()) {
+            cfg.insert("config".into(), Value::Object(kept.clone()));
+        }
+        let mut layers: Vec<(Descriptor, PathBuf)> = match &opts.base {
+            Some(b) => b
+                .layers()
+                .iter()
+                .map(oci_media_type)
+                .zip(b.layer_paths().iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        };
+        layers.push((
+            Descriptor::new(opts.compression.media_type(), &layer_digest, layer_size),
+            layer_path,
         ));
+        Ok(Built {
+            _staging: staging,
+            platform: opts.platform.clone(),
+            config,
+            layers,
+            annotations: opts.annotations.clone(),
+            layer_digest,
+            layer_size,
+            diff_id,
+            bytes,
+        })
     }
-    let tag = opts.tag.as_deref().unwrap_or(DEFAULT_TAG);
-    check_tag(tag)?;
-    opts.run.check()?;
-    if let Some(base) = &opts.base {
-        refuse_overwriting(base, out)?;
+
+    /// The config's bytes and digest.
+    pub fn config_blob(&self) -> (Vec<u8>, Digest) {
+        let bytes = to_json(&self.config);
+        let digest = Digest::sha256(&bytes);
+        (bytes, digest)
     }
-    let staging = staging_dir(out)?;
-    let layer_path = staging.path.join("layer");
-    let bytes = archive::write(
-        entries,
-        &layer_path,
-        &WriteOptions {
-            format: opts.compression.format(),
-            mtime: opts.mtime,
-            force: false,
-        },
-    )?;
-    let (layer_digest, layer_size, diff_id) = digests(&layer_path, opts.compression)?;
 
-    let created = spec::rfc3339(opts.mtime);
-    let mut config = config::build(
-        opts.base.as_ref().map(Image::config),
-        &opts.run,
-        &config::Layer {
-            platform: &opts.platform,
-            created: &created,
-            created_by: &opts.created_by,
-            diff_id: &diff_id,
-            program: &opts.program,
-        },
-    )?;
-    if let (Some(kept), Some(cfg)) = (&opts.config, config.as_object_mut()) {
-        cfg.insert("config".into(), Value::Object(kept.clone()));
-    }
-    let mut layers: Vec<(Descriptor, PathBuf)> = match &opts.base {
-        Some(b) => b
-            .layers()
-            .iter()
-            .map(oci_media_type)
-            .zip(b.layer_paths().iter().cloned())
-            .collect(),
-        None => Vec::new(),
-    };
-    layers.push((
-        Descriptor::new(opts.compression.media_type(), &layer_digest, layer_size),
-        layer_path.clone(),
-    ));
-    let layout = Layout::new(tag, &opts.platform, &config, &layers, &opts.annotations)?;
-    let format = if opts.archive {
-        Format::Tar
-    } else {
-        Format::Dir
-    };
-    archive::write(
-        &layout.files,
-        out,
-        &WriteOptions {
-            format,
-            mtime: opts.mtime,
-            force: opts.force,
-        },
-    )?;
-    Ok(Written {
-        manifest_digest: layout.manifest_digest.to_string(),
-        config_digest: layout.config_digest.to_string(),
-        layer_digest: layer_digest.to_string(),
-        layer_size,
-        diff_id: diff_id.to_string(),
-        bytes,
-    })
-}
-
-/// The files of an image layout holding one image.
-struct Layout {
-    files: Vec<Entry>,
-    manifest_digest: Digest,
-    config_digest: Digest,
-}
-
-impl Layout {
-    /// The layout of the image with `config` and `layers` (descriptors and
-    /// host files, bottom first), tagged `tag` in index.json.
-    fn new(
-        tag: &str,
-        platform: &Platform,
-        config: &Value,
-        layers: &[(Descriptor, PathBuf)],
-        annotations: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Layout> {
-        let config_bytes = to_json(config);
-        let config_digest = Digest::sha256(&config_bytes);
+    /// The OCI image manifest's bytes and digest.
+    pub fn manifest_blob(&self) -> (Vec<u8>, Digest) {
+        let (config, config_digest) = self.config_blob();
         let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": MEDIA_MANIFEST,
-            "config": Descriptor::new(MEDIA_CONFIG, &config_digest, config_bytes.len() as u64),
-            "layers": layers.iter().map(|(d, _)| d).collect::<Vec<_>>(),
+            "config": Descriptor::new(MEDIA_CONFIG, &config_digest, config.len() as u64),
+            "layers": self.layers.iter().map(|(d, _)| d).collect::<Vec<_>>(),
         });
-        if !annotations.is_empty() {
-            manifest["annotations"] = json!(annotations);
+        if !self.annotations.is_empty() {
+            manifest["annotations"] = json!(self.annotations);
         }
-        let manifest_bytes = to_json(&manifest);
-        let manifest_digest = Digest::sha256(&manifest_bytes);
-        let mut top = Descriptor::new(
-            MEDIA_MANIFEST,
-            &manifest_digest,
-            manifest_bytes.len() as u64,
-        );
-        top.platform = Some(platform.to_json());
-        top.annotations.insert(REF_NAME.into(), tag.into());
-        let index = json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [top]});
-        let layout = json!({"imageLayoutVersion": LAYOUT_VERSION});
-
-        let mut files = vec![
-            Entry::data("/oci-layout", to_json(&layout), 0o644),
-            Entry::data("/index.json", to_json(&index), 0o644),
-            Entry::data(
-                "/manifest.json",
-                docker_manifest(tag, &config_digest, layers)?,
-                0o644,
-            ),
-            Entry::data(blob_entry(&config_digest), config_bytes, 0o644),
-            Entry::data(blob_entry(&manifest_digest), manifest_bytes, 0o644),
-        ];
-        for (d, path) in layers {
-            let digest = Digest::parse(&d.digest).map_err(|reason| Error::Image {
-                path: path.clone(),
-                reason,
-            })?;
-            let name = blob_entry(&digest);
-            // The same layer twice in one image is one blob.
-            if !files.iter().any(|e| e.path == name) {
-                files.push(Entry::file(name, path, 0o644));
-            }
-        }
-        Ok(Layout {
-            files,
-            manifest_digest,
-            config_digest,
-        })
+        let bytes = to_json(&manifest);
+        let digest = Digest::sha256(&bytes);
+        (bytes, digest)
     }
-}
 
-/// Compact JSON, the same bytes for the same value (object keys sorted).
-fn to_json(v: &Value) -> Vec<u8> {
-    // Serialising a `Value` to memory cannot fail.
-    serde_json::to_vec(v).unwrap_or_default()
-}
-
-fn blob_entry(d: &Digest) -> String {
-    format!("/{}", d.blob_path())
-}
-
-/// The legacy `manifest.json` `docker load` reads (it names the blobs by
-/// their paths in the layout, as `docker save` itself writes it since 25).
-fn docker_manifest(
-    tag: &str,
-    config: &Digest,
-    layers: &[(Descriptor, PathBuf)],
-) -> Result<Vec<u8>> {
-    let layer_paths = layers
-        .iter()
-        .map(|(d, path)| {
-            Digest::parse(&d.digest)
-                .map(|d| d.blob_path())
-                .map_err(|reason| Error::Image {
+    /// The digest and host file of each layer blob, bottom first.
+    pub fn layer_blobs(&self) -> Result<Vec<(Digest, &Path)>> {
+        self.layers
+            .iter()
+            .map(|(d, path)| {
+                let digest = Digest::parse(&d.digest).map_err(|reason| Error::Image {
                     path: path.clone(),
                     reason,
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // Docker wants a NAME:TAG here; a bare tag gives an untagged image.
-    let repo_tags: Vec<&str> = if tag.contains(':') { vec![tag] } else { vec![] };
-    Ok(to_json(&json!([{
-        "Config": config.blob_path(),
-        "RepoTags": repo_tags,
-        "Layers": layer_paths,
-    }])))
+                })?;
+                Ok((digest, path.as_path()))
+            })
+            .collect()
+    }
+
+    /// What was written, once it is.
+    pub fn written(&self) -> Written {
+        Written {
+            manifest_digest: self.manifest_blob().1.to_string(),
+            config_digest: self.config_blob().1.to_string(),
+            layer_digest: self.layer_digest.to_string(),
+            layer_size: self.layer_size,
+            diff_id: self.diff_id.to_string(),
+            bytes: self.bytes,
+        }
+    }
 }
 
 /// A base layer's descriptor with Docker's media types turned into OCI's

@@ -3,7 +3,7 @@
 //! The image is read as a root of layers; what its config runs (Entrypoint
 //! and Cmd, resolved in the image as a runtime would: `command`) becomes the
 //! inputs of the bundle planner, with the files and directories the command
-//! names and `--keep`'s paths as added trees, so that closures, run-time
+//! names, `--keep`'s paths as added trees and `--profile`'s traces, so that closures, run-time
 //! files and the user database come out of the image exactly as `bundle
 //! --root` would take them. The kept files are copied out of the layers
 //! with their metadata from the image (`meta`), checked by the doctor
@@ -46,16 +46,21 @@ pub const KEPT_SETTINGS: &[&str] = &[
 /// What `slim` is asked.
 #[derive(Debug, Clone)]
 pub struct SlimConfig {
-    /// The image: `oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]`.
+    /// The image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or
+    /// `docker-archive:FILE[:REF]`.
     pub image: String,
     /// Where the slimmed image goes.
     pub output: Output,
-    /// oci or oci-archive; guessed from the output's name when not given.
+    /// oci, oci-archive or docker-archive; guessed from the output's name
+    /// when not given (a layout directory, or an archive for NAME.oci.tar and -).
     pub format: Option<BundleFormat>,
     /// The tag in the written layout's index (default `latest`).
     pub tag: Option<String>,
     /// Paths or globs of the image kept as they are.
     pub keep: Vec<String>,
+    /// Profiles `elfroot trace` recorded (host files): what they name is
+    /// kept too, taken from the image.
+    pub profiles: Vec<PathBuf>,
     /// Replaces the image's Entrypoint (and, unless `cmd` is given, its Cmd).
     pub entrypoint: Option<Vec<String>>,
     /// Replaces the image's Cmd.
@@ -75,16 +80,18 @@ pub struct SlimConfig {
 /// manifest with `json`, else the written image's manifest digest. The
 /// status is findings when the result would not start (nothing written).
 pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
-    // An image either way: NAME.oci.tar and - are archives, anything else a layout.
+    // An image either way: NAME.oci.tar, NAME.docker.tar and - are
+    // archives, anything else a layout.
     let format = config.format.unwrap_or_else(|| {
         match (&config.output, BundleFormat::guess(&config.output)) {
-            (Output::Stdout, _) | (_, BundleFormat::OciArchive) => BundleFormat::OciArchive,
+            (_, f) if f.is_image() => f,
+            (Output::Stdout, _) => BundleFormat::OciArchive,
             _ => BundleFormat::Oci,
         }
     });
     if !format.is_image() {
         return Err(Error::Usage(format!(
-            "{}: slim writes an image (oci or oci-archive), not {}",
+            "{}: slim writes an image (oci, oci-archive or docker-archive), not {}",
             config.output,
             format.as_str()
         )));
@@ -126,16 +133,24 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
             config.image
         ));
     }
-    let options = bundle_options(&settings, &kept, &config.keep)?;
+    let mut options = bundle_options(&settings, &kept, &config.keep)?;
+    options.profiles = config.profiles.clone();
     let analyzer = Analyzer::new(Files::new(root), crate::closure::Options::default());
     let mut plan = bundle::plan(&analyzer, &kept.programs, &options)?;
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
     }
+    for w in &plan.warnings {
+        outcome.warning(w.clone());
+    }
     let root = analyzer.files().root();
     let _staging = bundle::stage(&mut plan, root, &config.output)?;
-    let what = format!("{}: the slimmed image", config.output);
-    if bundle::judge(&plan, (false, false), &[], &what, &mut outcome)? {
+    if bundle::judge(&plan, (false, false), &[], &mut outcome)? {
+        outcome.status = Status::Findings;
+        outcome.problem(format!(
+            "nothing written to {}: the slimmed image would not start",
+            config.output
+        ));
         return Ok(outcome);
     }
     let mtime = match config.mtime {
@@ -144,7 +159,7 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
     };
     let entries = meta::from_image(root, plan.layout.entries());
     let options = image_options(config, format, &image, settings, mtime, &argv);
-    let written = oci::write(&entries, config.output.as_path(), &options)?;
+    let written = oci::write_image(format, &entries, config.output.as_path(), &options)?;
     let stats = summary::Stats::new(root, &image, &entries, &plan, &written)?;
     for line in stats.lines(&config.image, &config.output) {
         outcome.note(line);
@@ -261,16 +276,17 @@ fn image_options(
         variant: image.variant().map(str::to_string),
     };
     let mut annotations = std::collections::BTreeMap::new();
-    annotations.insert(
-        "org.opencontainers.image.base.digest".to_string(),
-        image.manifest_digest(),
-    );
-    if let Some(t) = image.tag() {
-        annotations.insert("org.opencontainers.image.base.name".into(), t.to_string());
+    annotations.insert(oci::BASE_DIGEST.to_string(), image.base_digest());
+    if let Some(name) = image.name() {
+        annotations.insert(oci::BASE_NAME.to_string(), name.to_string());
     }
     oci::ImageOptions {
         archive: format == BundleFormat::OciArchive,
-        compression: config.compression.unwrap_or_default(),
+        // `docker save` writes plain tar layers; gzip elsewhere.
+        compression: config.compression.unwrap_or(match format {
+            BundleFormat::DockerArchive => oci::Compression::None,
+            _ => oci::Compression::Gzip,
+        }),
         mtime,
         force: config.force,
         platform,
@@ -284,10 +300,10 @@ fn image_options(
     }
 }
 
-/// The image as the history names it: its tag, or its digest (never a
+/// The image as the history names it: its name, or its digest (never a
 /// host path, so that the same image gives the same result wherever it is).
 fn base_name(image: &oci::Image) -> String {
     image
-        .tag()
-        .map_or_else(|| image.manifest_digest(), str::to_string)
+        .name()
+        .map_or_else(|| image.base_digest(), str::to_string)
 }

@@ -462,7 +462,7 @@ const QEMU: &str = "qemu-aarch64-static";
 
 /// The arm64 root: `ELFROOT_ARM64_ROOT`, else `target/arm64/root`; built with
 /// scripts/make-arm64-root.sh when it does not look built yet.
-fn arm64_root() -> Option<PathBuf> {
+pub(crate) fn arm64_root() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = std::env::var_os("ELFROOT_ARM64_ROOT")
         .filter(|v| !v.is_empty())

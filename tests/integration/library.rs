@@ -37,6 +37,7 @@ fn root() -> Tree {
 fn root_config(t: &Tree) -> RootConfig {
     RootConfig {
         layers: vec![t.path().to_path_buf()],
+        platform: None,
         library_path: Vec::new(),
         cwd: None,
     }

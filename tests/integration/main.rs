@@ -3,6 +3,8 @@
 mod util;
 
 mod bundle;
+mod docker;
+mod docker_read;
 mod doctor;
 mod errors;
 mod examples;
@@ -17,6 +19,9 @@ mod oci;
 mod outputs;
 mod packages;
 mod paths;
+mod platforms;
 mod real_programs;
 mod runtime_files;
 mod slim;
+mod trace;
+mod trace_bundle;

@@ -218,7 +218,7 @@ fn encrypted(w: &Path) {
 }
 
 /// A repository with one commit.
-fn repository(w: &Path) {
+pub(crate) fn repository(w: &Path) {
     let repo = w.join("repo");
     run_ok(Command::new("git").args(["init", "-q"]).arg(&repo));
     fs::write(repo.join("README"), "hello\n").unwrap();
@@ -234,7 +234,7 @@ fn repository(w: &Path) {
     git(&["commit", "-q", "-m", "one"]);
 }
 
-fn zipped(w: &Path) {
+pub(crate) fn zipped(w: &Path) {
     fs::write(w.join("msg"), "hello\n").unwrap();
     run_ok(
         Command::new("zip")

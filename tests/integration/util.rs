@@ -626,31 +626,3 @@ impl Drop for KernelMounts {
         }
     }
 }
-
-/// podman with its storage under `dir` (`driver`: vfs works everywhere,
-/// overlay is faster), so that tests leave the host's store alone.
-pub fn podman_in(dir: &Path, driver: &str) -> Command {
-    let mut c = Command::new("podman");
-    c.arg("--root")
-        .arg(dir.join("storage"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args(["--storage-driver", driver, "--cgroup-manager", "cgroupfs"])
-        .args(["--runtime", "runc", "--events-backend", "none"]);
-    c
-}
-
-/// `podman run --rm IMAGE` without a network, asking for low limits:
-/// limits podman would raise are refused in some sandboxes.
-pub fn podman_run(mut podman: Command, image: &str) -> Command {
-    podman
-        .args(["run", "--rm", "--network", "none"])
-        .args([
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-        ])
-        .arg(image);
-    podman
-}

@@ -1,4 +1,4 @@
-//! Script inputs: the interpreter a `#!` line names.
+//! Script inputs: the interpreter a `#!` line names (bundle plans it in, trace records it).
 
 use std::path::Path;
 
