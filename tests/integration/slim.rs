@@ -223,3 +223,95 @@ fn a_command_that_would_not_start_is_refused_and_nothing_is_written() {
         assert!(!target.exists(), "a refused image was written");
     }
 }
+
+#[test]
+fn the_docker_archive_forms_give_the_same_layer_and_load_into_podman() {
+    let Some(dir) = fat() else { return };
+    if !need(&["skopeo"]) {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let layout = dir.join("fat");
+    // The fat image as `docker save` writes it.
+    let fat_docker = out.path().join("fat.docker.tar");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "-q"])
+            .arg(format!("oci:{}:ls", layout.display()))
+            .arg(format!("docker-archive:{}:fat:ls", fat_docker.display())),
+    );
+    let from_oci = out.path().join("a.oci.tar");
+    let from_docker = out.path().join("b.oci.tar");
+    slim(&[
+        &format!("oci:{}:ls", layout.display()),
+        "-o",
+        from_oci.to_str().unwrap(),
+    ]);
+    slim(&[
+        &format!("docker-archive:{}", fat_docker.display()),
+        "-o",
+        from_docker.to_str().unwrap(),
+    ]);
+    let image = |archive: &Path| {
+        elfroot::oci::open_image(&format!("oci-archive:{}", archive.display())).unwrap()
+    };
+    let (a, b) = (image(&from_oci), image(&from_docker));
+    assert_eq!(a.layers()[0].digest, b.layers()[0].digest, "the same layer");
+    assert_eq!(
+        a.config()["config"],
+        b.config()["config"],
+        "the same settings"
+    );
+
+    // A docker-archive out, as `docker load` and `podman load` take it.
+    let Some(podman) = crate::docker::Podman::new() else {
+        return;
+    };
+    let slim_docker = out.path().join("slim.docker.tar");
+    slim(&[
+        &format!("oci:{}:ls", layout.display()),
+        "-o",
+        slim_docker.to_str().unwrap(),
+        "--tag",
+        "localhost/slim-ls:1",
+    ]);
+    let loaded = run_ok(podman.cmd().arg("load").arg("-i").arg(&slim_docker));
+    let said = String::from_utf8_lossy(&loaded.stdout);
+    assert!(said.contains("localhost/slim-ls:1"), "{said}");
+    let Some((stdout, code)) = podman.run("localhost/slim-ls:1") else {
+        return;
+    };
+    assert_eq!(code, 0);
+    assert!(
+        stdout.ends_with(" /app/x\n") && stdout.contains(" root root 25 "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_trace_profile_adds_what_it_names_from_the_image() {
+    let Some(dir) = fat() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let profile = out.path().join("ls.profile");
+    std::fs::write(&profile, "file /usr/share/doc/curl/copyright\n").unwrap();
+    let json = elfroot(&[
+        "slim",
+        &format!("oci:{}:ls", dir.join("fat").display()),
+        "-o",
+        out.path().join("img").to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let doc = json.json();
+    let entries = doc["entries"].as_array().unwrap_or_else(|| panic!("{doc}"));
+    let kept = entries
+        .iter()
+        .find(|e| e["path"] == "/usr/share/doc/curl/copyright")
+        .unwrap_or_else(|| panic!("the profile's file is kept: {doc}"));
+    assert!(
+        kept["reason"].as_str().unwrap().starts_with("profile "),
+        "{kept}"
+    );
+}
