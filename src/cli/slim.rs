@@ -25,6 +25,11 @@ pub struct SlimArgs {
     /// Override the format guessed from OUT.
     #[arg(long, value_name = "FORMAT", value_enum)]
     format: Option<FormatArg>,
+    /// Slim this platform's image of a multi-platform IMAGE (OS/ARCH[/VARIANT]; default:
+    /// this machine's, or the index's only one). The analysis runs natively whatever the
+    /// architecture.
+    #[arg(long, value_name = "OS/ARCH", value_parser = oci::Platform::parse)]
+    platform: Option<oci::Platform>,
     /// Tag in the written layout's index (default: latest).
     #[arg(long, value_name = "TAG")]
     tag: Option<String>,
@@ -104,6 +109,7 @@ impl SlimArgs {
         }
         Ok(SlimConfig {
             image: self.image.clone(),
+            platform: self.platform.clone(),
             output,
             format,
             tag: self.tag.clone(),

@@ -49,6 +49,9 @@ pub struct SlimConfig {
     /// The image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or
     /// `docker-archive:FILE[:REF]`.
     pub image: String,
+    /// Which image of a multi-platform index to slim (default: this
+    /// machine's platform, or the index's only one).
+    pub platform: Option<oci::Platform>,
     /// Where the slimmed image goes.
     pub output: Output,
     /// oci, oci-archive or docker-archive; guessed from the output's name
@@ -96,7 +99,7 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
             format.as_str()
         )));
     }
-    let image = oci::open_image(&config.image)?;
+    let image = oci::open_image_for(&config.image, config.platform.as_ref())?;
     let root = Root::layers(image.layer_paths()).map_err(|e| Error::Root {
         root: config.image.clone(),
         source: Box::new(e),

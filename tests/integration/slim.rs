@@ -315,3 +315,41 @@ fn a_trace_profile_adds_what_it_names_from_the_image() {
         "{kept}"
     );
 }
+
+#[test]
+fn a_platform_of_a_multi_platform_image_is_slimmed_natively() {
+    let arm64 = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/arm64/root");
+    if !arm64.join("usr/bin/ls").exists() {
+        return skip("no arm64 root: run scripts/make-arm64-root.sh target/arm64/root");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let multi = out.path().join("multi");
+    let run = elfroot(&[
+        "bundle",
+        "/usr/bin/ls",
+        "--format",
+        "oci",
+        "-o",
+        multi.to_str().unwrap(),
+        "--platform-root",
+        &format!("linux/arm64={}", arm64.display()),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let slimmed = out.path().join("arm.oci.tar");
+    slim(&[
+        &format!("oci:{}", multi.display()),
+        "--platform",
+        "linux/arm64",
+        "-o",
+        slimmed.to_str().unwrap(),
+    ]);
+    let img = elfroot::oci::open_image(&format!("oci-archive:{}", slimmed.display())).unwrap();
+    assert_eq!(img.architecture(), Some("arm64"));
+    let root = elfroot::Root::layers(img.layer_paths()).unwrap();
+    assert!(
+        root.resolve_file(Path::new("/lib/ld-linux-aarch64.so.1"))
+            .unwrap()
+            .is_some(),
+        "the arm64 loader"
+    );
+}
