@@ -6,11 +6,8 @@
 //! library is missing (unless the caller allows it).
 
 mod add;
-mod discover;
-pub mod layout;
 mod locale;
 mod planner;
-mod relevance;
 mod run;
 mod runtime;
 pub mod script;
@@ -22,6 +19,7 @@ use serde::Serialize;
 
 use crate::closure::{Analyzer, Closure, Libc};
 use crate::error::{Error, Result};
+pub use crate::layout;
 pub use crate::profile::Extra;
 pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};

@@ -3,6 +3,7 @@
 mod util;
 
 mod bundle;
+mod discovery;
 mod doctor;
 mod errors;
 mod examples;

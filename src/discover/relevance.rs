@@ -97,7 +97,7 @@ const NEVER: &[&str] = &[
 ];
 
 /// True when `path` (absolute, normalised) may never come in through a name.
-pub(super) fn denied(path: &str) -> bool {
+pub fn denied(path: &str) -> bool {
     let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
     SHARED.contains(&path)
         || NEVER.contains(&path)

@@ -1,0 +1,152 @@
+//! The relevance rule applied to the paths an object names (see the module
+//! above): which come in, widened to what their source package ships
+//! around them, and which bring only the directory a program works in.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::relevance::{denied, sources};
+use super::{Discovery, Rule};
+use crate::error::Result;
+use crate::root::Lookup;
+
+impl Discovery<'_> {
+    /// The paths the object at `real` names that are relevant, found.
+    pub(super) fn named_paths(&mut self, shown: &str, real: &Path) -> Result<()> {
+        let crate::files::Probe::Elf(elf) = self.analyzer.files().probe(real) else {
+            return Ok(());
+        };
+        let bytes = self.root().contents(real)?;
+        let literals = elf.path_literals(&bytes);
+        drop(bytes);
+        // The source packages of the naming object, read on first need.
+        let mut named_by: Option<Option<HashSet<String>>> = None;
+        for path in literals {
+            if self.has(&path) {
+                continue;
+            }
+            if denied(&path) {
+                self.state_dir(&path)?;
+                continue;
+            }
+            let found = match self.root().lookup(Path::new(&path))? {
+                Lookup::File(p) | Lookup::Dir(p) => p,
+                Lookup::Absent => {
+                    // Made at run time (nginx's /var/lib/nginx/body): its
+                    // directory must be there.
+                    self.state_dir(&path)?;
+                    continue;
+                }
+                Lookup::Other(_) => continue,
+            };
+            if denied(&found.to_string_lossy()) {
+                continue;
+            }
+            let ours = named_by
+                .get_or_insert_with(|| self.db().map(|db| sources(db, self.root(), real)))
+                .clone();
+            if let Some(ours) = &ours {
+                let theirs = self.sources(Path::new(&path));
+                let related = if ours.is_empty() {
+                    theirs.is_empty()
+                } else {
+                    !theirs.is_disjoint(ours)
+                };
+                if !related {
+                    // A directory no package ships, that the program works in
+                    // (nginx's /var/lib/nginx/body): there, empty, its owner kept.
+                    if theirs.is_empty() {
+                        self.working_dir(&path, &found, ours, shown)?;
+                    }
+                    continue;
+                }
+            }
+            let reason = format!("path named in {shown}");
+            let path = match &ours {
+                Some(ours) if !ours.is_empty() => self.widest(&path, ours),
+                _ => path,
+            };
+            if self.has(&path) {
+                continue;
+            }
+            self.found(&path, &reason)?;
+            // libmagic and others read the compiled form beside a named file.
+            let compiled = format!("{path}.mgc");
+            if !self.has(&compiled)
+                && matches!(self.root().lookup(Path::new(&compiled))?, Lookup::File(_))
+            {
+                self.found(&compiled, &reason)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The source packages of what is at `path` (none without a database).
+    fn sources(&self, path: &Path) -> HashSet<String> {
+        self.db()
+            .map(|db| sources(db, self.root(), path))
+            .unwrap_or_default()
+    }
+
+    /// A path no package ships that the program works in: a directory
+    /// (nginx's /var/lib/nginx/body) comes in empty, its owner kept; for a
+    /// file (a log), the directory it is in, when a package of the same
+    /// source ships that (/var/log/nginx).
+    fn working_dir(
+        &mut self,
+        path: &str,
+        found: &Path,
+        ours: &HashSet<String>,
+        shown: &str,
+    ) -> Result<()> {
+        let reason = format!("working directory named in {shown}");
+        if self.root().lookup(found)? == Lookup::Dir(found.to_path_buf()) {
+            self.single(path, Rule::WorkDir, &reason)?;
+        } else if let Some(parent) = Path::new(path).parent()
+            && !denied(&parent.to_string_lossy())
+            && !self.sources(parent).is_disjoint(ours)
+        {
+            self.single(&parent.to_string_lossy(), Rule::WorkDir, &reason)?;
+        }
+        Ok(())
+    }
+
+    /// A path the program makes or keeps its run-time state in
+    /// (`/run/nginx.pid`, `/var/lib/nginx/body`): not taken, but the
+    /// directory it goes in must exist, empty (with its owner), as it does
+    /// in the root, when that is a state directory or one a name could bring.
+    fn state_dir(&mut self, path: &str) -> Result<()> {
+        const STATE: &[&str] = &["/run/", "/var/run/", "/var/lock/"];
+        let Some(parent) = Path::new(path).parent() else {
+            return Ok(());
+        };
+        let text = parent.to_string_lossy().into_owned();
+        if self.has(&text) || (!STATE.iter().any(|d| path.starts_with(d)) && denied(&text)) {
+            return Ok(());
+        }
+        if let Lookup::Dir(_) = self.root().lookup(parent)? {
+            self.single(&text, Rule::WorkDir, &format!("directory of {path}"))?;
+        }
+        Ok(())
+    }
+
+    /// The widest directory around `path` that only packages of the same
+    /// source (`ours`) own: a library names `.../10.00.0/Resource/Init`
+    /// and reads `.../10.00.0/iccprofiles` beside it (Ghostscript), or names
+    /// its coder directory and reads its config directory beside it.
+    fn widest(&self, path: &str, ours: &HashSet<String>) -> String {
+        let mut best = path.to_string();
+        for up in Path::new(path).ancestors().skip(1) {
+            let text = up.to_string_lossy();
+            if denied(&text) {
+                break;
+            }
+            let theirs = self.sources(up);
+            if theirs.is_empty() || !theirs.is_subset(ours) {
+                break;
+            }
+            best = text.into_owned();
+        }
+        best
+    }
+}
