@@ -98,3 +98,49 @@ fn the_runtime_view_shows_what_the_bundle_holds_with_the_same_reasons() {
         assert_eq!(listed.len(), plain.stdout.lines().count() + view.len());
     }
 }
+
+/// The causes of the runtime-file-missing findings of `doctor --json`.
+fn missing_runtime_files(target: &std::path::Path, program: &str) -> Vec<String> {
+    let run = elfroot(&[
+        "doctor",
+        "--json",
+        "--root",
+        &target.to_string_lossy(),
+        program,
+    ]);
+    // Warnings only: the program starts, and doctor exits 0.
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.json()["programs"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "runtime-file-missing")
+        .filter_map(|f| f["cause"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn doctor_warns_when_a_target_lacks_what_discovery_finds() {
+    let program = "/usr/bin/convert-im6.q16";
+    if !std::path::Path::new(program).exists() {
+        return elfroot::testing::skip("ImageMagick is not installed");
+    }
+    let bare = BundleTest::new([program])
+        .named("bare")
+        .args(["--discover", "none"])
+        .run()
+        .success();
+    let causes = missing_runtime_files(&bare.out, program);
+    let coders = causes
+        .iter()
+        .find(|c| c.contains("/ImageMagick-6.") && c.contains("path named in "))
+        .unwrap_or_else(|| panic!("no warning for the coder directory: {causes:#?}"));
+    assert!(coders.contains("libMagickCore"), "{coders}");
+    assert!(coders.ends_with("absent in the target"), "{coders}");
+    let full = BundleTest::new([program]).named("full").run().success();
+    let causes = missing_runtime_files(&full.out, program);
+    assert!(
+        !causes.iter().any(|c| c.contains("named in ")),
+        "{causes:#?}"
+    );
+}
