@@ -10,6 +10,24 @@ use super::{Discovery, Rule};
 use crate::error::Result;
 use crate::root::Lookup;
 
+/// Where the time zone database is: an object naming a file under it
+/// reads time zones by name.
+const TZ_NAMES: &str = "/usr/share/zoneinfo/";
+
+/// The install prefix of an object, against which it resolves the
+/// prefix-relative paths it names: /usr for /usr/bin/git and for
+/// /usr/lib/x86_64-linux-gnu/libaspell.so.15 (its real path).
+fn prefix_of(real: &Path) -> Option<String> {
+    let mut dir = real.parent()?;
+    if dir.file_name()?.to_str()?.ends_with("-linux-gnu") {
+        dir = dir.parent()?;
+    }
+    let name = dir.file_name()?.to_str()?;
+    matches!(name, "bin" | "sbin" | "lib" | "lib64")
+        .then(|| dir.parent().map(|p| p.to_string_lossy().into_owned()))
+        .flatten()
+}
+
 impl Discovery<'_> {
     /// The paths the object at `real` names that are relevant, found.
     pub(super) fn named_paths(&mut self, shown: &str, real: &Path) -> Result<()> {
@@ -17,13 +35,27 @@ impl Discovery<'_> {
             return Ok(());
         };
         let bytes = self.root().contents(real)?;
-        let literals = elf.path_literals(&bytes);
+        let named = elf.all_path_literals(&bytes);
         drop(bytes);
+        let mut literals = named.absolute;
+        if let Some(prefix) = prefix_of(real) {
+            for rel in named.relative {
+                // Only what is there: a relative name that is not is
+                // rarely a path at all (a source file in an assertion).
+                let path = format!("{}/{rel}", prefix.trim_end_matches('/'));
+                if self.root().lookup(Path::new(&path))? != Lookup::Absent {
+                    literals.push(path);
+                }
+            }
+        }
         // The source packages of the naming object, read on first need.
         let mut named_by: Option<Option<HashSet<String>>> = None;
         for path in literals {
             if self.has(&path) {
                 continue;
+            }
+            if path.starts_with(TZ_NAMES) {
+                self.time_zones(shown)?;
             }
             if denied(&path) {
                 self.state_dir(&path)?;
@@ -79,6 +111,16 @@ impl Discovery<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The time zone database, for an object that names a file in it (php's
+    /// `/usr/share/zoneinfo/zone.tab`): it reads time zones by name.
+    fn time_zones(&mut self, shown: &str) -> Result<()> {
+        let dir = TZ_NAMES.trim_end_matches('/');
+        if self.has(dir) || !matches!(self.root().lookup(Path::new(dir))?, Lookup::Dir(_)) {
+            return Ok(());
+        }
+        self.found(dir, &format!("time zones named in {shown}"))
     }
 
     /// The source packages of what is at `path` (none without a database).
@@ -148,5 +190,25 @@ impl Discovery<'_> {
             best = text.into_owned();
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_above_bin_sbin_or_lib() {
+        let p = |s: &str| prefix_of(Path::new(s));
+        assert_eq!(p("/usr/bin/git").as_deref(), Some("/usr"));
+        assert_eq!(p("/usr/local/sbin/x").as_deref(), Some("/usr/local"));
+        assert_eq!(
+            p("/usr/lib/x86_64-linux-gnu/libaspell.so.15.3.1").as_deref(),
+            Some("/usr")
+        );
+        assert_eq!(p("/opt/app/lib64/libx.so").as_deref(), Some("/opt/app"));
+        assert_eq!(p("/bin/ls").as_deref(), Some("/"));
+        assert_eq!(p("/usr/lib/git-core/git-remote-http"), None);
+        assert_eq!(p("/opt/app/app"), None);
     }
 }

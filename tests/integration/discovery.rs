@@ -36,6 +36,7 @@ fn discovered(reason: &str) -> bool {
     reason.starts_with("path named in ")
         || reason.starts_with("working directory named in ")
         || reason.starts_with("directory of ")
+        || reason.starts_with("time zones named in ")
         || reason.ends_with(" database (getservbyname/getservbyport)")
         || reason.ends_with(" database (getprotobyname/getprotobynumber)")
 }
