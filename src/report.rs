@@ -70,9 +70,12 @@ impl Report {
                 .iter()
                 .flat_map(|o| [o.absolute_path(), o.real.to_string_lossy().into_owned()])
                 .collect();
-            let found = crate::discover::discover(analyzer, std::slice::from_ref(c), &|p| {
-                known.contains(p)
-            })?;
+            let found = crate::discover::discover(
+                analyzer,
+                std::slice::from_ref(c),
+                &|p| known.contains(p),
+                crate::discover::Database::default(),
+            )?;
             entry.runtime = found.found;
         }
         Ok(())

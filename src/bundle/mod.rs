@@ -138,6 +138,12 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         closures: Vec::new(),
         cache: Vec::new(),
     };
+    // `--extras none` asks for the closure alone: no discovery either.
+    let discover = opts.discover && opts.extras;
+    let db = match discover {
+        true => crate::discover::Database::prefetch(analyzer.files().root()),
+        false => crate::discover::Database::default(),
+    };
     let mut placed = Vec::new();
     for input in inputs {
         p.input(input, opts.dest.as_deref())?;
@@ -150,9 +156,8 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
-    // `--extras none` asks for the closure alone: no discovery either.
-    if opts.discover && opts.extras {
-        p.discover()?;
+    if discover {
+        p.discover(db)?;
     }
     if opts.with.contains(&Extra::Sh) {
         p.shell()?;

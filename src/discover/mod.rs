@@ -101,18 +101,50 @@ pub struct Discovered {
     pub preloaded: Vec<(String, String)>,
 }
 
+/// The root's package database, which the relevance rule reads on first
+/// need: reading it (every package's file list) costs more than the rest of
+/// discovery, so for the host's root it is read in the background while the
+/// closures are computed.
+#[derive(Debug, Default)]
+pub struct Database {
+    reading: Option<std::thread::JoinHandle<Option<Packages>>>,
+}
+
+impl Database {
+    /// Starts reading the database of `root` in the background, when it is
+    /// the host's (another root is read on first need, on this thread).
+    pub fn prefetch(root: &Root) -> Database {
+        if !root.is_host() {
+            return Database::default();
+        }
+        let reading = std::thread::Builder::new()
+            .name("packages".into())
+            .spawn(|| read_database(&Root::host()))
+            .ok();
+        Database { reading }
+    }
+}
+
+/// The package database of `root`, when it has one.
+fn read_database(root: &Root) -> Option<Packages> {
+    Packages::read(root).ok().filter(|p| !p.is_empty())
+}
+
 /// Finds the run-time files of `closures` in the analyser's root. What
 /// `known` says is there already (the closures' own objects, files a bundle
-/// holds) is neither found again nor scanned twice.
+/// holds) is neither found again nor scanned twice. `db` is the root's
+/// package database, being read ([`Database::prefetch`]) or not yet.
 pub fn discover(
     analyzer: &Analyzer,
     closures: &[Closure],
     known: &dyn Fn(&str) -> bool,
+    db: Database,
 ) -> Result<Discovered> {
     let mut d = Discovery {
         analyzer,
         known,
         db: OnceCell::new(),
+        reading: std::cell::Cell::new(db.reading),
         out: Discovered::default(),
     };
     let mut scanned: HashSet<PathBuf> = HashSet::new();
@@ -161,6 +193,8 @@ struct Discovery<'a> {
     known: &'a dyn Fn(&str) -> bool,
     /// The root's package database, read when a named path first needs it.
     db: OnceCell<Option<Packages>>,
+    /// The background read of it, if one was started.
+    reading: std::cell::Cell<Option<std::thread::JoinHandle<Option<Packages>>>>,
     out: Discovered,
 }
 
@@ -172,7 +206,10 @@ impl<'a> Discovery<'a> {
     /// The package database, when the root has one.
     fn db(&self) -> Option<&Packages> {
         self.db
-            .get_or_init(|| Packages::read(self.root()).ok().filter(|p| !p.is_empty()))
+            .get_or_init(|| match self.reading.take().map(|t| t.join()) {
+                Some(Ok(db)) => db,
+                _ => read_database(self.root()),
+            })
             .as_ref()
     }
 

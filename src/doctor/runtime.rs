@@ -123,9 +123,12 @@ pub(super) fn discovered(s: &str, program: &Path, target: &Root) -> Result<Vec<F
     let host = Analyzer::new(Files::new(Root::host()), Options::default());
     let closure = host.analyze(program)?;
     let known: HashSet<String> = closure.objects.iter().map(|o| o.absolute_path()).collect();
-    let found = discover::discover(&host, std::slice::from_ref(&closure), &|p| {
-        known.contains(p)
-    })?;
+    let found = discover::discover(
+        &host,
+        std::slice::from_ref(&closure),
+        &|p| known.contains(p),
+        discover::Database::default(),
+    )?;
     let mut out = Vec::new();
     let mut dirs = Vec::new();
     for f in found.found.iter().filter(|f| f.rule != Rule::Import) {
