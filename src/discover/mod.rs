@@ -119,7 +119,15 @@ impl Database {
         }
         let reading = std::thread::Builder::new()
             .name("packages".into())
-            .spawn(|| read_database(&Root::host()))
+            .spawn(|| {
+                let root = Root::host();
+                let db = read_database(&root);
+                // Its index of paths is built on first look-up: here too.
+                if let Some(db) = &db {
+                    db.owners(&root, Path::new("/"));
+                }
+                db
+            })
             .ok();
         Database { reading }
     }
