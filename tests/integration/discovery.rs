@@ -145,3 +145,64 @@ fn doctor_warns_when_a_target_lacks_what_discovery_finds() {
         "{causes:#?}"
     );
 }
+
+#[test]
+fn prefix_relative_names_and_time_zone_files_bring_their_directories() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    // A program that joins share/app/templates to its prefix (/usr), as git
+    // does, and names a file of the time zone database, as php does.
+    t.exe(
+        "usr/bin/app",
+        "#include <stdio.h>\nint main(void) { puts(\"share/app/templates\"); \
+         puts(\"/usr/share/zoneinfo/zone.tab\"); return 0; }\n",
+        &[],
+    );
+    t.write("usr/share/app/templates/hooks/README", "x\n");
+    t.write("usr/share/zoneinfo/zone.tab", "tab\n");
+    t.write("usr/share/zoneinfo/UTC", "TZif\n");
+    // The same name relative to another prefix is not the program's.
+    t.write("opt/share/app/templates/other", "x\n");
+    let run = elfroot(&[
+        "tree",
+        "--runtime",
+        "--json",
+        "--root",
+        &t.s(""),
+        "/usr/bin/app",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let found: Vec<(String, String)> = run.json()["inputs"][0]["runtime"]
+        .as_array()
+        .expect("runtime")
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (s("path"), s("reason"))
+        })
+        .collect();
+    // No package database here: the path as named, not widened.
+    assert!(
+        found.contains(&(
+            "/usr/share/app/templates".into(),
+            "path named in /usr/bin/app".into()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            "/usr/share/zoneinfo".into(),
+            "time zones named in /usr/bin/app".into()
+        )),
+        "{found:?}"
+    );
+    let b = BundleTest::new(["/usr/bin/app"])
+        .args(["--root", &t.s("")])
+        .output(t.path().join("out"))
+        .run()
+        .success();
+    let out = b.out;
+    assert!(out.join("usr/share/app/templates/hooks/README").is_file());
+    assert!(out.join("usr/share/zoneinfo/UTC").is_file());
+    assert!(!out.join("opt").exists());
+}
