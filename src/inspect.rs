@@ -49,7 +49,7 @@ pub fn run(config: &InspectConfig, out: &mut dyn Write) -> Result<Outcome> {
     let analyzer = crate::Analyzer::new(crate::files::Files::new(root), options);
     let mut report = crate::report::analyze_in(&analyzer, &config.files);
     if config.runtime {
-        report.discover(&analyzer)?;
+        report.discover(&analyzer);
     }
     let mut outcome = Outcome::new(report.status());
     for entry in &report.entries {

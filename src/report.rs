@@ -61,8 +61,10 @@ impl Status {
 impl Report {
     /// Finds the run-time files of each input's closure
     /// ([`discover`](crate::discover)), as a bundle of that input alone
-    /// would hold them.
-    pub fn discover(&mut self, analyzer: &Analyzer) -> Result<()> {
+    /// would hold them. What stops it for one input (an unreadable
+    /// directory) is a warning, and that input shows none.
+    pub fn discover(&mut self, analyzer: &Analyzer) {
+        let db = crate::discover::Database::default();
         for entry in &mut self.entries {
             let Ok(c) = &entry.result else { continue };
             let known: HashSet<String> = c
@@ -74,11 +76,13 @@ impl Report {
                 analyzer,
                 std::slice::from_ref(c),
                 &|p| known.contains(p),
-                crate::discover::Database::default(),
-            )?;
-            entry.runtime = found.found;
+                &db,
+            );
+            match found {
+                Ok(found) => entry.runtime = found.found,
+                Err(e) => self.warnings.push(e),
+            }
         }
-        Ok(())
     }
 
     /// The worst outcome of all inputs.

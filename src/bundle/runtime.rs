@@ -113,7 +113,7 @@ impl Planner<'_> {
     pub(super) fn discover(&mut self, db: crate::discover::Database) -> Result<()> {
         let layout = &self.layout;
         let known = |p: &str| layout.contains(p);
-        let found = crate::discover::discover(self.analyzer, &self.closures, &known, db)?;
+        let found = crate::discover::discover(self.analyzer, &self.closures, &known, &db)?;
         self.layout.merge(found.layout)?;
         for c in found.closures {
             self.closure(c);

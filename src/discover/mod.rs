@@ -105,9 +105,11 @@ pub struct Discovered {
 /// need: reading it (every package's file list) costs more than the rest of
 /// discovery, so for the host's root it is read in the background while the
 /// closures are computed.
-#[derive(Debug, Default)]
+/// One value serves every run of discovery in the same root.
+#[derive(Default)]
 pub struct Database {
-    reading: Option<std::thread::JoinHandle<Option<Packages>>>,
+    reading: std::cell::Cell<Option<std::thread::JoinHandle<Option<Packages>>>>,
+    read: OnceCell<Option<Packages>>,
 }
 
 impl Database {
@@ -129,7 +131,20 @@ impl Database {
                 db
             })
             .ok();
-        Database { reading }
+        Database {
+            reading: std::cell::Cell::new(reading),
+            read: OnceCell::new(),
+        }
+    }
+
+    /// The database of `root` (the one prefetched, if any), when it has one.
+    fn get(&self, root: &Root) -> Option<&Packages> {
+        self.read
+            .get_or_init(|| match self.reading.take().map(|t| t.join()) {
+                Some(Ok(db)) => db,
+                _ => read_database(root),
+            })
+            .as_ref()
     }
 }
 
@@ -141,18 +156,17 @@ fn read_database(root: &Root) -> Option<Packages> {
 /// Finds the run-time files of `closures` in the analyser's root. What
 /// `known` says is there already (the closures' own objects, files a bundle
 /// holds) is neither found again nor scanned twice. `db` is the root's
-/// package database, being read ([`Database::prefetch`]) or not yet.
+/// package database, being read ([`Database::prefetch`]), read, or not yet.
 pub fn discover(
     analyzer: &Analyzer,
     closures: &[Closure],
     known: &dyn Fn(&str) -> bool,
-    db: Database,
+    db: &Database,
 ) -> Result<Discovered> {
     let mut d = Discovery {
         analyzer,
         known,
-        db: OnceCell::new(),
-        reading: std::cell::Cell::new(db.reading),
+        db,
         out: Discovered::default(),
     };
     let mut scanned: HashSet<PathBuf> = HashSet::new();
@@ -200,9 +214,7 @@ struct Discovery<'a> {
     analyzer: &'a Analyzer,
     known: &'a dyn Fn(&str) -> bool,
     /// The root's package database, read when a named path first needs it.
-    db: OnceCell<Option<Packages>>,
-    /// The background read of it, if one was started.
-    reading: std::cell::Cell<Option<std::thread::JoinHandle<Option<Packages>>>>,
+    db: &'a Database,
     out: Discovered,
 }
 
@@ -212,13 +224,8 @@ impl<'a> Discovery<'a> {
     }
 
     /// The package database, when the root has one.
-    fn db(&self) -> Option<&Packages> {
-        self.db
-            .get_or_init(|| match self.reading.take().map(|t| t.join()) {
-                Some(Ok(db)) => db,
-                _ => read_database(self.root()),
-            })
-            .as_ref()
+    fn db(&self) -> Option<&'a Packages> {
+        self.db.get(self.root())
     }
 
     /// True when `path` is known or already found.

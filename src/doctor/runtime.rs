@@ -127,7 +127,7 @@ pub(super) fn discovered(s: &str, program: &Path, target: &Root) -> Result<Vec<F
         &host,
         std::slice::from_ref(&closure),
         &|p| known.contains(p),
-        discover::Database::default(),
+        &discover::Database::default(),
     )?;
     let mut out = Vec::new();
     let mut dirs = Vec::new();
