@@ -138,6 +138,7 @@ impl Database {
     }
 
     /// The database of `root` (the one prefetched, if any), when it has one.
+    /// `root` must be the same for every call.
     fn get(&self, root: &Root) -> Option<&Packages> {
         self.read
             .get_or_init(|| match self.reading.take().map(|t| t.join()) {
@@ -145,6 +146,14 @@ impl Database {
                 _ => read_database(root),
             })
             .as_ref()
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("read", &self.read.get().map(Option::is_some))
+            .finish_non_exhaustive()
     }
 }
 

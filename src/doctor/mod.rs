@@ -156,7 +156,10 @@ impl Checker<'_> {
         // finds is there.)
         let starts = !self.findings.iter().any(|f| f.severity == Severity::Error);
         if matches!(placement, Placement::Host { .. }) && starts && !root.is_host() {
-            self.findings.extend(runtime::discovered(&s, file, root)?);
+            // What cannot be read on the host says nothing about the target.
+            let db = &self.target.host_packages;
+            let found = runtime::discovered(&s, file, root, db).unwrap_or_default();
+            self.findings.extend(found);
         }
         Ok(())
     }

@@ -119,7 +119,12 @@ pub(super) fn imports(
 /// finds for a host program on the host (paths its objects name, its
 /// runtime's libraries, the directories it works in) that the target lacks,
 /// at the same paths. What the imports open is [`imports`]' to say.
-pub(super) fn discovered(s: &str, program: &Path, target: &Root) -> Result<Vec<Finding>> {
+pub(super) fn discovered(
+    s: &str,
+    program: &Path,
+    target: &Root,
+    host_db: &discover::Database,
+) -> Result<Vec<Finding>> {
     let host = Analyzer::new(Files::new(Root::host()), Options::default());
     let closure = host.analyze(program)?;
     let known: HashSet<String> = closure.objects.iter().map(|o| o.absolute_path()).collect();
@@ -127,7 +132,7 @@ pub(super) fn discovered(s: &str, program: &Path, target: &Root) -> Result<Vec<F
         &host,
         std::slice::from_ref(&closure),
         &|p| known.contains(p),
-        &discover::Database::default(),
+        host_db,
     )?;
     let mut out = Vec::new();
     let mut dirs = Vec::new();
