@@ -31,23 +31,7 @@ fn prefix_of(real: &Path) -> Option<String> {
 impl Discovery<'_> {
     /// The paths the object at `real` names that are relevant, found.
     pub(super) fn named_paths(&mut self, shown: &str, real: &Path) -> Result<()> {
-        let crate::files::Probe::Elf(elf) = self.analyzer.files().probe(real) else {
-            return Ok(());
-        };
-        let bytes = self.root().contents(real)?;
-        let named = elf.all_path_literals(&bytes);
-        drop(bytes);
-        let mut literals = named.absolute;
-        if let Some(prefix) = prefix_of(real) {
-            for rel in named.relative {
-                // Only what is there: a relative name that is not is
-                // rarely a path at all (a source file in an assertion).
-                let path = format!("{}/{rel}", prefix.trim_end_matches('/'));
-                if self.root().lookup(Path::new(&path))? != Lookup::Absent {
-                    literals.push(path);
-                }
-            }
-        }
+        let literals = self.literals(real)?;
         // The source packages of the naming object, read on first need.
         let mut named_by: Option<Option<HashSet<String>>> = None;
         for path in literals {
@@ -121,6 +105,29 @@ impl Discovery<'_> {
             return Ok(());
         }
         self.found(dir, &format!("time zones named in {shown}"))
+    }
+
+    /// The paths the object at `real` names: the absolute ones, and the
+    /// prefix-relative ones that exist under its prefix.
+    fn literals(&self, real: &Path) -> Result<Vec<String>> {
+        let crate::files::Probe::Elf(elf) = self.analyzer.files().probe(real) else {
+            return Ok(Vec::new());
+        };
+        let bytes = self.root().contents(real)?;
+        let named = elf.all_path_literals(&bytes);
+        drop(bytes);
+        let mut literals = named.absolute;
+        if let Some(prefix) = prefix_of(real) {
+            for rel in named.relative {
+                // Only what is there: a relative name that is not is
+                // rarely a path at all (a source file in an assertion).
+                let path = format!("{}/{rel}", prefix.trim_end_matches('/'));
+                if self.root().lookup(Path::new(&path))? != Lookup::Absent {
+                    literals.push(path);
+                }
+            }
+        }
+        Ok(literals)
     }
 
     /// The source packages of what is at `path` (none without a database).
