@@ -6,12 +6,9 @@
 //! library is missing (unless the caller allows it).
 
 mod add;
-mod discover;
-pub mod layout;
 mod locale;
 mod planner;
 mod profiled;
-mod relevance;
 mod run;
 mod runtime;
 mod users;
@@ -22,6 +19,7 @@ use serde::Serialize;
 
 use crate::closure::{Analyzer, Closure, Libc};
 use crate::error::{Error, Result};
+pub use crate::layout;
 pub use crate::profile::Extra;
 pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
@@ -145,6 +143,12 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         closures: Vec::new(),
         cache: Vec::new(),
     };
+    // `--extras none` asks for the closure alone: no discovery either.
+    let discover = opts.discover && opts.extras;
+    let db = match discover {
+        true => crate::discover::Database::prefetch(analyzer.files().root()),
+        false => crate::discover::Database::default(),
+    };
     let mut placed = Vec::new();
     for input in inputs {
         p.input(input, opts.dest.as_deref())?;
@@ -157,9 +161,8 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
-    // `--extras none` asks for the closure alone: no discovery either.
-    if opts.discover && opts.extras {
-        p.discover()?;
+    if discover {
+        p.discover(db)?;
     }
     if opts.with.contains(&Extra::Sh) {
         p.shell()?;

@@ -72,6 +72,7 @@ pub fn run(config: &PackagesConfig, out: &mut dyn Write) -> Result<Outcome> {
             Entry {
                 result: analyzer.analyze(&input),
                 input,
+                runtime: Vec::new(),
             }
         })
         .collect();

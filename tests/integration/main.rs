@@ -3,6 +3,7 @@
 mod util;
 
 mod bundle;
+mod discovery;
 mod docker;
 mod docker_read;
 mod doctor;

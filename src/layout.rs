@@ -1,4 +1,5 @@
-//! The bundle's file tree as it is being planned: each path once, with what
+//! A bundle's file tree as it is being planned (by `bundle`, and by
+//! `discover` for the run-time files it finds): each path once, with what
 //! it is, where it comes from and why it is there.
 //!
 //! Paths are added the way the loader reaches them: every symbolic link met
@@ -305,6 +306,21 @@ impl Layout {
             }
         }
         Ok(files)
+    }
+
+    /// Adds everything planned in `other` (run-time files found apart),
+    /// keeping what is already here at the same path. What `other` copied
+    /// from the root takes this layout's `--chown`.
+    pub fn merge(&mut self, other: Layout) -> Result<()> {
+        for (path, item) in other.items {
+            let owner = match item.kind {
+                ItemKind::File(_) | ItemKind::Dir => self.copied(item.owner.uid, item.owner.gid),
+                _ => item.owner,
+            };
+            self.insert(&path, item.kind, (item.mode, owner), &item.reason)?;
+        }
+        self.trees.extend(other.trees);
+        Ok(())
     }
 
     /// True when `dir` is (in) a directory already added whole.
