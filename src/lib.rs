@@ -36,6 +36,7 @@ pub mod packages;
 pub mod profile;
 pub mod report;
 pub mod root;
+pub mod sbom;
 pub mod search;
 #[doc(hidden)]
 pub mod testing;

@@ -44,7 +44,7 @@ impl Planner<'_> {
     /// Adds the run-time files the closures' objects name, their runtimes'
     /// libraries and what their imports open.
     pub(super) fn discover(&mut self) -> Result<()> {
-        let db = Packages::read(self.root()).ok().filter(|p| !p.is_empty());
+        let db = Some(self.packages()).filter(|p| !p.is_empty());
         let mut scanned: HashSet<PathBuf> = HashSet::new();
         for _ in 0..MAX_ROUNDS {
             let objects: Vec<(String, PathBuf)> = self
@@ -62,7 +62,7 @@ impl Planner<'_> {
                     // What the libc opens at run time is profile's to say.
                     continue;
                 }
-                self.named_paths(&shown, &real, db.as_ref())?;
+                self.named_paths(&shown, &real, db.as_deref())?;
                 // python3 is a link to python3.11: the real name has the version.
                 self.python(&real.to_string_lossy())?;
             }

@@ -9,6 +9,7 @@ mod add;
 mod discover;
 pub mod layout;
 mod locale;
+pub mod pkgmeta;
 mod planner;
 mod relevance;
 mod run;
@@ -76,6 +77,11 @@ pub struct BundleOptions {
     pub dlopen: DlopenMode,
     /// Files, directories and globs added as they are.
     pub add: Vec<AddSpec>,
+    /// Write the package database scanners read (dpkg status.d, apk
+    /// installed) for the packages present, when the root has one.
+    pub package_db: bool,
+    /// Bring each owning package's copyright file.
+    pub copyright: bool,
 }
 
 impl Default for BundleOptions {
@@ -95,6 +101,8 @@ impl Default for BundleOptions {
             with: Vec::new(),
             dlopen: DlopenMode::Default,
             add: Vec::new(),
+            package_db: true,
+            copyright: true,
         }
     }
 }
@@ -124,6 +132,8 @@ pub struct Bundle {
     /// Host files that went in besides copied files (a given nsswitch.conf,
     /// passwd or group file).
     pub extra_sources: Vec<PathBuf>,
+    /// Which package owns each file.
+    pub ownership: pkgmeta::Ownership,
 }
 
 /// Plans the bundle of `inputs` (paths inside the analyser's root).
@@ -139,6 +149,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         missing: Vec::new(),
         closures: Vec::new(),
         cache: Vec::new(),
+        packages: None,
     };
     let mut placed = Vec::new();
     for input in inputs {
@@ -174,12 +185,15 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.layout.add_dir("/tmp", 0o1777, "temporary files")?;
     }
     p.ld_so_cache()?;
+    let programs: Vec<(PathBuf, PathBuf)> = inputs.iter().cloned().zip(placed.clone()).collect();
+    let ownership = p.package_metadata(opts.package_db, opts.copyright, &programs)?;
     Ok(Bundle {
         layout: p.layout,
         placed,
         missing: p.missing,
         closures: p.closures,
         extra_sources,
+        ownership,
     })
 }
 

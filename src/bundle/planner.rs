@@ -20,6 +20,8 @@ pub(super) struct Planner<'a> {
     pub(super) closures: Vec<Closure>,
     /// (name, path) of libraries the loader found through the cache or ld.so.conf.
     pub(super) cache: Vec<(String, String)>,
+    /// The root's package database, once read (`pkgmeta`'s `packages()`).
+    pub(super) packages: Option<std::rc::Rc<crate::packages::Packages>>,
 }
 
 impl<'a> Planner<'a> {

@@ -67,6 +67,8 @@ pub struct BundleConfig {
     pub allow_broken: bool,
     /// Image settings (image formats only).
     pub image: ImageConfig,
+    /// Where to write an SBOM of the bundle, and in which format.
+    pub sbom: Option<(PathBuf, crate::sbom::Format)>,
 }
 
 /// Plans, checks and writes the bundle. `out` receives the manifest with
@@ -115,7 +117,14 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
             config.output
         ));
     } else {
-        write(&plan, config, format, mtime, base, out)?;
+        let sbom = match &config.sbom {
+            Some((path, f)) => Some(sbom_document(&plan, config, path, *f, mtime)?),
+            None => None,
+        };
+        write(&plan, config, format, mtime, base, sbom.as_ref(), out)?;
+        if let (Some((path, _)), Some(doc)) = (&config.sbom, &sbom) {
+            crate::archive::write_small_file(path, &doc.bytes)?;
+        }
     }
     if config.json {
         let shown = PathBuf::from(config.output.to_string());
@@ -181,6 +190,7 @@ fn write(
     format: BundleFormat,
     mtime: u64,
     base: Option<oci::Image>,
+    sbom: Option<&oci::Artifact>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let entries = plan.layout.entries();
@@ -199,7 +209,12 @@ fn write(
         }
         BundleFormat::Oci | BundleFormat::OciArchive => {
             let image = image_options(plan, config, format, mtime, base);
-            let written = oci::write(&entries, target, &image)?;
+            let written = oci::write_with(
+                &entries,
+                target,
+                &image,
+                sbom.map(std::slice::from_ref).unwrap_or_default(),
+            )?;
             if config.output != Output::Stdout && !config.json {
                 writeln!(out, "{}", written.manifest_digest)
                     .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
@@ -211,6 +226,32 @@ fn write(
         crate::archive::write_small_file(dep, text.as_bytes())?;
     }
     Ok(())
+}
+
+/// The SBOM of the planned bundle, named after the output, as an artifact
+/// (the file's bytes, and what an OCI layout stores beside the image).
+fn sbom_document(
+    plan: &Bundle,
+    config: &BundleConfig,
+    path: &std::path::Path,
+    format: crate::sbom::Format,
+    mtime: u64,
+) -> Result<oci::Artifact> {
+    let name = match &config.output {
+        crate::archive::Output::Stdout => "bundle".to_string(),
+        o => o
+            .as_path()
+            .file_name()
+            .map_or_else(|| o.to_string(), |n| n.to_string_lossy().into_owned()),
+    };
+    let inventory = super::pkgmeta::inventory(plan, &name, mtime)?;
+    Ok(oci::Artifact {
+        artifact_type: format.media_type().to_string(),
+        title: path
+            .file_name()
+            .map_or_else(|| "sbom.json".into(), |n| n.to_string_lossy().into_owned()),
+        bytes: crate::sbom::document(&inventory, format),
+    })
 }
 
 fn image_options(

@@ -18,7 +18,8 @@ mod config;
 mod digest;
 mod platform;
 mod read;
-mod spec;
+mod referrer;
+pub(crate) mod spec;
 mod store;
 mod write;
 
@@ -28,8 +29,9 @@ pub use config::{DEFAULT_PATH, RunConfig, parse_command};
 pub use digest::{Algorithm, Digest};
 pub use platform::Platform;
 pub use read::{Image, is_image_spec, open_image, open_path};
+pub use referrer::Artifact;
 pub use spec::Descriptor;
-pub use write::{Compression, DEFAULT_TAG, ImageOptions, Written, write};
+pub use write::{Compression, DEFAULT_TAG, ImageOptions, Written, write, write_with};
 
 /// What `elfroot bundle` writes: a root file system, or an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

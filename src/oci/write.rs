@@ -122,6 +122,17 @@ pub const DEFAULT_TAG: &str = "latest";
 /// `out`: a layout directory, or with `opts.archive` a tar file ("-" is
 /// standard output).
 pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Written> {
+    write_with(entries, out, opts, &[])
+}
+
+/// [`write`], with `artifacts` (an SBOM) stored in the layout as artifacts
+/// that refer to the image (`referrer`).
+pub fn write_with(
+    entries: &[Entry],
+    out: &Path,
+    opts: &ImageOptions,
+    artifacts: &[super::Artifact],
+) -> Result<Written> {
     if !opts.archive && out.as_os_str() == "-" {
         return Err(Error::Usage(
             "-: an OCI image layout is a directory; only an archive can go to standard output"
@@ -172,7 +183,8 @@ pub fn write(entries: &[Entry], out: &Path, opts: &ImageOptions) -> Result<Writt
         Descriptor::new(opts.compression.media_type(), &layer_digest, layer_size),
         layer_path.clone(),
     ));
-    let layout = Layout::new(tag, &opts.platform, &config, &layers)?;
+    let mut layout = Layout::new(tag, &opts.platform, &config, &layers)?;
+    super::referrer::attach(&mut layout.files, artifacts, &created)?;
     let format = if opts.archive {
         Format::Tar
     } else {
