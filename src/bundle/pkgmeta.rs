@@ -74,7 +74,7 @@ impl Planner<'_> {
         if db.is_empty() {
             return Ok(self.ownership(&db, &[], programs));
         }
-        let mut owned = self.owned(&db);
+        let mut owned = self.owned(&db, Vec::new());
         if copyright {
             for p in owning(&owned).iter().filter(|p| p.kind == Kind::Dpkg) {
                 let path = format!("/usr/share/doc/{}/copyright", p.name);
@@ -88,27 +88,30 @@ impl Planner<'_> {
                 let why = "names the distribution for scanners";
                 self.layout.add_path(self.root(), release, why)?;
             }
-            owned = self.owned(&db);
+            owned = self.owned(&db, owned);
             self.write_database(&owned)?;
         }
         if !metadata && copyright {
-            owned = self.owned(&db);
+            owned = self.owned(&db, owned);
         }
         Ok(self.ownership(&db, &owned, programs))
     }
 
     /// Each regular file copied into the plan: its path in the bundle, its
     /// canonical path in the root, and the package owning it.
-    fn owned<'d>(&self, db: &'d Packages) -> Vec<Owned<'d>> {
+    /// Files already in `known` are not looked up again.
+    fn owned<'d>(&self, db: &'d Packages, known: Vec<Owned<'d>>) -> Vec<Owned<'d>> {
         let root = self.root();
+        let mut known: HashMap<String, Owned<'d>> =
+            known.into_iter().map(|o| (o.0.clone(), o)).collect();
         self.layout
             .items()
             .filter_map(|(path, item)| match &item.kind {
-                ItemKind::File(host) => {
+                ItemKind::File(host) => Some(known.remove(path).unwrap_or_else(|| {
                     let real = root.inner_path(host).unwrap_or_else(|| PathBuf::from(path));
-                    let package = db.owner(root, &real);
-                    Some((path.to_string(), real, package))
-                }
+                    let package = db.file_owner(root, &real);
+                    (path.to_string(), real, package)
+                })),
                 _ => None,
             })
             .collect()
@@ -118,11 +121,13 @@ impl Planner<'_> {
         let owning = owning(owned);
         let mut apk = String::new();
         for p in &owning {
-            let shipped: HashMap<PathBuf, String> = owned
-                .iter()
-                .filter(|(_, _, o)| o.is_some_and(|o| std::ptr::eq(o, *p)))
-                .map(|(path, real, _)| (real.clone(), path.clone()))
-                .collect();
+            let shipped = Shipped::new(
+                owned
+                    .iter()
+                    .filter(|(_, _, o)| o.is_some_and(|o| std::ptr::eq(o, *p)))
+                    .map(|(path, real, _)| (real.clone(), path.clone()))
+                    .collect(),
+            );
             match p.kind {
                 Kind::Dpkg => {
                     // Two architectures of one package need two names.
@@ -177,11 +182,11 @@ impl Planner<'_> {
             let Some(c) = self.closures.iter().find(|c| c.input == shown) else {
                 continue;
             };
-            let own = c.objects.first().and_then(|o| db.owner(root, &o.real));
+            let own = c.objects.first().and_then(|o| db.file_owner(root, &o.real));
             let mut on: Vec<usize> = c
                 .objects
                 .iter()
-                .filter_map(|o| db.owner(root, &o.real))
+                .filter_map(|o| db.file_owner(root, &o.real))
                 .filter(|p| !own.is_some_and(|own| std::ptr::eq(own, *p)))
                 .filter_map(index)
                 .collect();
@@ -249,25 +254,44 @@ fn distro(root: &Root) -> Option<sbom::Distro> {
     })
 }
 
-/// The canonical path inside the root of a path as a database lists it.
-fn canonical(root: &Root, listed: &Path) -> Option<PathBuf> {
-    match root.lookup(listed) {
-        Ok(Lookup::File(p)) => Some(p),
-        _ => None,
+/// The files of one package that are shipped: canonical path in the root
+/// -> path in the bundle, and their file names (a listed path whose name is
+/// not among them is not looked up).
+struct Shipped {
+    by_real: HashMap<PathBuf, String>,
+    names: HashSet<std::ffi::OsString>,
+}
+
+impl Shipped {
+    fn new(by_real: HashMap<PathBuf, String>) -> Shipped {
+        let names = by_real
+            .keys()
+            .filter_map(|r| r.file_name().map(|n| n.to_os_string()))
+            .collect();
+        Shipped { by_real, names }
+    }
+
+    /// The shipped file a path as a database lists it leads to.
+    fn find(&self, root: &Root, listed: &Path) -> Option<&PathBuf> {
+        if !listed.file_name().is_some_and(|n| self.names.contains(n)) {
+            return None;
+        }
+        match root.lookup(listed) {
+            Ok(Lookup::File(real)) => self.by_real.get_key_value(&real).map(|(k, _)| k),
+            _ => None,
+        }
     }
 }
 
 /// The package's stanza, its `Conffiles` cut to the files shipped.
-fn dpkg_stanza(root: &Root, p: &Package, shipped: &HashMap<PathBuf, String>) -> String {
+fn dpkg_stanza(root: &Root, p: &Package, shipped: &Shipped) -> String {
     let mut out = String::new();
     let mut in_conffiles = false;
     for line in p.stanza.lines() {
         if line.starts_with([' ', '\t']) {
             if in_conffiles {
                 let path = line.split_whitespace().next().unwrap_or("");
-                let kept =
-                    canonical(root, Path::new(path)).is_some_and(|c| shipped.contains_key(&c));
-                if !kept {
+                if shipped.find(root, Path::new(path)).is_none() {
                     continue;
                 }
             }
@@ -282,18 +306,18 @@ fn dpkg_stanza(root: &Root, p: &Package, shipped: &HashMap<PathBuf, String>) -> 
 
 /// `HEX  path` for each file of `p` shipped: the database's checksum where
 /// it has one, else the shipped file's own; sorted by path.
-fn md5sums(root: &Root, p: &Package, shipped: &HashMap<PathBuf, String>) -> Result<String> {
+fn md5sums(root: &Root, p: &Package, shipped: &Shipped) -> Result<String> {
     let mut lines: BTreeMap<String, String> = BTreeMap::new();
     let mut covered: HashSet<&PathBuf> = HashSet::new();
     for (listed, sum) in p.checksums(root)? {
         let Checksum::Md5(hex) = sum else { continue };
-        if let Some((real, _)) = canonical(root, &listed).and_then(|c| shipped.get_key_value(&c)) {
+        if let Some(real) = shipped.find(root, &listed) {
             covered.insert(real);
             let rel = listed.to_string_lossy().trim_start_matches('/').to_string();
             lines.insert(rel, hex);
         }
     }
-    for (real, path) in shipped.iter().filter(|(r, _)| !covered.contains(r)) {
+    for (real, path) in shipped.by_real.iter().filter(|(r, _)| !covered.contains(r)) {
         let bytes = root.contents(real)?;
         let hex = sbom::hex(&<md5::Md5 as md5::Digest>::digest(&bytes[..]));
         lines.insert(path.trim_start_matches('/').to_string(), hex);
@@ -306,7 +330,7 @@ fn md5sums(root: &Root, p: &Package, shipped: &HashMap<PathBuf, String>) -> Resu
 
 /// The package's apk record, listing only the files shipped (with their
 /// checksum and permission lines) and the directories that hold them.
-fn apk_record(root: &Root, p: &Package, shipped: &HashMap<PathBuf, String>) -> String {
+fn apk_record(root: &Root, p: &Package, shipped: &Shipped) -> String {
     let mut head = String::new();
     let mut dirs: Vec<(String, Vec<String>)> = Vec::new();
     let mut keep_file = false;
@@ -321,8 +345,7 @@ fn apk_record(root: &Root, p: &Package, shipped: &HashMap<PathBuf, String>) -> S
             ("R", Some((dir, files))) => {
                 let d = dir.lines().next().unwrap_or("F:").trim_start_matches("F:");
                 let path = format!("/{d}/{}", &line[2..]);
-                keep_file =
-                    canonical(root, Path::new(&path)).is_some_and(|c| shipped.contains_key(&c));
+                keep_file = shipped.find(root, Path::new(&path)).is_some();
                 if keep_file {
                     files.push(format!("{line}\n"));
                 }
