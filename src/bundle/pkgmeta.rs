@@ -21,9 +21,11 @@
 //! The database is read once per plan, lazily (discovery may already have
 //! read it). [`inventory`] turns a planned bundle into the SBOM's input.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::layout::ItemKind;
 use super::planner::Planner;
@@ -102,7 +104,7 @@ impl Planner<'_> {
     /// Files already in `known` are not looked up again.
     fn owned<'d>(&self, db: &'d Packages, known: Vec<Owned<'d>>) -> Vec<Owned<'d>> {
         let root = self.root();
-        let mut known: HashMap<String, Owned<'d>> =
+        let mut known: FxHashMap<String, Owned<'d>> =
             known.into_iter().map(|o| (o.0.clone(), o)).collect();
         self.layout
             .items()
@@ -258,12 +260,12 @@ fn distro(root: &Root) -> Option<sbom::Distro> {
 /// -> path in the bundle, and their file names (a listed path whose name is
 /// not among them is not looked up).
 struct Shipped {
-    by_real: HashMap<PathBuf, String>,
-    names: HashSet<std::ffi::OsString>,
+    by_real: FxHashMap<PathBuf, String>,
+    names: FxHashSet<std::ffi::OsString>,
 }
 
 impl Shipped {
-    fn new(by_real: HashMap<PathBuf, String>) -> Shipped {
+    fn new(by_real: FxHashMap<PathBuf, String>) -> Shipped {
         let names = by_real
             .keys()
             .filter_map(|r| r.file_name().map(|n| n.to_os_string()))
@@ -275,6 +277,10 @@ impl Shipped {
     fn find(&self, root: &Root, listed: &Path) -> Option<&PathBuf> {
         if !listed.file_name().is_some_and(|n| self.names.contains(n)) {
             return None;
+        }
+        // Spelt as the root spells it: no need to look it up.
+        if let Some((real, _)) = self.by_real.get_key_value(listed) {
+            return Some(real);
         }
         match root.lookup(listed) {
             Ok(Lookup::File(real)) => self.by_real.get_key_value(&real).map(|(k, _)| k),
@@ -308,7 +314,7 @@ fn dpkg_stanza(root: &Root, p: &Package, shipped: &Shipped) -> String {
 /// it has one, else the shipped file's own; sorted by path.
 fn md5sums(root: &Root, p: &Package, shipped: &Shipped) -> Result<String> {
     let mut lines: BTreeMap<String, String> = BTreeMap::new();
-    let mut covered: HashSet<&PathBuf> = HashSet::new();
+    let mut covered: FxHashSet<&PathBuf> = FxHashSet::default();
     for (listed, sum) in p.checksums(root)? {
         let Checksum::Md5(hex) = sum else { continue };
         if let Some(real) = shipped.find(root, &listed) {
