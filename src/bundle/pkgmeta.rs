@@ -16,7 +16,8 @@
 //! - for apk packages, `/lib/apk/db/installed` with their records, each
 //!   listing only the files shipped;
 //! - `/etc/os-release`, from which scanners take the distribution (the
-//!   purl's namespace and `distro`, the vulnerability feed).
+//!   purl's namespace and `distro`, the vulnerability feed), and
+//!   `/etc/debian_version` or `/etc/alpine-release`, where trivy looks.
 //!
 //! The database is read once per plan, lazily (discovery may already have
 //! read it). [`inventory`] turns a planned bundle into the SBOM's input.
@@ -86,7 +87,11 @@ impl Planner<'_> {
         }
         if metadata {
             // Before the database is written: base-files ships os-release.
-            for release in ["/etc/os-release", "/etc/alpine-release"] {
+            for release in [
+                "/etc/os-release",
+                "/etc/debian_version",
+                "/etc/alpine-release",
+            ] {
                 let why = "names the distribution for scanners";
                 self.layout.add_path(self.root(), release, why)?;
             }

