@@ -364,3 +364,35 @@ fn alpine_layout_keeps_only_the_packages_and_files_shipped() {
         assert_eq!(found, BTreeSet::from(want), "trivy on the Alpine layout");
     }
 }
+
+#[test]
+fn no_package_db_and_no_copyright_leave_the_metadata_out() {
+    if !has_dpkg() || !Path::new("/usr/bin/curl").is_file() {
+        return skip("curl is not installed");
+    }
+    let with = BundleTest::new(["/usr/bin/curl"]).run().success();
+    let status_d = with.out.join("var/lib/dpkg/status.d");
+    let stanza = fs::read_to_string(status_d.join("libcurl4")).expect("libcurl4's stanza");
+    assert!(stanza.starts_with("Package: libcurl4\n"), "{stanza}");
+    assert!(status_d.join("libcurl4.md5sums").is_file());
+    assert!(with.out.join("usr/share/doc/libcurl4/copyright").is_file());
+    let without = BundleTest::new(["/usr/bin/curl"])
+        .args(["--no-package-db", "--no-copyright", "--json"])
+        .run()
+        .success();
+    assert!(!without.out.join("var/lib/dpkg").exists());
+    assert!(!without.out.join("usr/share/doc/libcurl4").exists());
+    // The manifest still says who owns what.
+    let manifest = without.run.json();
+    let curl = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/usr/bin/curl")
+        .unwrap();
+    assert_eq!(curl["package"], "curl");
+    if let Some(syft) = venv_tool("syft") {
+        let (found, _) = syft_packages(&syft, &without.out);
+        assert!(found.is_empty(), "syft without the metadata: {found:?}");
+    }
+}
