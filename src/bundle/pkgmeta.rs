@@ -137,10 +137,12 @@ impl Planner<'_> {
             );
             match p.kind {
                 Kind::Dpkg => {
-                    // Two architectures of one package need two names.
+                    // Two architectures of one package need two names (an
+                    // architecture that is not a plain word is not used).
+                    let plain = !p.arch.is_empty() && !p.arch.contains(['/', '.']);
                     let file = match owning.iter().filter(|q| q.name == p.name).count() {
-                        1 => p.name.clone(),
-                        _ => p.qualified_name(),
+                        n if n > 1 && plain => p.qualified_name(),
+                        _ => p.name.clone(),
                     };
                     let stanza = dpkg_stanza(self.root(), p, &shipped);
                     let at = format!("{STATUS_D}/{file}");

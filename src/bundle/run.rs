@@ -144,6 +144,18 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
             format.as_str()
         )));
     }
+    if let Some((sbom, _)) = &config.sbom {
+        // Found out before the bundle is written, not after.
+        let dir = match sbom.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::NotFound {
+                path: dir.to_path_buf(),
+            });
+        }
+    }
     if config.json && config.output == Output::Stdout {
         return Err(Error::Usage(
             "the JSON manifest and the bundle cannot both go to standard output".into(),

@@ -396,3 +396,14 @@ fn no_package_db_and_no_copyright_leave_the_metadata_out() {
         assert!(found.is_empty(), "syft without the metadata: {found:?}");
     }
 }
+
+#[test]
+fn an_sbom_that_cannot_be_written_is_refused_before_the_bundle() {
+    let b = BundleTest::new(["/usr/bin/ls"])
+        .args(["--sbom", "/nonexistent-dir/ls.spdx.json"])
+        .run();
+    let line = b.run.stderr.clone();
+    assert!(line.contains("/nonexistent-dir"), "{line}");
+    assert!(!b.out.exists(), "the bundle was written");
+    b.status(2);
+}
