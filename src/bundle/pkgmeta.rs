@@ -201,7 +201,21 @@ impl Planner<'_> {
                 .collect();
             on.sort_unstable();
             on.dedup();
-            deps.push((placed.to_string_lossy().into_owned(), on));
+            // The program as a regular file of the bundle: where it was
+            // placed, or where a link placed there leads (python3 ->
+            // python3.11 lands at its real path).
+            let placed = placed.to_string_lossy().into_owned();
+            let real = c
+                .objects
+                .first()
+                .map(|o| o.real.to_string_lossy().into_owned());
+            let file = [Some(placed), real]
+                .into_iter()
+                .flatten()
+                .find(|p| files.contains_key(p));
+            if let Some(file) = file {
+                deps.push((file, on));
+            }
         }
         Ownership {
             packages: owning.iter().map(|p| describe(root, p)).collect(),

@@ -407,3 +407,46 @@ fn an_sbom_that_cannot_be_written_is_refused_before_the_bundle() {
     assert!(!b.out.exists(), "the bundle was written");
     b.status(2);
 }
+
+/// python3 is a link to python3.11: its DEPENDS_ON come from the file the
+/// link leads to, and the document still validates.
+#[test]
+fn a_program_reached_through_a_link_depends_from_its_file() {
+    let Some(spdx_tool) = venv_tool("pyspdxtools") else {
+        return;
+    };
+    if !has_dpkg() || !Path::new("/usr/bin/python3").is_file() {
+        return skip("python3 is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sbom = dir.path().join("py.spdx.json");
+    BundleTest::new(["/usr/bin/python3"])
+        .arg("--sbom")
+        .arg(&sbom)
+        .run()
+        .success();
+    let out = Command::new(&spdx_tool)
+        .arg("-i")
+        .arg(&sbom)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pyspdxtools: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&fs::read(&sbom).unwrap()).unwrap();
+    let real = fs::canonicalize("/usr/bin/python3").unwrap();
+    let file = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fileName"] == format!(".{}", real.display()))
+        .expect("the interpreter's file");
+    let depends = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["relationshipType"] == "DEPENDS_ON" && r["spdxElementId"] == file["SPDXID"]);
+    assert!(depends, "no DEPENDS_ON from {}", real.display());
+}
