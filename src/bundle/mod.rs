@@ -7,6 +7,7 @@
 
 mod add;
 mod discover;
+pub mod inventory;
 pub mod layout;
 mod locale;
 pub mod pkgmeta;

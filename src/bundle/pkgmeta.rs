@@ -20,7 +20,7 @@
 //!   `/etc/debian_version` or `/etc/alpine-release`, where trivy looks.
 //!
 //! The database is read once per plan, lazily (discovery may already have
-//! read it). [`inventory`] turns a planned bundle into the SBOM's input.
+//! read it). `inventory` turns a planned bundle into the SBOM's input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -238,7 +238,7 @@ fn owning<'d>(owned: &[Owned<'d>]) -> Vec<&'d Package> {
 }
 
 /// The SBOM's description of a package.
-fn describe(root: &Root, p: &Package) -> sbom::Package {
+pub(super) fn describe(root: &Root, p: &Package) -> sbom::Package {
     sbom::Package {
         name: p.name.clone(),
         version: p.version.clone(),
@@ -262,7 +262,7 @@ fn describe(root: &Root, p: &Package) -> sbom::Package {
 }
 
 /// `ID` and `VERSION_ID` of the root's os-release.
-fn distro(root: &Root) -> Option<sbom::Distro> {
+pub(super) fn distro(root: &Root) -> Option<sbom::Distro> {
     let text = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()
         .find_map(|p| root.read_to_string(Path::new(p)).ok().flatten())?;
@@ -395,46 +395,4 @@ fn apk_record(root: &Root, p: &Package, shipped: &Shipped) -> String {
         head.extend(files);
     }
     head
-}
-
-/// The SBOM's input for a planned bundle: its regular files with their
-/// checksums (read now), their packages and the inputs' dependencies.
-pub fn inventory(bundle: &super::Bundle, name: &str, created: u64) -> Result<sbom::Inventory> {
-    use sha1::Digest as _;
-    let own = &bundle.ownership;
-    let host = Root::host();
-    let mut files = Vec::new();
-    for (path, item) in bundle.layout.items() {
-        let contents;
-        let data: &[u8] = match &item.kind {
-            ItemKind::File(src) => {
-                contents = host.contents(src)?;
-                &contents
-            }
-            ItemKind::Data(d) => d,
-            _ => continue,
-        };
-        files.push(sbom::File {
-            path: path.to_string(),
-            sha256: sbom::hex(&sha2::Sha256::digest(data)),
-            sha1: sbom::hex(&sha1::Sha1::digest(data)),
-            package: own.files.get(path).copied().flatten(),
-        });
-    }
-    Ok(sbom::Inventory {
-        name: name.to_string(),
-        distro: own.distro.clone(),
-        packages: own.packages.clone(),
-        files,
-        programs: own
-            .programs
-            .iter()
-            .map(|(path, on)| sbom::Program {
-                path: path.clone(),
-                depends_on: on.clone(),
-            })
-            .collect(),
-        created,
-        tool_version: sbom::tool_version(),
-    })
 }

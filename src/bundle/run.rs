@@ -256,7 +256,7 @@ fn sbom_document(
             .file_name()
             .map_or_else(|| o.to_string(), |n| n.to_string_lossy().into_owned()),
     };
-    let inventory = super::pkgmeta::inventory(plan, &name, mtime)?;
+    let inventory = super::inventory::inventory(plan, &name, mtime)?;
     Ok(oci::Artifact {
         artifact_type: format.media_type().to_string(),
         title: path

@@ -450,3 +450,47 @@ fn a_program_reached_through_a_link_depends_from_its_file() {
         .any(|r| r["relationshipType"] == "DEPENDS_ON" && r["spdxElementId"] == file["SPDXID"]);
     assert!(depends, "no DEPENDS_ON from {}", real.display());
 }
+
+/// The library entry `slim` uses: files kept in a root, their owners from
+/// the root's database, the document's bytes.
+#[test]
+fn inventory_of_a_root_as_slim_calls_it() {
+    let t = Tree::new();
+    t.write("usr/bin/tool", "#!/bin/sh\n");
+    t.write("usr/share/tool/data", "data\n");
+    t.write("etc/generated", "x\n");
+    t.write("etc/os-release", "ID=debian\nVERSION_ID=12\n");
+    t.write(
+        "var/lib/dpkg/status",
+        "Package: tool\nStatus: install ok installed\nArchitecture: all\nVersion: 2.0-1\nSource: tools (2.0-1)\n",
+    );
+    t.write(
+        "var/lib/dpkg/info/tool.list",
+        "/usr/bin/tool\n/usr/share/tool/data\n",
+    );
+    let root = elfroot::Root::open(t.path()).unwrap();
+    let files: Vec<PathBuf> = ["/usr/bin/tool", "/etc/generated"]
+        .map(PathBuf::from)
+        .into();
+    let inv = elfroot::bundle::inventory::inventory_of_root(&root, &files, "img", 0).unwrap();
+    assert_eq!(inv.packages.len(), 1);
+    assert_eq!(inv.packages[0].name, "tool");
+    let owned: Vec<(&str, Option<usize>)> = inv
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.package))
+        .collect();
+    assert_eq!(
+        owned,
+        [("/etc/generated", None), ("/usr/bin/tool", Some(0))]
+    );
+    let doc: Value = serde_json::from_slice(&elfroot::sbom::document(
+        &inv,
+        elfroot::sbom::Format::CycloneDx,
+    ))
+    .unwrap();
+    assert_eq!(
+        doc["components"][0]["purl"],
+        "pkg:deb/debian/tool@2.0-1?arch=all&distro=debian-12&upstream=tools"
+    );
+}
