@@ -97,6 +97,10 @@ pub struct ManifestEntry {
     pub owner: Option<String>,
     /// Why it is there.
     pub reason: String,
+    /// For a regular file: the package that owns it (`name` or
+    /// `name:arch`), when the root has a package database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// The planned tree.
@@ -328,6 +332,11 @@ impl Layout {
         dir.ancestors().any(|a| self.trees.contains(a))
     }
 
+    /// Every planned path and what is there, in path order.
+    pub fn items(&self) -> impl Iterator<Item = (&str, &Item)> {
+        self.items.iter().map(|(p, i)| (p.as_str(), i))
+    }
+
     /// The writer's entries.
     pub fn entries(&self) -> Vec<Entry> {
         self.items
@@ -406,6 +415,7 @@ impl Layout {
                     mode: format!("{:04o}", item.mode),
                     owner: (item.owner != Owner::ROOT).then(|| item.owner.to_string()),
                     reason: item.reason.clone(),
+                    package: None,
                 }
             })
             .collect()

@@ -42,6 +42,7 @@ pub mod packages;
 pub mod profile;
 pub mod report;
 pub mod root;
+pub mod sbom;
 pub mod script;
 pub mod search;
 #[doc(hidden)]

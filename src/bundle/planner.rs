@@ -19,6 +19,9 @@ pub(super) struct Planner<'a> {
     pub(super) closures: Vec<Closure>,
     /// (name, path) of libraries the loader found through the cache or ld.so.conf.
     pub(super) cache: Vec<(String, String)>,
+    /// The root's package database, read once for discovery and the
+    /// package metadata (in the background for the host's).
+    pub(super) db: crate::discover::Database,
 }
 
 impl<'a> Planner<'a> {

@@ -110,10 +110,10 @@ impl Planner<'_> {
     }
 
     /// The run-time files discovery finds (`--discover auto`), merged in.
-    pub(super) fn discover(&mut self, db: crate::discover::Database) -> Result<()> {
+    pub(super) fn discover(&mut self) -> Result<()> {
         let layout = &self.layout;
         let known = |p: &str| layout.contains(p);
-        let found = crate::discover::discover(self.analyzer, &self.closures, &known, &db)?;
+        let found = crate::discover::discover(self.analyzer, &self.closures, &known, &self.db)?;
         self.layout.merge(found.layout)?;
         for c in found.closures {
             self.closure(c);

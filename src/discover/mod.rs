@@ -39,6 +39,7 @@ mod runtimes;
 use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -109,7 +110,7 @@ pub struct Discovered {
 #[derive(Default)]
 pub struct Database {
     reading: std::cell::Cell<Option<std::thread::JoinHandle<Option<Packages>>>>,
-    read: OnceCell<Option<Packages>>,
+    read: OnceCell<Option<Rc<Packages>>>,
 }
 
 impl Database {
@@ -139,13 +140,23 @@ impl Database {
 
     /// The database of `root` (the one prefetched, if any), when it has one.
     /// `root` must be the same for every call.
-    fn get(&self, root: &Root) -> Option<&Packages> {
-        self.read
-            .get_or_init(|| match self.reading.take().map(|t| t.join()) {
+    pub fn get(&self, root: &Root) -> Option<&Packages> {
+        self.cell(root).as_deref()
+    }
+
+    /// [`Database::get`], shared: for a holder that changes while it reads.
+    pub fn shared(&self, root: &Root) -> Option<Rc<Packages>> {
+        self.cell(root).clone()
+    }
+
+    fn cell(&self, root: &Root) -> &Option<Rc<Packages>> {
+        self.read.get_or_init(|| {
+            match self.reading.take().map(|t| t.join()) {
                 Some(Ok(db)) => db,
                 _ => read_database(root),
-            })
-            .as_ref()
+            }
+            .map(Rc::new)
+        })
     }
 }
 

@@ -131,6 +131,7 @@ fn bundle_config(t: &Tree, file: &str, out: &Path) -> BundleConfig {
         allow_missing: false,
         allow_broken: false,
         image: ImageConfig::default(),
+        sbom: None,
     }
 }
 

@@ -23,5 +23,6 @@ mod paths;
 mod platforms;
 mod real_programs;
 mod runtime_files;
+mod sbom;
 mod trace;
 mod trace_bundle;
