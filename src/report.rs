@@ -4,9 +4,11 @@
 //! that are not ELF are skipped while walking, but a non-ELF file named
 //! explicitly is an error.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::closure::{Analyzer, Closure, Options};
+use crate::discover::Found;
 use crate::elf::{self, ElfFile, Kind};
 use crate::error::{Error, Result};
 use crate::files::Files;
@@ -19,6 +21,8 @@ pub struct Entry {
     pub input: PathBuf,
     /// Its closure, or the error that stopped the analysis.
     pub result: Result<Closure>,
+    /// The run-time files discovery finds for it, when asked (`--runtime`).
+    pub runtime: Vec<Found>,
 }
 
 /// Everything one run found.
@@ -55,6 +59,32 @@ impl Status {
 }
 
 impl Report {
+    /// Finds the run-time files of each input's closure
+    /// ([`discover`](crate::discover)), as a bundle of that input alone
+    /// would hold them. What stops it for one input (an unreadable
+    /// directory) is a warning, and that input shows none.
+    pub fn discover(&mut self, analyzer: &Analyzer) {
+        let db = crate::discover::Database::default();
+        for entry in &mut self.entries {
+            let Ok(c) = &entry.result else { continue };
+            let known: HashSet<String> = c
+                .objects
+                .iter()
+                .flat_map(|o| [o.absolute_path(), o.real.to_string_lossy().into_owned()])
+                .collect();
+            let found = crate::discover::discover(
+                analyzer,
+                std::slice::from_ref(c),
+                &|p| known.contains(p),
+                &db,
+            );
+            match found {
+                Ok(found) => entry.runtime = found.found,
+                Err(e) => self.warnings.push(e),
+            }
+        }
+    }
+
     /// The worst outcome of all inputs.
     pub fn status(&self) -> Status {
         self.entries
@@ -96,16 +126,22 @@ impl Report {
 
 /// Analyses `inputs` (paths inside `root`; directories are walked).
 pub fn analyze(root: Root, inputs: &[PathBuf], options: Options) -> Report {
-    let root_dir = root.dir().to_path_buf();
-    let analyzer = Analyzer::new(Files::new(root), options);
+    analyze_in(&Analyzer::new(Files::new(root), options), inputs)
+}
+
+/// [`analyze`] with an analyser the caller keeps (to look further, as
+/// [`Report::discover`] does).
+pub fn analyze_in(analyzer: &Analyzer, inputs: &[PathBuf]) -> Report {
+    let root_dir = analyzer.files().root().dir().to_path_buf();
     let mut entries = Vec::new();
     for input in inputs {
         let input = analyzer.files().root().absolute(input);
         match analyzer.files().root().lookup(&input) {
-            Ok(Lookup::Dir(real)) => walk(&analyzer, &input, &real, &mut entries),
+            Ok(Lookup::Dir(real)) => walk(analyzer, &input, &real, &mut entries),
             _ => entries.push(Entry {
                 result: analyzer.analyze(&input),
                 input,
+                runtime: Vec::new(),
             }),
         }
     }
@@ -123,6 +159,7 @@ fn walk(analyzer: &Analyzer, shown: &Path, real: &Path, entries: &mut Vec<Entry>
             entries.push(Entry {
                 input: shown.to_path_buf(),
                 result: Err(e),
+                runtime: Vec::new(),
             });
             return;
         }
@@ -149,6 +186,7 @@ fn walk(analyzer: &Analyzer, shown: &Path, real: &Path, entries: &mut Vec<Entry>
         entries.push(Entry {
             result: analyzer.analyze(&input),
             input,
+            runtime: Vec::new(),
         });
     }
 }

@@ -6,12 +6,11 @@
 //! library is missing (unless the caller allows it).
 
 mod add;
-mod discover;
-pub mod layout;
+pub mod inventory;
 mod locale;
+pub mod pkgmeta;
 mod planner;
 mod profiled;
-mod relevance;
 mod run;
 mod runtime;
 mod users;
@@ -22,6 +21,7 @@ use serde::Serialize;
 
 use crate::closure::{Analyzer, Closure, Libc};
 use crate::error::{Error, Result};
+pub use crate::layout;
 pub use crate::profile::Extra;
 pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
@@ -79,6 +79,11 @@ pub struct BundleOptions {
     pub add: Vec<AddSpec>,
     /// Profiles written by `elfroot trace`, whose paths are added.
     pub profiles: Vec<PathBuf>,
+    /// Write the package database scanners read (dpkg status.d, apk
+    /// installed) for the packages present, when the root has one.
+    pub package_db: bool,
+    /// Bring each owning package's copyright file.
+    pub copyright: bool,
 }
 
 impl Default for BundleOptions {
@@ -99,6 +104,8 @@ impl Default for BundleOptions {
             dlopen: DlopenMode::Default,
             add: Vec::new(),
             profiles: Vec::new(),
+            package_db: true,
+            copyright: true,
         }
     }
 }
@@ -130,6 +137,8 @@ pub struct Bundle {
     pub extra_sources: Vec<PathBuf>,
     /// What went in with a doubt (a profile's path the root no longer has).
     pub warnings: Vec<String>,
+    /// Which package owns each file.
+    pub ownership: pkgmeta::Ownership,
 }
 
 /// Plans the bundle of `inputs` (paths inside the analyser's root).
@@ -139,12 +148,19 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
             "a destination path in the bundle needs exactly one input".into(),
         ));
     }
+    // `--extras none` asks for the closure alone: no discovery either.
+    let discover = opts.discover && opts.extras;
     let mut p = Planner {
         analyzer,
         layout: Layout::new(opts.chown),
         missing: Vec::new(),
         closures: Vec::new(),
         cache: Vec::new(),
+        // Read in the background (the host's) when something will read it.
+        db: match discover || opts.package_db {
+            true => crate::discover::Database::prefetch(analyzer.files().root()),
+            false => crate::discover::Database::default(),
+        },
     };
     let mut placed = Vec::new();
     for input in inputs {
@@ -158,8 +174,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
-    // `--extras none` asks for the closure alone: no discovery either.
-    if opts.discover && opts.extras {
+    if discover {
         p.discover()?;
     }
     if opts.with.contains(&Extra::Sh) {
@@ -185,6 +200,8 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         warnings.extend(p.profile(file)?);
     }
     p.ld_so_cache()?;
+    let programs: Vec<(PathBuf, PathBuf)> = inputs.iter().cloned().zip(placed.clone()).collect();
+    let ownership = p.package_metadata(opts.package_db, opts.copyright, &programs)?;
     Ok(Bundle {
         layout: p.layout,
         placed,
@@ -192,6 +209,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         closures: p.closures,
         extra_sources,
         warnings,
+        ownership,
     })
 }
 

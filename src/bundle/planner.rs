@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use super::layout::Layout;
 use super::{Missing, parent};
 use crate::closure::{Analyzer, Closure, InterpStatus, Libc};
-use crate::elf::{self, Kind};
 use crate::error::{Error, Result};
-use crate::files::Probe;
 use crate::root::Lookup;
 use crate::script;
 use crate::search::Via;
@@ -21,6 +19,9 @@ pub(super) struct Planner<'a> {
     pub(super) closures: Vec<Closure>,
     /// (name, path) of libraries the loader found through the cache or ld.so.conf.
     pub(super) cache: Vec<(String, String)>,
+    /// The root's package database, read once for discovery and the
+    /// package metadata (in the background for the host's).
+    pub(super) db: crate::discover::Database,
 }
 
 impl<'a> Planner<'a> {
@@ -228,16 +229,8 @@ impl<'a> Planner<'a> {
 
     /// The closure of a file that came in by --add or as an extra, if it is a startable ELF file.
     pub(super) fn elf_closure(&mut self, real: &Path) -> Result<()> {
-        let head = self.root().head(real, 4)?;
-        if !elf::has_elf_magic(&head) {
-            return Ok(());
-        }
-        match self.analyzer.files().probe(real) {
-            Probe::Elf(f) if matches!(f.kind, Kind::Exec | Kind::Dyn) && !f.is_static() => {
-                let c = self.analyzer.analyze(real)?;
-                self.closure(c);
-            }
-            _ => {}
+        if let Some(c) = crate::discover::startable_closure(self.analyzer, real)? {
+            self.closure(c);
         }
         Ok(())
     }

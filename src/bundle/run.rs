@@ -73,6 +73,8 @@ pub struct BundleConfig {
     pub allow_broken: bool,
     /// Image settings (image formats only).
     pub image: ImageConfig,
+    /// Where to write an SBOM of the bundle, and in which format.
+    pub sbom: Option<(PathBuf, crate::sbom::Format)>,
 }
 
 /// Plans, checks and writes the bundle. `out` receives the manifest with
@@ -108,7 +110,20 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
             .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
     }
     if !refused {
-        let summary = write(plans, config, format, mtime, out)?;
+        let sbom = match &config.sbom {
+            Some((path, f)) => Some(super::inventory::artifact(
+                &plans[0].plan,
+                &config.output,
+                path,
+                *f,
+                mtime,
+            )?),
+            None => None,
+        };
+        let summary = write(plans, config, format, mtime, sbom.as_ref(), out)?;
+        if let (Some((path, _)), Some(doc)) = (&config.sbom, &sbom) {
+            crate::archive::write_small_file(path, &doc.bytes)?;
+        }
         outcome.note(summary);
     }
     Ok(outcome)
@@ -252,12 +267,24 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
                     .into(),
             ));
         }
-        if config.depfile.is_some() || config.json {
+        if config.depfile.is_some() || config.json || config.sbom.is_some() {
             return Err(Error::Usage(
-                "the depfile and the JSON manifest describe one root's bundle; write them \
-                 without platform roots"
+                "the depfile, the JSON manifest and the SBOM describe one root's bundle; \
+                 write them without platform roots"
                     .into(),
             ));
+        }
+    }
+    if let Some((sbom, _)) = &config.sbom {
+        // Found out before the bundle is written, not after.
+        let dir = match sbom.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::NotFound {
+                path: dir.to_path_buf(),
+            });
         }
     }
     if config.json && config.output == Output::Stdout {
@@ -310,6 +337,7 @@ fn write(
     config: &BundleConfig,
     format: BundleFormat,
     mtime: u64,
+    sbom: Option<&oci::Artifact>,
     out: &mut dyn Write,
 ) -> Result<String> {
     let target = config.output.as_path();
@@ -334,7 +362,8 @@ fn write(
             (None, bytes)
         }
         _ => {
-            let (digest, bytes) = write_image(plans, &entries, config, format, mtime, target)?;
+            let (digest, bytes) =
+                write_image(plans, &entries, config, (format, mtime), sbom, target)?;
             (Some(digest), bytes)
         }
     };
@@ -361,14 +390,20 @@ fn write_image(
     plans: Vec<Planned>,
     entries: &[Vec<crate::archive::Entry>],
     config: &BundleConfig,
-    format: BundleFormat,
-    mtime: u64,
+    (format, mtime): (BundleFormat, u64),
+    sbom: Option<&oci::Artifact>,
     target: &Path,
 ) -> Result<(String, u64)> {
-    let images: Vec<oci::ImageOptions> = plans
+    let mut images: Vec<oci::ImageOptions> = plans
         .into_iter()
         .map(|p| image_options(p, config, format, mtime))
         .collect();
+    // An OCI layout holds the SBOM beside the image; a docker-archive cannot.
+    if let (Some(doc), Some(first)) = (sbom, images.first_mut())
+        && format != BundleFormat::DockerArchive
+    {
+        first.artifacts.push(doc.clone());
+    }
     if let [image] = images.as_slice() {
         let written = oci::write_image(format, &entries[0], target, image)?;
         let digest = match format {
@@ -429,5 +464,6 @@ fn image_options(
         base: planned.base,
         config: None,
         annotations,
+        artifacts: Vec::new(),
     }
 }

@@ -2,7 +2,8 @@
 //! plan: NSS modules, libgcc_s, gconv modules (glibc), CA certificates, time
 //! zones, locales (`locale`), libraries named by `.note.dlopen` notes, and an
 //! ld.so.cache for libraries the loader found outside its default
-//! directories. The rules themselves are `profile`'s.
+//! directories; and what `discover` finds. The rules themselves are
+//! `profile`'s and `discover`'s.
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +105,40 @@ impl Planner<'_> {
             if matches!(self.root().resolve_dir(Path::new(&d)), Ok(Some(_))) {
                 return self.tree(&d, None, "gconv modules");
             }
+        }
+        Ok(())
+    }
+
+    /// The run-time files discovery finds (`--discover auto`), merged in.
+    pub(super) fn discover(&mut self) -> Result<()> {
+        let layout = &self.layout;
+        let known = |p: &str| layout.contains(p);
+        let found = crate::discover::discover(self.analyzer, &self.closures, &known, &self.db)?;
+        self.layout.merge(found.layout)?;
+        for c in found.closures {
+            self.closure(c);
+        }
+        // A library an optional object misses is no reason to refuse the
+        // bundle: only a program that loads it would fail.
+        for c in found.optional {
+            let before = self.missing.len();
+            self.closure(c);
+            self.missing.truncate(before);
+        }
+        for (name, under) in found.preloaded {
+            self.missing
+                .retain(|m| !(m.name == name && m.needed_by.starts_with(&under)));
+        }
+        Ok(())
+    }
+
+    /// The root's /bin/sh and its closure (`--with sh`).
+    pub(super) fn shell(&mut self) -> Result<()> {
+        use crate::profile::imports::SHELL;
+        if let crate::root::Lookup::File(real) = self.root().lookup(Path::new(SHELL))? {
+            self.layout
+                .add_path(self.root(), SHELL, "shell (--with sh)")?;
+            self.elf_closure(&real)?;
         }
         Ok(())
     }

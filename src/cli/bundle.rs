@@ -116,6 +116,8 @@ pub struct BundleArgs {
     allow_broken: bool,
     #[command(flatten)]
     image: ImageArgs,
+    #[command(flatten)]
+    packages: PackageArgs,
 }
 
 /// The flags of the image formats.
@@ -282,6 +284,7 @@ impl BundleArgs {
             allow_missing: self.allow_missing,
             allow_broken: self.allow_broken,
             image,
+            sbom: self.packages.sbom(),
         })
     }
 
@@ -309,6 +312,8 @@ impl BundleArgs {
             },
             add: self.add.iter().map(|a| AddSpec::parse(a)).collect(),
             profiles: self.profile.clone(),
+            package_db: !self.packages.no_package_db,
+            copyright: !self.packages.no_copyright,
         }
     }
 }
@@ -358,5 +363,44 @@ impl FormatArg {
             FormatArg::OciArchive => BundleFormat::OciArchive,
             FormatArg::DockerArchive => BundleFormat::DockerArchive,
         }
+    }
+}
+
+/// The flags of package metadata and SBOMs.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Packages and SBOM")]
+struct PackageArgs {
+    /// Do not write the package database scanners read (dpkg's status.d, apk's installed)
+    /// for the packages whose files are bundled.
+    #[arg(long)]
+    no_package_db: bool,
+    /// Do not bring each package's copyright file (/usr/share/doc/PKG/copyright).
+    #[arg(long)]
+    no_copyright: bool,
+    /// Also write an SBOM of the bundle to FILE (SPDX 2.3 JSON, or CycloneDX 1.5 JSON for
+    /// *.cdx.json); an OCI image also stores it as an artifact referring to the image.
+    #[arg(long, value_name = "FILE")]
+    sbom: Option<PathBuf>,
+    /// The SBOM's format, instead of the one FILE's name says.
+    #[arg(long, value_name = "FORMAT", value_enum, requires = "sbom")]
+    sbom_format: Option<SbomFormatArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SbomFormatArg {
+    Spdx,
+    Cyclonedx,
+}
+
+impl PackageArgs {
+    fn sbom(&self) -> Option<(PathBuf, elfroot::sbom::Format)> {
+        use elfroot::sbom::Format;
+        let path = self.sbom.clone()?;
+        let format = match self.sbom_format {
+            Some(SbomFormatArg::Spdx) => Format::Spdx,
+            Some(SbomFormatArg::Cyclonedx) => Format::CycloneDx,
+            None => Format::guess(&path),
+        };
+        Some((path, format))
     }
 }

@@ -56,6 +56,11 @@ pub struct Common {
     /// Print a JSON report instead (schema: docs/json.md).
     #[arg(long)]
     json: bool,
+    /// Also show the run-time files a bundle would hold (paths the objects
+    /// name, language runtimes' libraries, what the imports open), each with
+    /// its reason: what `bundle --discover auto` adds.
+    #[arg(long)]
+    runtime: bool,
 }
 
 impl Common {
@@ -64,6 +69,7 @@ impl Common {
             root: self.root.config(),
             files: self.files,
             view: if self.json { View::Json } else { view },
+            runtime: self.runtime,
         }
     }
 }

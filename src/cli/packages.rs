@@ -31,6 +31,10 @@ pub struct PackagesArgs {
     /// Print a JSON document instead (schema: docs/json.md).
     #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Also the packages of the run-time files `elfroot bundle` would bring (NSS modules,
+    /// paths the libraries name, language runtimes' libraries...).
+    #[arg(long)]
+    runtime: bool,
 }
 
 impl PackagesArgs {
@@ -39,6 +43,7 @@ impl PackagesArgs {
         PackagesConfig {
             root: self.root.config(),
             files: self.files,
+            runtime: self.runtime,
             format: match (self.json, self.format) {
                 (true, _) => Format::Json,
                 (false, FormatArg::List) => Format::List,

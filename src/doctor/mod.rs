@@ -9,11 +9,13 @@
 //! - `kernel`: the checks before any loader runs (file, shebang, format and
 //!   architecture, static);
 //! - `loader`: the loader's (interpreter, libraries, versions, symbols);
-//! - `runtime`: lookups once running (NSS modules, user database);
+//! - `runtime`: lookups once running (NSS modules, user database, what the
+//!   imports open, the run-time files discovery finds for a host program);
 //! - [`target`]: what the target root offers;
 //! - this file: [`check`], which runs them in that order, in one place.
 //!
-//! The stage uses the closure graph and `profile`; never `bundle` or `output`.
+//! The stage uses the closure graph, `profile` and `discover`; never
+//! `bundle` or `output`.
 
 mod finding;
 mod kernel;
@@ -149,6 +151,16 @@ impl Checker<'_> {
         self.libc = closure.libc;
         let main_symbols = source.symbols(self.analyzer.files(), &elf, shown);
         self.dynamic(&s, &closure, main_symbols);
+        // A host program: what discovery finds for it on the host is what
+        // it opens once running. (In the target itself, whatever discovery
+        // finds is there.)
+        let starts = !self.findings.iter().any(|f| f.severity == Severity::Error);
+        if matches!(placement, Placement::Host { .. }) && starts && !root.is_host() {
+            // What cannot be read on the host says nothing about the target.
+            let db = &self.target.host_packages;
+            let found = runtime::discovered(&s, file, root, db).unwrap_or_default();
+            self.findings.extend(found);
+        }
         Ok(())
     }
 

@@ -1,14 +1,22 @@
 //! Checks of what the program looks up once it runs, which fail silently
-//! rather than stop the start: NSS modules and the user database. What glibc
-//! loads for them is [`profile::nss`](crate::profile::nss)'s to say.
+//! rather than stop the start: NSS modules, the user database, what the
+//! imports open, and the run-time files discovery finds. What glibc loads
+//! for them is [`profile::nss`](crate::profile::nss)'s to say; what the
+//! program's objects name, [`discover`](crate::discover)'s.
+
+use std::collections::HashSet;
+use std::path::Path;
 
 use super::finding::{Code, Finding};
 use super::target::{self, Target};
-use crate::closure::{Analyzer, Closure};
+use crate::closure::{Analyzer, Closure, Options};
+use crate::discover::{self, Rule};
 use crate::elf::Symbols;
+use crate::error::Result;
+use crate::files::Files;
 use crate::profile::imports::{self, Need};
 use crate::profile::nss;
-use crate::root::Root;
+use crate::root::{Lookup, Root};
 
 /// nss-module-missing: NSS modules the target's nsswitch.conf names but the
 /// target lacks, where the program's libc would look for them (glibc).
@@ -78,7 +86,7 @@ pub(super) fn imports(
     let names = symbols
         .iter()
         .flat_map(|x| x.imports.iter().map(|i| i.name.as_str()));
-    let has = |p: &str| matches!(root.resolve_file(std::path::Path::new(p)), Ok(Some(_)));
+    let has = |p: &str| matches!(root.resolve_file(Path::new(p)), Ok(Some(_)));
     let mut out = Vec::new();
     for rule in imports::triggered(names) {
         let finding = match rule.need {
@@ -105,4 +113,54 @@ pub(super) fn imports(
         out.push(finding);
     }
     out
+}
+
+/// runtime-file-missing: the run-time files [`discover`](crate::discover)
+/// finds for a host program on the host (paths its objects name, its
+/// runtime's libraries, the directories it works in) that the target lacks,
+/// at the same paths. What the imports open is [`imports`]' to say.
+pub(super) fn discovered(
+    s: &str,
+    program: &Path,
+    target: &Root,
+    host_db: &discover::Database,
+) -> Result<Vec<Finding>> {
+    let host = Analyzer::new(Files::new(Root::host()), Options::default());
+    let closure = host.analyze(program)?;
+    let known: HashSet<String> = closure.objects.iter().map(|o| o.absolute_path()).collect();
+    let found = discover::discover(
+        &host,
+        std::slice::from_ref(&closure),
+        &|p| known.contains(p),
+        host_db,
+    )?;
+    let mut out = Vec::new();
+    let mut dirs = Vec::new();
+    for f in found.found.iter().filter(|f| f.rule != Rule::Import) {
+        if target.lookup(Path::new(&f.path))? != Lookup::Absent {
+            continue;
+        }
+        if f.rule == Rule::WorkDir {
+            dirs.push(f.path.as_str());
+            continue;
+        }
+        out.push(Finding::new(
+            Code::RuntimeFileMissing,
+            vec!["(no error at start: what it reads there is not found)".into()],
+            format!("{} ({}), absent in the target", f.path, f.reason),
+            format!("add {} (elfroot bundle {s} brings it)", f.path),
+        ));
+    }
+    if !dirs.is_empty() {
+        out.push(Finding::new(
+            Code::RuntimeFileMissing,
+            vec!["(no error at start: files it makes there cannot be made)".into()],
+            format!(
+                "{s} keeps state or works in {}, absent in the target",
+                dirs.join(", ")
+            ),
+            format!("make them (elfroot bundle {s} brings them, empty)"),
+        ));
+    }
+    Ok(out)
 }

@@ -46,6 +46,9 @@ pub struct Target {
     pub has_passwd: bool,
     /// NSS module name -> found, remembered across programs.
     pub(crate) nss_modules: std::cell::RefCell<std::collections::HashMap<String, bool>>,
+    /// The host's package database, read once for every host program's
+    /// run-time files.
+    pub(crate) host_packages: std::rc::Rc<crate::discover::Database>,
 }
 
 const LIB_DIRS: &[&str] = &["/lib", "/usr/lib", "/lib64", "/usr/lib64"];

@@ -11,7 +11,9 @@ use serde_json::json;
 
 use super::digest::Digest;
 use super::docker_write::docker_manifest_entry;
-use super::spec::{Descriptor, LAYOUT_VERSION, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME, to_json};
+use super::spec::{
+    self, Descriptor, LAYOUT_VERSION, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME, to_json,
+};
 use super::write::{Built, DEFAULT_TAG, ImageOptions, WrittenIndex};
 use crate::archive::{self, Entry, Format, WriteOptions};
 use crate::error::Result;
@@ -74,6 +76,7 @@ pub(super) fn write(
         2,
         Entry::data("/manifest.json", to_json(&json!(docker)), 0o644),
     );
+    super::referrer::attach(&mut files, &opts.artifacts, &spec::rfc3339(opts.mtime))?;
     archive::write(
         &files,
         out,

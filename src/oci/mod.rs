@@ -22,7 +22,8 @@ mod docker_write;
 mod layout;
 mod platform;
 mod read;
-mod spec;
+mod referrer;
+pub(crate) mod spec;
 mod store;
 mod write;
 
@@ -35,6 +36,7 @@ pub use read::{
     Image, ImageKind, image_platforms, is_image_spec, open_image, open_image_for, open_path,
     open_path_for,
 };
+pub use referrer::Artifact;
 pub use spec::{BASE_DIGEST, BASE_NAME, Descriptor};
 pub use write::{
     Compression, DEFAULT_TAG, ImageOptions, Written, WrittenIndex, write, write_image, write_index,
@@ -147,6 +149,7 @@ mod tests {
             base: None,
             config: None,
             annotations: Default::default(),
+            artifacts: Vec::new(),
         }
     }
 

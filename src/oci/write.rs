@@ -105,6 +105,10 @@ pub struct ImageOptions {
     pub config: Option<serde_json::Map<String, Value>>,
     /// Annotations of the image manifest (`org.opencontainers.image.base.name`...).
     pub annotations: BTreeMap<String, String>,
+    /// Documents (an SBOM) stored in an OCI layout as artifacts whose
+    /// subject is the image (see `referrer`); for an index, the first
+    /// image's options carry them. A docker-archive has no place for them.
+    pub artifacts: Vec<super::Artifact>,
 }
 
 /// What was written.

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::closure::{Closure, InterpStatus, Libc, Object, Resolution};
+use crate::discover::Found;
 use crate::elf::ElfFile;
 use crate::elf::arch;
 use crate::report::Report;
@@ -40,6 +41,8 @@ struct Input<'a> {
     objects: Vec<ObjectView<'a>>,
     problems: Vec<Problem<'a>>,
     cycles: Vec<Vec<usize>>,
+    #[serde(skip_serializing_if = "<[Found]>::is_empty")]
+    runtime: &'a [Found],
 }
 
 #[derive(Serialize)]
@@ -121,7 +124,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .entries
             .iter()
             .map(|e| match &e.result {
-                Ok(c) => input(c),
+                Ok(c) => Input {
+                    runtime: &e.runtime,
+                    ..input(c)
+                },
                 Err(err) => Input {
                     path: e.input.display().to_string(),
                     status: "error",
@@ -131,6 +137,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     objects: Vec::new(),
                     problems: Vec::new(),
                     cycles: Vec::new(),
+                    runtime: &[],
                 },
             })
             .collect(),
@@ -197,6 +204,7 @@ fn input(c: &Closure) -> Input<'_> {
             })
             .collect(),
         cycles: c.cycles.clone(),
+        runtime: &[],
     }
 }
 

@@ -16,6 +16,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "{}:", entry.input.display())?;
         }
         write_one(c, out)?;
+        for f in &entry.runtime {
+            writeln!(out, "\t{} (run time: {})", f.path, f.reason)?;
+        }
     }
     Ok(())
 }
@@ -74,10 +77,20 @@ fn write_one(c: &Closure, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The closure only: one path per line, deduplicated over all inputs.
+/// The closure only: one path per line, deduplicated over all inputs; then
+/// the run-time files found (`--runtime`), a directory standing for what it
+/// holds.
 pub fn write_paths(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    for p in report.paths() {
-        writeln!(out, "{p}")?;
+    let mut seen = std::collections::HashSet::new();
+    let runtime = report.entries.iter().flat_map(|e| &e.runtime);
+    for p in report
+        .paths()
+        .into_iter()
+        .chain(runtime.map(|f| f.path.clone()))
+    {
+        if seen.insert(p.clone()) {
+            writeln!(out, "{p}")?;
+        }
     }
     Ok(())
 }

@@ -21,6 +21,9 @@ pub fn write(report: &Report, opts: TreeOptions, out: &mut dyn Write) -> io::Res
     for entry in &report.entries {
         let Ok(c) = &entry.result else { continue };
         write_one(c, opts, out)?;
+        for f in &entry.runtime {
+            writeln!(out, "    {} [run time: {}]", f.path, f.reason)?;
+        }
     }
     Ok(())
 }

@@ -4,10 +4,13 @@
 //! path. A canonical path is then owned by the packages whose listed path
 //! has the same name and a directory that is, or resolves to, the same.
 
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
 
 use super::Package;
 use crate::root::Root;
@@ -28,6 +31,9 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(super) struct Index {
     entries: Vec<Entry>,
+    /// Listed directories already resolved inside the root: a name like
+    /// `__init__.py` is listed in thousands of them, asked about as often.
+    resolved: RefCell<FxHashMap<Vec<u8>, Option<PathBuf>>>,
 }
 
 impl Index {
@@ -54,7 +60,30 @@ impl Index {
             }
         }
         entries.sort_unstable_by_key(|e| e.name);
-        Index { entries }
+        Index {
+            entries,
+            resolved: RefCell::default(),
+        }
+    }
+
+    /// The first package that lists `real` as it is spelt, else the first
+    /// of [`owners`](Self::owners): no directory is resolved when a list
+    /// spells the path as the root does (most files, and the common names
+    /// like `__init__.py` listed in thousands of other directories).
+    pub fn first_owner(&self, packages: &[Package], root: &Root, real: &[u8]) -> Option<usize> {
+        let (dir, name) = split(real);
+        let key = hash(name);
+        let from = self.entries.partition_point(|e| e.name < key);
+        let exact = self.entries[from..]
+            .iter()
+            .take_while(|e| e.name == key)
+            .filter(|e| {
+                let list = &packages[e.package as usize].list;
+                split(&list[e.start as usize..(e.start + e.len) as usize]) == (dir, name)
+            })
+            .map(|e| e.package as usize)
+            .min();
+        exact.or_else(|| self.owners(packages, root, real).first().copied())
     }
 
     /// The packages (indices, in order, once each) that list `real`, a
@@ -83,10 +112,15 @@ impl Index {
             if owners.contains(&package) {
                 continue;
             }
-            let resolved = root
-                .resolve_dir(Path::new(OsStr::from_bytes(listed_dir)))
-                .ok()
-                .flatten();
+            let mut cache = self.resolved.borrow_mut();
+            if !cache.contains_key(listed_dir) {
+                let resolved = root
+                    .resolve_dir(Path::new(OsStr::from_bytes(listed_dir)))
+                    .ok()
+                    .flatten();
+                cache.insert(listed_dir.to_vec(), resolved);
+            }
+            let resolved = cache.get(listed_dir).and_then(Option::as_ref);
             if resolved.is_some_and(|d| d.as_os_str().as_bytes() == dir) {
                 owners.push(package);
             }

@@ -185,6 +185,17 @@ impl Packages {
             .collect()
     }
 
+    /// The first package owning the regular file at `real`, a canonical
+    /// path inside the root (not looked up again: a bundle's files are).
+    pub fn file_owner(&self, root: &Root, real: &Path) -> Option<&Package> {
+        let index = self
+            .index
+            .get_or_init(|| index::Index::build(&self.packages));
+        index
+            .first_owner(&self.packages, root, real.as_os_str().as_bytes())
+            .map(|i| &self.packages[i])
+    }
+
     /// The package that owns what `path` leads to: for a file, the first of
     /// [`owners`](Self::owners); for a directory, the one package that owns
     /// it, when only one does. None when no package owns it.

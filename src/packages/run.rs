@@ -23,6 +23,10 @@ use crate::root::{Lookup, Root};
 /// Bumped whenever a field of the JSON document changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How many unowned files are named on standard error (compiled Python
+/// caches alone are hundreds).
+const MAX_UNOWNED_SHOWN: usize = 20;
+
 /// How the packages are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -45,6 +49,9 @@ pub struct PackagesConfig {
     pub files: Vec<PathBuf>,
     /// How to print the packages.
     pub format: Format,
+    /// Also the run-time files `bundle` would bring (its discovery and
+    /// extras: NSS modules, paths the libraries name...).
+    pub runtime: bool,
 }
 
 /// One file of the closures and its owner.
@@ -72,6 +79,7 @@ pub fn run(config: &PackagesConfig, out: &mut dyn Write) -> Result<Outcome> {
             Entry {
                 result: analyzer.analyze(&input),
                 input,
+                runtime: Vec::new(),
             }
         })
         .collect();
@@ -81,8 +89,16 @@ pub fn run(config: &PackagesConfig, out: &mut dyn Write) -> Result<Outcome> {
         warnings: analyzer.take_warnings(),
     };
     let packages = Packages::read(root)?;
-    let owned: Vec<Owned> = report
-        .paths()
+    let mut paths = report.paths();
+    if config.runtime {
+        let inputs: Vec<PathBuf> = report.entries.iter().map(|e| e.input.clone()).collect();
+        for p in runtime_files(&analyzer, &inputs)? {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+    }
+    let owned: Vec<Owned> = paths
         .into_iter()
         .map(|path| Owned {
             real: match root.lookup(path.as_ref()) {
@@ -102,6 +118,33 @@ pub fn run(config: &PackagesConfig, out: &mut dyn Write) -> Result<Outcome> {
         .and_then(|()| out.flush())
         .map_err(|e| Error::io(crate::archive::STDOUT_PATH, e))?;
     Ok(outcome)
+}
+
+/// The regular files a bundle of `inputs` would copy from the root besides
+/// their closures: what `bundle`'s discovery and extras find, by the same
+/// planner (nothing generated, no package metadata).
+fn runtime_files(analyzer: &Analyzer, inputs: &[PathBuf]) -> Result<Vec<String>> {
+    use crate::bundle::layout::ItemKind;
+    let options = crate::bundle::BundleOptions {
+        passwd: false,
+        tmp: false,
+        package_db: false,
+        copyright: false,
+        ..Default::default()
+    };
+    let plan = crate::bundle::plan(analyzer, inputs, &options)?;
+    let root = analyzer.files().root();
+    Ok(plan
+        .layout
+        .items()
+        .filter_map(|(path, item)| match &item.kind {
+            ItemKind::File(host) => Some(
+                root.inner_path(host)
+                    .map_or_else(|| path.to_string(), |p| p.display().to_string()),
+            ),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The status, and a line on standard error for each failed input,
@@ -136,11 +179,20 @@ fn diagnose(report: &Report, packages: &Packages, owned: &[Owned]) -> Outcome {
             report.root.display()
         ));
     }
-    for o in owned.iter().filter(|o| o.package.is_none()) {
-        // Without a database every file is unowned: one warning says it all.
-        if !packages.is_empty() {
+    let unowned: Vec<&Owned> = owned.iter().filter(|o| o.package.is_none()).collect();
+    // Without a database every file is unowned: one warning says it all.
+    if !packages.is_empty() {
+        for o in unowned.iter().take(MAX_UNOWNED_SHOWN) {
             outcome.warning(format!("{}: owned by no package", o.path));
         }
+        if unowned.len() > MAX_UNOWNED_SHOWN {
+            let more = unowned.len() - MAX_UNOWNED_SHOWN;
+            outcome.warning(format!(
+                "{more} more files owned by no package (--json lists them)"
+            ));
+        }
+    }
+    if !unowned.is_empty() {
         outcome.status = outcome.status.max(Status::Findings);
     }
     outcome

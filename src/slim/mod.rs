@@ -300,6 +300,7 @@ fn image_options(
         base: None,
         config: Some(settings),
         annotations,
+        artifacts: Vec::new(),
     }
 }
 

@@ -48,6 +48,7 @@ fn inspect(t: &Tree, file: &str, view: View) -> (elfroot::outcome::Outcome, Stri
         root: root_config(t),
         files: vec![PathBuf::from(file)],
         view,
+        runtime: false,
     };
     let mut out = Vec::new();
     let outcome = elfroot::inspect::run(&config, &mut out).expect("inspect");
@@ -130,6 +131,7 @@ fn bundle_config(t: &Tree, file: &str, out: &Path) -> BundleConfig {
         allow_missing: false,
         allow_broken: false,
         image: ImageConfig::default(),
+        sbom: None,
     }
 }
 

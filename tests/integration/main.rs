@@ -3,6 +3,7 @@
 mod util;
 
 mod bundle;
+mod discovery;
 mod docker;
 mod docker_read;
 mod doctor;
@@ -22,6 +23,7 @@ mod paths;
 mod platforms;
 mod real_programs;
 mod runtime_files;
+mod sbom;
 mod slim;
 mod trace;
 mod trace_bundle;

@@ -45,7 +45,7 @@ fn spellings(path: &str) -> Vec<String> {
 /// `dpkg -S` of every spelling of each path: path -> owners (`name` or
 /// `name:arch`, as dpkg prints them). The canonical file's owners count; the
 /// path as written only when its target has none.
-fn dpkg_s(paths: &[String]) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn dpkg_s(paths: &[String]) -> BTreeMap<String, BTreeSet<String>> {
     let mut asked = BTreeMap::new();
     for p in paths {
         let real = fs::canonicalize(p).unwrap().to_string_lossy().into_owned();
@@ -94,7 +94,7 @@ fn dpkg_s(paths: &[String]) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// `name version arch` of installed packages, as dpkg-query prints them.
-fn dpkg_versions(pkgs: &BTreeSet<String>) -> BTreeSet<String> {
+pub(crate) fn dpkg_versions(pkgs: &BTreeSet<String>) -> BTreeSet<String> {
     let out = run_ok(
         Command::new("dpkg-query")
             .args(["-W", "-f", "${Package} ${Version} ${Architecture}\\n"])

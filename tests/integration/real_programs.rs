@@ -19,8 +19,12 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// How many cases must pass: what passes on main's code, raised as
-/// discovery lands (the target is 31 of 37).
-const REQUIRED: usize = 31;
+/// discovery lands (the target is 31 of 37). The three that fail need what
+/// no static rule here says: `git clone` of a local repository and `zip -T`
+/// run a command through `sh -c` (git-upload-pack, unzip), and `make` runs
+/// a recipe's `echo` as /usr/bin/echo, found on PATH. `--with sh` makes
+/// git clone run (seen in a chroot); zip also needs unzip, make its echo.
+const REQUIRED: usize = 34;
 
 /// The longest a program may run, on the host or in its bundle.
 const TIME_LIMIT: Duration = Duration::from_secs(60);

@@ -31,13 +31,11 @@ const SHARED: &[&str] = &[
     "/usr/libx32",
     "/usr/local",
     "/usr/local/bin",
+    "/usr/local/sbin",
     "/usr/local/lib",
     "/usr/local/share",
     "/usr/include",
     "/usr/share",
-    "/usr/share/doc",
-    "/usr/share/info",
-    "/usr/share/man",
     "/usr/share/locale",
     "/usr/share/zoneinfo",
     "/usr/lib/locale",
@@ -73,6 +71,11 @@ const NEVER_UNDER: &[&str] = &[
     "/lost+found",
     "/var/lib/dpkg",
     "/var/lib/apt",
+    // Documentation: never read to run (libMagickCore names its HTML
+    // manual), and slim images leave it out (dpkg's path-exclude).
+    "/usr/share/doc",
+    "/usr/share/man",
+    "/usr/share/info",
 ];
 
 /// Files that are secrets, per host, or written by elfroot itself.
@@ -97,7 +100,7 @@ const NEVER: &[&str] = &[
 ];
 
 /// True when `path` (absolute, normalised) may never come in through a name.
-pub(super) fn denied(path: &str) -> bool {
+pub fn denied(path: &str) -> bool {
     let under = |dir: &str| path == dir || path.starts_with(&format!("{dir}/"));
     SHARED.contains(&path)
         || NEVER.contains(&path)
@@ -167,6 +170,8 @@ mod tests {
             "/var/lib/dpkg/status",
             "/etc/passwd",
             "/etc/ld.so.cache",
+            "/usr/share/doc/imagemagick-6-common/html",
+            "/usr/local/sbin",
         ] {
             assert!(denied(p), "{p}");
         }

@@ -1,4 +1,5 @@
-//! The bundle's file tree as it is being planned: each path once, with what
+//! A bundle's file tree as it is being planned (by `bundle`, and by
+//! `discover` for the run-time files it finds): each path once, with what
 //! it is, where it comes from and why it is there.
 //!
 //! Paths are added the way the loader reaches them: every symbolic link met
@@ -96,6 +97,10 @@ pub struct ManifestEntry {
     pub owner: Option<String>,
     /// Why it is there.
     pub reason: String,
+    /// For a regular file: the package that owns it (`name` or
+    /// `name:arch`), when the root has a package database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// The planned tree.
@@ -310,6 +315,21 @@ impl Layout {
         Ok(files)
     }
 
+    /// Adds everything planned in `other` (run-time files found apart),
+    /// keeping what is already here at the same path. What `other` copied
+    /// from the root takes this layout's `--chown`.
+    pub fn merge(&mut self, other: Layout) -> Result<()> {
+        for (path, item) in other.items {
+            let owner = match item.kind {
+                ItemKind::File(_) | ItemKind::Dir => self.copied(item.owner.uid, item.owner.gid),
+                _ => item.owner,
+            };
+            self.insert(&path, item.kind, (item.mode, owner), &item.reason)?;
+        }
+        self.trees.extend(other.trees);
+        Ok(())
+    }
+
     /// True when `dir` is (in) a directory already added whole.
     fn within_tree(&self, dir: &Path) -> bool {
         dir.ancestors().any(|a| self.trees.contains(a))
@@ -339,6 +359,11 @@ impl Layout {
             .get(source)
             .cloned()
             .unwrap_or_else(|| source.to_path_buf())
+    }
+
+    /// Every planned path and what is there, in path order.
+    pub fn items(&self) -> impl Iterator<Item = (&str, &Item)> {
+        self.items.iter().map(|(p, i)| (p.as_str(), i))
     }
 
     /// The writer's entries.
@@ -419,6 +444,7 @@ impl Layout {
                     mode: format!("{:04o}", item.mode),
                     owner: (item.owner != Owner::ROOT).then(|| item.owner.to_string()),
                     reason: item.reason.clone(),
+                    package: None,
                 }
             })
             .collect()

@@ -1,0 +1,137 @@
+//! The input of an SBOM ([`sbom::Inventory`]): the files with their
+//! checksums, who owns them, what the programs need. [`inventory`] makes it
+//! for a planned bundle (ownership already decided by `pkgmeta`);
+//! [`inventory_of_root`] for files kept in a root as they are (`slim`),
+//! looking their owners up in the root's own database.
+
+use std::path::PathBuf;
+
+use super::layout::ItemKind;
+use super::pkgmeta::{describe, distro};
+use crate::error::Result;
+use crate::packages::{Package, Packages};
+use crate::root::{Lookup, Root};
+use crate::sbom;
+
+/// The SBOM's input for a planned bundle: its regular files with their
+/// checksums (read now), their packages and the inputs' dependencies.
+pub fn inventory(bundle: &super::Bundle, name: &str, created: u64) -> Result<sbom::Inventory> {
+    let own = &bundle.ownership;
+    let host = Root::host();
+    let mut files = Vec::new();
+    for (path, item) in bundle.layout.items() {
+        let contents;
+        let data: &[u8] = match &item.kind {
+            ItemKind::File(src) => {
+                contents = host.contents(src)?;
+                &contents
+            }
+            ItemKind::Data(d) => d,
+            _ => continue,
+        };
+        let (sha256, sha1) = checksums(data);
+        files.push(sbom::File {
+            path: path.to_string(),
+            sha256,
+            sha1,
+            package: own.files.get(path).copied().flatten(),
+        });
+    }
+    Ok(sbom::Inventory {
+        name: name.to_string(),
+        distro: own.distro.clone(),
+        packages: own.packages.clone(),
+        files,
+        programs: own
+            .programs
+            .iter()
+            .map(|(path, on)| sbom::Program {
+                path: path.clone(),
+                depends_on: on.clone(),
+            })
+            .collect(),
+        created,
+        tool_version: sbom::tool_version(),
+    })
+}
+
+/// The SBOM's input for the regular files at `files` (canonical paths
+/// inside `root`, as they are in the image): each file's checksums and the
+/// package of the root's database that owns it. The programs' dependencies
+/// are left for the caller to fill ([`sbom::Inventory::programs`]).
+pub fn inventory_of_root(
+    root: &Root,
+    files: &[PathBuf],
+    name: &str,
+    created: u64,
+) -> Result<sbom::Inventory> {
+    let db = Packages::read(root)?;
+    let mut owners: Vec<(String, PathBuf, Option<&Package>)> = Vec::new();
+    for f in files {
+        if let Lookup::File(real) = root.lookup(f)? {
+            let package = db.file_owner(root, &real);
+            owners.push((real.to_string_lossy().into_owned(), real, package));
+        }
+    }
+    owners.sort_by(|a, b| a.0.cmp(&b.0));
+    owners.dedup_by(|a, b| a.0 == b.0);
+    let mut packages: Vec<&Package> = owners.iter().filter_map(|o| o.2).collect();
+    packages.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+    packages.dedup_by(|a, b| std::ptr::eq(*a, *b));
+    let mut out = Vec::new();
+    for (path, real, package) in &owners {
+        let contents = root.contents(real)?;
+        let (sha256, sha1) = checksums(&contents);
+        out.push(sbom::File {
+            path: path.clone(),
+            sha256,
+            sha1,
+            package: package.and_then(|p| packages.iter().position(|q| std::ptr::eq(*q, p))),
+        });
+    }
+    Ok(sbom::Inventory {
+        name: name.to_string(),
+        distro: distro(root),
+        packages: packages.iter().map(|p| describe(root, p)).collect(),
+        files: out,
+        programs: Vec::new(),
+        created,
+        tool_version: sbom::tool_version(),
+    })
+}
+
+/// SHA-256 and SHA-1 of some bytes, in hex.
+/// The SBOM of the planned bundle, named after the output, as an artifact
+/// (the bytes of the file `path`, and what an OCI layout stores beside the
+/// image).
+pub(super) fn artifact(
+    bundle: &super::Bundle,
+    output: &crate::archive::Output,
+    path: &std::path::Path,
+    format: sbom::Format,
+    created: u64,
+) -> Result<crate::oci::Artifact> {
+    let name = match output {
+        crate::archive::Output::Stdout => "bundle".to_string(),
+        o => o
+            .as_path()
+            .file_name()
+            .map_or_else(|| o.to_string(), |n| n.to_string_lossy().into_owned()),
+    };
+    let inventory = inventory(bundle, &name, created)?;
+    Ok(crate::oci::Artifact {
+        artifact_type: format.media_type().to_string(),
+        title: path
+            .file_name()
+            .map_or_else(|| "sbom.json".into(), |n| n.to_string_lossy().into_owned()),
+        bytes: sbom::document(&inventory, format),
+    })
+}
+
+fn checksums(data: &[u8]) -> (String, String) {
+    use sha1::Digest as _;
+    (
+        sbom::hex(&sha2::Sha256::digest(data)),
+        sbom::hex(&sha1::Sha1::digest(data)),
+    )
+}
