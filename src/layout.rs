@@ -11,6 +11,8 @@
 //! (`/var/lib/nginx` stays www-data's) unless `--chown` names one for all of
 //! them; what elfroot makes itself (generated files, links, `/tmp`) is 0:0.
 
+mod stage;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -112,8 +114,7 @@ pub struct Layout {
     trees: BTreeSet<PathBuf>,
     /// The owner of everything copied from the root (`--chown`), instead of its own.
     chown: Option<Owner>,
-    /// Source -> the host file holding its contents, for the files of a
-    /// root of layers (see [`Layout::stage`]).
+    /// Source -> host file with its contents, for a root of layers (`stage`).
     staged: std::collections::HashMap<PathBuf, PathBuf>,
 }
 
@@ -333,32 +334,6 @@ impl Layout {
     /// True when `dir` is (in) a directory already added whole.
     fn within_tree(&self, dir: &Path) -> bool {
         dir.ancestors().any(|a| self.trees.contains(a))
-    }
-
-    /// Makes the files copied from a root of layers readable on the host:
-    /// their contents are taken out of the layers into the directory
-    /// `staging` (see [`Root::extract`]), where [`Layout::entries`] and
-    /// [`Layout::as_root`] read them. Nothing to do for a directory root.
-    pub fn stage(&mut self, root: &Root, staging: &Path) -> Result<()> {
-        if !root.is_layers() {
-            return Ok(());
-        }
-        let (sources, inner): (Vec<PathBuf>, Vec<PathBuf>) = self
-            .sources()
-            .into_iter()
-            .filter_map(|s| root.inner_path(&s).map(|i| (s, i)))
-            .unzip();
-        let staged = root.extract(&inner, staging)?;
-        self.staged = sources.into_iter().zip(staged).collect();
-        Ok(())
-    }
-
-    /// The host file to read for a file copied from `source`.
-    fn readable(&self, source: &Path) -> PathBuf {
-        self.staged
-            .get(source)
-            .cloned()
-            .unwrap_or_else(|| source.to_path_buf())
     }
 
     /// Every planned path and what is there, in path order.

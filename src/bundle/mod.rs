@@ -26,8 +26,8 @@ pub use crate::profile::Extra;
 pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
 use planner::Planner;
+pub(crate) use run::judge;
 pub use run::{BundleConfig, ImageConfig, run};
-pub(crate) use run::{judge, stage};
 pub use users::UserSpec;
 
 /// Which dlopen-note priorities are followed.

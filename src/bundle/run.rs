@@ -135,7 +135,7 @@ struct Planned {
     platform: oci::Platform,
     base: Option<oci::Image>,
     refused: bool,
-    /// The files taken out of a root of layers (see [`stage`]).
+    /// The files taken out of a root of layers (see [`crate::layout::Layout::stage`]).
     _staging: Option<crate::archive::Temp>,
 }
 
@@ -166,7 +166,7 @@ fn plan_root(
     let inputs: Vec<PathBuf> = config.files.iter().map(|f| fs.absolute(f)).collect();
     let analyzer = Analyzer::new(Files::new(fs), options);
     let mut plan = plan(&analyzer, &inputs, &config.options)?;
-    let staging = stage(&mut plan, analyzer.files().root(), &config.output)?;
+    let staging = plan.layout.stage(analyzer.files().root(), &config.output)?;
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
     }
@@ -228,26 +228,6 @@ pub(crate) fn judge(
         outcome.problem(r);
     }
     Ok(refused)
-}
-
-/// Takes the files a bundle from a root of layers copies out of the layers
-/// (see [`super::Layout::stage`]), into a directory beside the output that
-/// lives as long as the returned value.
-pub(crate) fn stage(
-    plan: &mut Bundle,
-    root: &crate::root::Root,
-    output: &Output,
-) -> Result<Option<crate::archive::Temp>> {
-    if !root.is_layers() {
-        return Ok(None);
-    }
-    let beside = match output {
-        Output::Path(p) => p.clone(),
-        Output::Stdout => std::env::temp_dir().join("elfroot-stage"),
-    };
-    let dir = crate::archive::Temp::new(&beside, true)?;
-    plan.layout.stage(root, &dir.path)?;
-    Ok(Some(dir))
 }
 
 /// Requests that cannot be carried out as made.

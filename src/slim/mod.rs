@@ -147,7 +147,7 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
         outcome.warning(w.clone());
     }
     let root = analyzer.files().root();
-    let _staging = bundle::stage(&mut plan, root, &config.output)?;
+    let _staging = plan.layout.stage(root, &config.output)?;
     if bundle::judge(&plan, (false, false), &[], &mut outcome)? {
         outcome.status = Status::Findings;
         outcome.problem(format!(
