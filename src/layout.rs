@@ -109,8 +109,7 @@ pub struct ManifestEntry {
 #[derive(Debug, Default)]
 pub struct Layout {
     items: BTreeMap<String, Item>,
-    /// Canonical directories added whole, so that a link back into one
-    /// does not add it again.
+    /// Canonical directories added whole (a link back into one adds nothing).
     trees: BTreeSet<PathBuf>,
     /// The owner of everything copied from the root (`--chown`), instead of its own.
     chown: Option<Owner>,
