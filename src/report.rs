@@ -76,7 +76,7 @@ impl Report {
     /// The interpreter and every resolved library of every input, each path
     /// once, as the loader opens it: the form for scripts and Makefiles.
     pub fn paths(&self) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         let mut out = Vec::new();
         for c in self.closures() {
             let interp = c.interpreter_id();
@@ -84,9 +84,9 @@ impl Report {
                 .into_iter()
                 .chain((1..c.objects.len()).filter(|&i| Some(i) != interp));
             for id in order {
-                let p = &c.objects[id].path;
-                if seen.insert(p.clone()) {
-                    out.push(p.clone());
+                let p = c.objects[id].path.as_str();
+                if seen.insert(p) {
+                    out.push(p.to_string());
                 }
             }
         }

@@ -139,8 +139,8 @@ impl Analyzer {
             return Some(loading.objects[id].path.clone());
         }
         let caller = caller.min(loading.objects.len() - 1);
-        match loading.search(caller, name).outcome {
-            Outcome::Found(c) => Some(c.path),
+        match &loading.search(caller, name).outcome {
+            Outcome::Found(c) => Some(c.path.clone()),
             _ => None,
         }
     }
