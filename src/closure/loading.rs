@@ -3,6 +3,7 @@
 //! loaded and otherwise handed to the search rules of the program's libc
 //! (glibc's or musl's, from `search`).
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -37,6 +38,9 @@ pub(super) struct Loading<'a> {
     pub objects: Vec<Object>,
     /// The program's PT_INTERP, once mapped.
     pub interpreter: Option<Interpreter>,
+    /// The memo key of the search being made, kept to be refilled: one
+    /// allocation per program rather than per DT_NEEDED entry.
+    key: RefCell<Vec<u8>>,
 }
 
 impl<'a> Loading<'a> {
@@ -67,6 +71,7 @@ impl<'a> Loading<'a> {
             rules,
             objects,
             interpreter,
+            key: RefCell::default(),
         }
     }
 
@@ -217,22 +222,23 @@ impl<'a> Loading<'a> {
 
     /// Object `id` and each object that loaded it, up to the program.
     fn chain(&self, id: ObjectId) -> Vec<Link<'_>> {
-        let mut ids = vec![id];
-        while let Some(parent) = self.objects[*ids.last().unwrap_or(&0)].loaded_by {
-            if ids.contains(&parent) {
-                break;
-            }
-            ids.push(parent);
+        let link = |i: ObjectId| Link {
+            elf: &self.objects[i].elf,
+            origin: &self.objects[i].origin,
+        };
+        let mut links = Vec::with_capacity(4);
+        let mut at = id;
+        links.push(link(at));
+        // An object is loaded by one loaded before it, so the walk goes
+        // down and ends; a parent that is not before it is never followed.
+        while let Some(parent) = self.objects[at].loaded_by.filter(|&p| p < at) {
+            at = parent;
+            links.push(link(at));
         }
-        if *ids.last().unwrap_or(&0) != 0 {
-            ids.push(0);
+        if at != 0 {
+            links.push(link(0));
         }
-        ids.iter()
-            .map(|&i| Link {
-                elf: &self.objects[i].elf,
-                origin: &self.objects[i].origin,
-            })
-            .collect()
+        links
     }
 
     fn search_musl(
@@ -298,13 +304,20 @@ impl<'a> Loading<'a> {
             .library_path
             .iter()
             .any(|p| p.contains('$'));
-        let key = search_key(want, (uses_origin, &self.objects[0].origin), &name, chain);
+        let mut key = self.key.borrow_mut();
+        search_key(
+            &mut key,
+            want,
+            (uses_origin, &self.objects[0].origin),
+            &name,
+            chain,
+        );
         if let Some(hit) = self.analyzer.remembered_search(&key) {
             return hit;
         }
         let result = glibc::search(&self.analyzer.glibc_system(want), abi, &name, chain);
         let result = Rc::new(result);
-        self.analyzer.remember_search(key, result.clone());
+        self.analyzer.remember_search(key.clone(), result.clone());
         result
     }
 }
@@ -317,12 +330,13 @@ impl<'a> Loading<'a> {
 /// element can hold a NUL); the key is bytes, built without formatting,
 /// since it is made for every DT_NEEDED entry of every program.
 fn search_key(
+    key: &mut Vec<u8>,
     want: &ElfFile,
     (uses_origin, program_origin): (bool, &str),
     name: &str,
     chain: &[Link<'_>],
-) -> Vec<u8> {
-    let mut key = Vec::with_capacity(64 + name.len());
+) {
+    key.clear();
     key.extend_from_slice(&want.machine.to_le_bytes());
     key.extend_from_slice(&want.e_flags.to_le_bytes());
     key.push(want.class as u8);
@@ -350,5 +364,4 @@ fn search_key(
             }
         }
     }
-    key
 }
