@@ -50,6 +50,9 @@ pub struct Root {
     /// Path -> what [`Root::lookup`] found there, for the rest of the run:
     /// the loader's search asks for the same paths for every program.
     lookups: RefCell<PathMap<resolve::Lookup>>,
+    /// Canonical path -> size, of the host files lstat has seen, so that
+    /// reading one needs no fstat.
+    sizes: RefCell<PathMap<u64>>,
 }
 
 /// The contents of a file: mapped when it is large, read when it is small.
@@ -117,6 +120,7 @@ impl Root {
             tree: None,
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         }
     }
 
@@ -135,6 +139,7 @@ impl Root {
             tree: None,
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -160,6 +165,7 @@ impl Root {
             tree: Some(tree),
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -176,6 +182,7 @@ impl Root {
             tree: Some(layers::Tree::from_virtual(layers, items)?),
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -185,7 +192,15 @@ impl Root {
     fn lstat(&self, inner: &Path) -> io::Result<Meta> {
         match &self.tree {
             Some(t) => t.lstat(inner),
-            None => host::lstat(&self.host_path(inner)),
+            None => {
+                let (meta, size) = host::lstat_sized(&self.host_path(inner))?;
+                if meta.kind == Kind::File {
+                    self.sizes
+                        .borrow_mut()
+                        .insert(inner.as_os_str().to_owned(), size);
+                }
+                Ok(meta)
+            }
         }
     }
 
@@ -266,7 +281,8 @@ impl Root {
             return t.contents(real).map_err(|e| Error::io(real, e));
         }
         let host = self.host_path(real);
-        host::read_file(&host).map_err(|e| Error::io(&host, e))
+        let size = self.sizes.borrow().get(real.as_os_str()).copied();
+        host::read_file_sized(&host, size).map_err(|e| Error::io(&host, e))
     }
 
     /// Reads the first bytes of the file at the canonical path `real`.
