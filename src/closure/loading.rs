@@ -3,6 +3,7 @@
 //! loaded and otherwise handed to the search rules of the program's libc
 //! (glibc's or musl's, from `search`).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
@@ -285,9 +286,9 @@ impl<'a> Loading<'a> {
         let want = &self.objects[0].elf;
         let expanded = if name.contains('$') {
             let origin = Some(self.objects[id].origin());
-            expand_tokens(name, origin, Some(&abi.lib), abi.platform)
+            expand_tokens(name, origin, Some(&abi.lib), abi.platform).map(Cow::Owned)
         } else {
-            Some(name.to_string())
+            Some(Cow::Borrowed(name))
         };
         let mut p = Prober::new(self.analyzer.files(), &self.analyzer.options().cwd, want);
         let Some(name) = expanded else {

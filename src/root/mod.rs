@@ -55,6 +55,26 @@ pub struct Root {
     sizes: RefCell<PathMap<u64>>,
 }
 
+/// A root's host directory, to open the same root again elsewhere ([`Root::twin`]).
+pub(crate) struct Twin {
+    dir: PathBuf,
+    host: bool,
+}
+
+impl Twin {
+    /// The root, with nothing read yet.
+    pub(crate) fn open(self) -> Root {
+        Root {
+            dir: self.dir,
+            host: self.host,
+            tree: None,
+            dirs: RefCell::default(),
+            lookups: RefCell::default(),
+            sizes: RefCell::default(),
+        }
+    }
+}
+
 /// The contents of a file: mapped when it is large, read when it is small.
 pub enum Contents {
     /// A host file, mapped.
@@ -184,6 +204,25 @@ impl Root {
             lookups: RefCell::default(),
             sizes: RefCell::default(),
         })
+    }
+
+    /// The same host directory as a new root with nothing cached, to be
+    /// opened on another thread (a `Root` is not `Sync`); None for layers,
+    /// which are held in memory once.
+    pub(crate) fn twin(&self) -> Option<Twin> {
+        self.tree.is_none().then(|| Twin {
+            dir: self.dir.clone(),
+            host: self.host,
+        })
+    }
+
+    /// Takes what another root of the same directory found at `path`
+    /// ([`Root::lookup`]), unless this one has looked there already.
+    pub(crate) fn remember_lookup(&self, path: PathBuf, found: Lookup) {
+        self.lookups
+            .borrow_mut()
+            .entry(path.into_os_string())
+            .or_insert(found);
     }
 
     // The primitives: everything else reads the root through these and
