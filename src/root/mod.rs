@@ -231,16 +231,24 @@ impl Root {
     fn lstat(&self, inner: &Path) -> io::Result<Meta> {
         match &self.tree {
             Some(t) => t.lstat(inner),
-            None => {
-                let (meta, size) = host::lstat_sized(&self.host_path(inner))?;
-                if meta.kind == Kind::File {
-                    self.sizes
-                        .borrow_mut()
-                        .insert(inner.as_os_str().to_owned(), size);
-                }
-                Ok(meta)
-            }
+            None => host::lstat(&self.host_path(inner)),
         }
+    }
+
+    /// [`Root::lstat`] of a file about to be read: its size is kept so that
+    /// reading it needs no fstat (only for lookups, not for every entry a
+    /// walk of a large tree meets).
+    fn lstat_to_read(&self, inner: &Path) -> io::Result<Meta> {
+        if self.tree.is_some() {
+            return self.lstat(inner);
+        }
+        let (meta, size) = host::lstat_sized(&self.host_path(inner))?;
+        if meta.kind == Kind::File {
+            self.sizes
+                .borrow_mut()
+                .insert(inner.as_os_str().to_owned(), size);
+        }
+        Ok(meta)
     }
 
     fn readlink(&self, inner: &Path) -> io::Result<PathBuf> {

@@ -187,7 +187,7 @@ impl Root {
             return Ok(Lookup::Absent);
         };
         let inner = dir.join(name);
-        let meta = match self.lstat(&inner) {
+        let meta = match self.lstat_to_read(&inner) {
             Ok(m) => m,
             Err(e) if absent(&e) => return Ok(Lookup::Absent),
             Err(e) => return Err(Error::io(self.host_path(&inner), e)),
