@@ -50,6 +50,29 @@ pub struct Root {
     /// Path -> what [`Root::lookup`] found there, for the rest of the run:
     /// the loader's search asks for the same paths for every program.
     lookups: RefCell<PathMap<resolve::Lookup>>,
+    /// Canonical path -> size, of the host files lstat has seen, so that
+    /// reading one needs no fstat.
+    sizes: RefCell<PathMap<u64>>,
+}
+
+/// A root's host directory, to open the same root again elsewhere ([`Root::twin`]).
+pub(crate) struct Twin {
+    dir: PathBuf,
+    host: bool,
+}
+
+impl Twin {
+    /// The root, with nothing read yet.
+    pub(crate) fn open(self) -> Root {
+        Root {
+            dir: self.dir,
+            host: self.host,
+            tree: None,
+            dirs: RefCell::default(),
+            lookups: RefCell::default(),
+            sizes: RefCell::default(),
+        }
+    }
 }
 
 /// The contents of a file: mapped when it is large, read when it is small.
@@ -117,6 +140,7 @@ impl Root {
             tree: None,
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         }
     }
 
@@ -135,6 +159,7 @@ impl Root {
             tree: None,
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -160,6 +185,7 @@ impl Root {
             tree: Some(tree),
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -176,7 +202,27 @@ impl Root {
             tree: Some(layers::Tree::from_virtual(layers, items)?),
             dirs: RefCell::default(),
             lookups: RefCell::default(),
+            sizes: RefCell::default(),
         })
+    }
+
+    /// The same host directory as a new root with nothing cached, to be
+    /// opened on another thread (a `Root` is not `Sync`); None for layers,
+    /// which are held in memory once.
+    pub(crate) fn twin(&self) -> Option<Twin> {
+        self.tree.is_none().then(|| Twin {
+            dir: self.dir.clone(),
+            host: self.host,
+        })
+    }
+
+    /// Takes what another root of the same directory found at `path`
+    /// ([`Root::lookup`]), unless this one has looked there already.
+    pub(crate) fn remember_lookup(&self, path: PathBuf, found: Lookup) {
+        self.lookups
+            .borrow_mut()
+            .entry(path.into_os_string())
+            .or_insert(found);
     }
 
     // The primitives: everything else reads the root through these and
@@ -187,6 +233,22 @@ impl Root {
             Some(t) => t.lstat(inner),
             None => host::lstat(&self.host_path(inner)),
         }
+    }
+
+    /// [`Root::lstat`] of a file about to be read: its size is kept so that
+    /// reading it needs no fstat (only for lookups, not for every entry a
+    /// walk of a large tree meets).
+    fn lstat_to_read(&self, inner: &Path) -> io::Result<Meta> {
+        if self.tree.is_some() {
+            return self.lstat(inner);
+        }
+        let (meta, size) = host::lstat_sized(&self.host_path(inner))?;
+        if meta.kind == Kind::File {
+            self.sizes
+                .borrow_mut()
+                .insert(inner.as_os_str().to_owned(), size);
+        }
+        Ok(meta)
     }
 
     fn readlink(&self, inner: &Path) -> io::Result<PathBuf> {
@@ -266,7 +328,8 @@ impl Root {
             return t.contents(real).map_err(|e| Error::io(real, e));
         }
         let host = self.host_path(real);
-        host::read_file(&host).map_err(|e| Error::io(&host, e))
+        let size = self.sizes.borrow().get(real.as_os_str()).copied();
+        host::read_file_sized(&host, size).map_err(|e| Error::io(&host, e))
     }
 
     /// Reads the first bytes of the file at the canonical path `real`.
