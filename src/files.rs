@@ -54,21 +54,20 @@ impl Files {
         if let Some(p) = self.parsed.borrow().get(real.as_os_str()) {
             return p.clone();
         }
-        let probe = match self.root.contents(real) {
-            Ok(bytes) => match ElfFile::parse(&bytes) {
-                Ok(f) => Probe::Elf(Arc::new(f)),
-                Err(ParseError::NotElf) => Probe::NotElf,
-                Err(ParseError::Malformed(m)) => Probe::Malformed(m),
-            },
-            Err(e) => Probe::Unreadable(match e {
-                Error::Io { source, .. } => source.to_string(),
-                other => other.to_string(),
-            }),
-        };
+        let probe = read_probe(&self.root, real);
         self.parsed
             .borrow_mut()
             .insert(real.as_os_str().to_owned(), probe.clone());
         probe
+    }
+
+    /// Takes what reading the file at canonical path `real` gave another
+    /// reader of the same root ([`read_probe`]), unless it was read here already.
+    pub fn remember(&self, real: &Path, probe: Probe) {
+        self.parsed
+            .borrow_mut()
+            .entry(real.as_os_str().to_owned())
+            .or_insert(probe);
     }
 
     /// The dynamic symbols and versions of the file at canonical path
@@ -124,6 +123,21 @@ impl Files {
                 source: std::io::Error::other(reason),
             }),
         }
+    }
+}
+
+/// Reads the file at canonical path `real` of `root` as ELF, uncached.
+pub(crate) fn read_probe(root: &Root, real: &Path) -> Probe {
+    match root.contents(real) {
+        Ok(bytes) => match ElfFile::parse(&bytes) {
+            Ok(f) => Probe::Elf(Arc::new(f)),
+            Err(ParseError::NotElf) => Probe::NotElf,
+            Err(ParseError::Malformed(m)) => Probe::Malformed(m),
+        },
+        Err(e) => Probe::Unreadable(match e {
+            Error::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }),
     }
 }
 

@@ -7,6 +7,9 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 
 use crate::elf::{ElfFile, arch};
 use crate::error::Error;
@@ -57,8 +60,14 @@ pub struct Analyzer {
     /// glibc searches already made, by everything they depend on (see
     /// `Loading::search_key`): a thousand programs needing libc.so.6 with
     /// no RPATH or RUNPATH search for it once.
-    searches: RefCell<rustc_hash::FxHashMap<String, SearchResult>>,
+    searches: RefCell<FxHashMap<Vec<u8>, Rc<SearchResult>>>,
+    /// glibc's view of each ABI met, by what it depends on in the program
+    /// (machine, class, byte order, flags): worked out once, not per program.
+    abis: RefCell<FxHashMap<AbiKey, Rc<Abi>>>,
 }
+
+/// What [`Abi::new`] reads of a program: its machine, class, byte order and flags.
+type AbiKey = (u16, crate::elf::Class, crate::elf::Data, u32);
 
 impl Analyzer {
     /// An analyser of the root behind `files`; nothing is read yet.
@@ -69,6 +78,7 @@ impl Analyzer {
             cache: Default::default(),
             unsearched: Default::default(),
             searches: Default::default(),
+            abis: Default::default(),
             musl_paths: Default::default(),
             warnings: Default::default(),
         }
@@ -85,12 +95,12 @@ impl Analyzer {
     }
 
     /// A search made before under `key`.
-    pub(super) fn remembered_search(&self, key: &str) -> Option<SearchResult> {
+    pub(super) fn remembered_search(&self, key: &[u8]) -> Option<Rc<SearchResult>> {
         self.searches.borrow().get(key).cloned()
     }
 
     /// Remembers the result of a search under `key`.
-    pub(super) fn remember_search(&self, key: String, result: SearchResult) {
+    pub(super) fn remember_search(&self, key: Vec<u8>, result: Rc<SearchResult>) {
         self.searches.borrow_mut().insert(key, result);
     }
 
@@ -101,7 +111,7 @@ impl Analyzer {
 
     /// The default directories of the loader for programs like `main`.
     pub fn default_dirs(&self, main: &ElfFile) -> Vec<String> {
-        self.abi(main).defaults
+        self.abi(main).defaults.clone()
     }
 
     /// What the file at a loader path in this root is ([`libc::loader_libc`]).
@@ -110,8 +120,14 @@ impl Analyzer {
     }
 
     /// glibc's view of the ABI of `main`: defaults, hwcaps subdirectories, tokens.
-    pub(super) fn abi(&self, main: &ElfFile) -> Abi {
-        Abi::new(&self.files, main, &self.options.hwcaps)
+    pub(super) fn abi(&self, main: &ElfFile) -> Rc<Abi> {
+        let key = (main.machine, main.class, main.data, main.e_flags);
+        if let Some(abi) = self.abis.borrow().get(&key) {
+            return abi.clone();
+        }
+        let abi = Rc::new(Abi::new(&self.files, main, &self.options.hwcaps));
+        self.abis.borrow_mut().insert(key, abi.clone());
+        abi
     }
 
     /// What glibc's loader knows before it loads programs like `main`: the

@@ -8,19 +8,38 @@ use super::graph::{Object, ObjectId, Resolution};
 /// Strongly connected sets of more than one object (or an object that needs
 /// itself), each sorted, in order.
 pub(super) fn find_cycles(objects: &[Object]) -> Vec<Vec<ObjectId>> {
-    let edges: Vec<Vec<ObjectId>> = objects
-        .iter()
-        .map(|o| {
-            o.deps
-                .iter()
-                .filter_map(|d| match d.resolution {
-                    Resolution::Object(t) => Some(t),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect();
-    strongly_connected(&edges)
+    let mut graph = Graph {
+        starts: Vec::with_capacity(objects.len() + 1),
+        targets: Vec::new(),
+    };
+    for o in objects {
+        graph.starts.push(graph.targets.len());
+        graph
+            .targets
+            .extend(o.deps.iter().filter_map(|d| match d.resolution {
+                Resolution::Object(t) => Some(t),
+                _ => None,
+            }));
+    }
+    graph.starts.push(graph.targets.len());
+    strongly_connected(&graph)
+}
+
+/// Edges in one array (node `v`'s are `targets[starts[v]..starts[v + 1]]`):
+/// two allocations per closure instead of one per object.
+struct Graph {
+    starts: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+impl Graph {
+    fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    fn edges(&self, v: usize) -> &[usize] {
+        &self.targets[self.starts[v]..self.starts[v + 1]]
+    }
 }
 
 /// Tarjan's bookkeeping for nodes `0..n`.
@@ -56,9 +75,9 @@ impl Tarjan {
     }
 }
 
-/// The cycles of the graph whose node `v` has edges to `edges[v]`.
-fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let n = edges.len();
+/// The cycles of `graph`.
+fn strongly_connected(graph: &Graph) -> Vec<Vec<usize>> {
+    let n = graph.len();
     let mut t = Tarjan {
         index: vec![None; n],
         low: vec![0; n],
@@ -78,7 +97,7 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
         calls.push((start, 0));
         while let Some(top) = calls.last_mut() {
             let v = top.0;
-            if let Some(&w) = edges[v].get(top.1) {
+            if let Some(&w) = graph.edges(v).get(top.1) {
                 top.1 += 1;
                 match t.index[w] {
                     None => {
@@ -95,8 +114,15 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
                 t.low[parent] = t.low[parent].min(t.low[v]);
             }
             if Some(t.low[v]) == t.index[v] {
+                let self_loop = graph.edges(v).contains(&v);
+                if t.stack.last() == Some(&v) && !self_loop {
+                    // Alone, as most objects are: no list to make.
+                    t.stack.pop();
+                    t.on_stack[v] = false;
+                    continue;
+                }
                 let mut set = t.component(v);
-                if set.len() > 1 || edges[v].contains(&v) {
+                if set.len() > 1 || self_loop {
                     set.sort_unstable();
                     out.push(set);
                 }
@@ -110,6 +136,19 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+        let mut graph = Graph {
+            starts: Vec::new(),
+            targets: Vec::new(),
+        };
+        for e in edges {
+            graph.starts.push(graph.targets.len());
+            graph.targets.extend(e);
+        }
+        graph.starts.push(graph.targets.len());
+        super::strongly_connected(&graph)
+    }
 
     #[test]
     fn finds_cycles_and_self_loops() {

@@ -3,7 +3,10 @@
 //! loaded and otherwise handed to the search rules of the program's libc
 //! (glibc's or musl's, from `search`).
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::analyzer::Analyzer;
 use super::graph::{Dep, InterpStatus, Interpreter, Object, ObjectId, Resolution};
@@ -19,7 +22,7 @@ use crate::search::{
 
 /// The loader whose rules apply, with its view of the system for this program.
 enum Rules {
-    Glibc(Abi),
+    Glibc(Rc<Abi>),
     Musl {
         /// The loader's search path (its `etc/ld-musl-<arch>.path` or the default).
         system: Vec<String>,
@@ -36,6 +39,9 @@ pub(super) struct Loading<'a> {
     pub objects: Vec<Object>,
     /// The program's PT_INTERP, once mapped.
     pub interpreter: Option<Interpreter>,
+    /// The memo key of the search being made, kept to be refilled: one
+    /// allocation per program rather than per DT_NEEDED entry.
+    key: RefCell<Vec<u8>>,
 }
 
 impl<'a> Loading<'a> {
@@ -66,6 +72,7 @@ impl<'a> Loading<'a> {
             rules,
             objects,
             interpreter,
+            key: RefCell::default(),
         }
     }
 
@@ -120,14 +127,18 @@ impl<'a> Loading<'a> {
             if self.objects[id].via == Via::Interpreter {
                 continue;
             }
-            let needed = self.objects[id].elf.needed.clone();
-            for name in needed {
+            let elf = self.objects[id].elf.clone();
+            self.objects[id].deps.reserve_exact(elf.needed.len());
+            for name in &elf.needed {
                 // The same name twice resolves the same way: once is enough.
-                if self.objects[id].deps.iter().any(|d| d.name == name) {
+                if self.objects[id].deps.iter().any(|d| d.name == *name) {
                     continue;
                 }
-                let resolution = self.resolve(id, &name);
-                self.objects[id].deps.push(Dep { name, resolution });
+                let resolution = self.resolve(id, name);
+                self.objects[id].deps.push(Dep {
+                    name: name.clone(),
+                    resolution,
+                });
             }
         }
     }
@@ -137,7 +148,7 @@ impl<'a> Loading<'a> {
             return Resolution::Object(found);
         }
         let result = self.search(id, name);
-        match result.outcome {
+        match &result.outcome {
             Outcome::Found(c) => {
                 if let Some(same) = self
                     .objects
@@ -151,22 +162,23 @@ impl<'a> Loading<'a> {
                 Resolution::Object(self.objects.len() - 1)
             }
             Outcome::NotFound => Resolution::Missing {
-                tried: result.tried,
+                tried: result.tried.clone(),
             },
             Outcome::Invalid { path, reason } => Resolution::Invalid {
-                path,
-                reason,
-                tried: result.tried,
+                path: path.clone(),
+                reason: reason.clone(),
+                tried: result.tried.clone(),
             },
         }
     }
 
     /// The object for `c`, found for the need `name` of object `id`.
-    fn mapped(&self, id: ObjectId, name: &str, c: Candidate) -> Object {
+    fn mapped(&self, id: ObjectId, name: &str, c: &Candidate) -> Object {
         let glibc = self.libc() == Libc::Glibc;
-        let mut names = vec![name.to_string()];
+        let mut names = Vec::with_capacity(2);
+        names.push(name.to_string());
         if glibc {
-            names.extend(c.elf.soname.clone().filter(|s| s != name));
+            names.extend(c.elf.soname.as_ref().filter(|s| *s != name).cloned());
         }
         // glibc makes the `$ORIGIN` of an object opened by a relative path
         // absolute (the cwd at load time); musl keeps it relative.
@@ -177,9 +189,9 @@ impl<'a> Loading<'a> {
         Object {
             names,
             loaded_by: Some(id),
-            hwcaps: c.hwcaps,
-            relative_to: c.relative_to,
-            ..Object::mapped(c.path, c.real, c.elf, c.via, &file)
+            hwcaps: c.hwcaps.clone(),
+            relative_to: c.relative_to.clone(),
+            ..Object::mapped(c.path.clone(), c.real.clone(), c.elf.clone(), c.via, &file)
         }
     }
 
@@ -199,11 +211,11 @@ impl<'a> Loading<'a> {
     }
 
     /// Where the loader finds `name`, needed by object `id`.
-    pub fn search(&self, id: ObjectId, name: &str) -> SearchResult {
+    pub fn search(&self, id: ObjectId, name: &str) -> Rc<SearchResult> {
         let chain = self.chain(id);
         match &self.rules {
             Rules::Musl { system, interp } => {
-                self.search_musl(system, interp.as_deref(), name, &chain)
+                Rc::new(self.search_musl(system, interp.as_deref(), name, &chain))
             }
             Rules::Glibc(abi) => self.search_glibc(abi, id, name, &chain),
         }
@@ -211,22 +223,23 @@ impl<'a> Loading<'a> {
 
     /// Object `id` and each object that loaded it, up to the program.
     fn chain(&self, id: ObjectId) -> Vec<Link<'_>> {
-        let mut ids = vec![id];
-        while let Some(parent) = self.objects[*ids.last().unwrap_or(&0)].loaded_by {
-            if ids.contains(&parent) {
-                break;
-            }
-            ids.push(parent);
+        let link = |i: ObjectId| Link {
+            elf: &self.objects[i].elf,
+            origin: &self.objects[i].origin,
+        };
+        let mut links = Vec::with_capacity(4);
+        let mut at = id;
+        links.push(link(at));
+        // An object is loaded by one loaded before it, so the walk goes
+        // down and ends; a parent that is not before it is never followed.
+        while let Some(parent) = self.objects[at].loaded_by.filter(|&p| p < at) {
+            at = parent;
+            links.push(link(at));
         }
-        if *ids.last().unwrap_or(&0) != 0 {
-            ids.push(0);
+        if at != 0 {
+            links.push(link(0));
         }
-        ids.iter()
-            .map(|&i| Link {
-                elf: &self.objects[i].elf,
-                origin: &self.objects[i].origin,
-            })
-            .collect()
+        links
     }
 
     fn search_musl(
@@ -269,22 +282,22 @@ impl<'a> Loading<'a> {
         id: ObjectId,
         name: &str,
         chain: &[Link<'_>],
-    ) -> SearchResult {
+    ) -> Rc<SearchResult> {
         let want = &self.objects[0].elf;
         let expanded = if name.contains('$') {
             let origin = Some(self.objects[id].origin());
-            expand_tokens(name, origin, Some(&abi.lib), abi.platform)
+            expand_tokens(name, origin, Some(&abi.lib), abi.platform).map(Cow::Owned)
         } else {
-            Some(name.to_string())
+            Some(Cow::Borrowed(name))
         };
         let mut p = Prober::new(self.analyzer.files(), &self.analyzer.options().cwd, want);
         let Some(name) = expanded else {
             p.note(name, Via::Path, TryResult::Absent);
-            return p.finish(None);
+            return Rc::new(p.finish(None));
         };
         if name.contains('/') {
             let step = p.file(&name, Via::Path, true);
-            return p.finish(Some(step));
+            return Rc::new(p.finish(Some(step)));
         }
         let uses_origin = self
             .analyzer
@@ -292,12 +305,20 @@ impl<'a> Loading<'a> {
             .library_path
             .iter()
             .any(|p| p.contains('$'));
-        let key = search_key(want, (uses_origin, &self.objects[0].origin), &name, chain);
+        let mut key = self.key.borrow_mut();
+        search_key(
+            &mut key,
+            want,
+            (uses_origin, &self.objects[0].origin),
+            &name,
+            chain,
+        );
         if let Some(hit) = self.analyzer.remembered_search(&key) {
             return hit;
         }
         let result = glibc::search(&self.analyzer.glibc_system(want), abi, &name, chain);
-        self.analyzer.remember_search(key, result.clone());
+        let result = Rc::new(result);
+        self.analyzer.remember_search(key.clone(), result.clone());
         result
     }
 }
@@ -306,29 +327,42 @@ impl<'a> Loading<'a> {
 /// options, which are fixed for an analyser: the program's ABI and, when
 /// LD_LIBRARY_PATH has tokens, its directory, the RPATHs up the chain when
 /// the needing object has no RUNPATH, its RUNPATH and its NODEFLIB flag,
-/// each with the `$ORIGIN` it expands to.
+/// each with the `$ORIGIN` it expands to. Strings are NUL-separated (no
+/// element can hold a NUL); the key is bytes, built without formatting,
+/// since it is made for every DT_NEEDED entry of every program.
 fn search_key(
+    key: &mut Vec<u8>,
     want: &ElfFile,
     (uses_origin, program_origin): (bool, &str),
     name: &str,
     chain: &[Link<'_>],
-) -> String {
-    use std::fmt::Write;
-    let mut key = format!("{}/{:?}/{:?}\0{name}", want.machine, want.class, want.data);
+) {
+    key.clear();
+    key.extend_from_slice(&want.machine.to_le_bytes());
+    key.extend_from_slice(&want.e_flags.to_le_bytes());
+    key.push(want.class as u8);
+    key.push(want.data as u8);
+    key.extend_from_slice(name.as_bytes());
+    let mut field = |tag: u8, s: &str| {
+        key.push(0);
+        key.push(tag);
+        key.extend_from_slice(s.as_bytes());
+    };
     if uses_origin {
-        let _ = write!(key, "\0{program_origin}");
+        field(b'o', program_origin);
     }
     if let Some(first) = chain.first() {
-        let _ = write!(key, "\0{}", first.elf.nodeflib());
+        field(if first.elf.nodeflib() { b'N' } else { b'n' }, "");
         if let Some(runpath) = &first.elf.runpath {
-            let _ = write!(key, "\0{runpath}\0{}", first.origin);
+            field(b'R', runpath);
+            field(b'O', first.origin);
         } else {
             for link in chain {
                 if let Some(rpath) = link.elf.effective_rpath() {
-                    let _ = write!(key, "\0{rpath}\0{}", link.origin);
+                    field(b'r', rpath);
+                    field(b'O', link.origin);
                 }
             }
         }
     }
-    key
 }

@@ -37,6 +37,9 @@ use loading::Loading;
 
 pub use crate::profile::Libc;
 
+/// About how many objects a program maps (/usr/bin averages 7).
+const TYPICAL_OBJECTS: usize = 8;
+
 /// The rules for a library whose closure names no libc: glibc's.
 const DEFAULT_RULES: Libc = Libc::Glibc;
 
@@ -119,7 +122,10 @@ impl Analyzer {
 
     /// Loads everything `main` needs under `libc`'s rules.
     fn load(&self, libc: Libc, main: Object) -> Result<Loading<'_>> {
-        let mut loading = Loading::new(self, libc, vec![main], None);
+        // Room for a typical closure, so that it is not regrown object by object.
+        let mut objects = Vec::with_capacity(TYPICAL_OBJECTS);
+        objects.push(main);
+        let mut loading = Loading::new(self, libc, objects, None);
         loading.start()?;
         loading.run();
         Ok(loading)
@@ -139,8 +145,8 @@ impl Analyzer {
             return Some(loading.objects[id].path.clone());
         }
         let caller = caller.min(loading.objects.len() - 1);
-        match loading.search(caller, name).outcome {
-            Outcome::Found(c) => Some(c.path),
+        match &loading.search(caller, name).outcome {
+            Outcome::Found(c) => Some(c.path.clone()),
             _ => None,
         }
     }

@@ -75,7 +75,25 @@ impl Tables {
     /// Where the tables named by the dynamic section `dyns` are (the first
     /// entry of each tag counts, as for the loader).
     pub(super) fn find(dyns: &[Dyn], phdrs: &[ProgramHeader]) -> Tables {
-        let tag = |t: u64| dyns.iter().find(|d| d.d_tag == t).map(|d| d.d_val);
+        // One pass over the entries for the nine tags, not one per tag.
+        const TAGS: [u64; 9] = [
+            dynamic::DT_SYMTAB,
+            dynamic::DT_STRTAB,
+            DT_GNU_HASH,
+            dynamic::DT_HASH,
+            DT_VERSYM,
+            DT_VERNEED,
+            DT_VERNEEDNUM,
+            DT_VERDEF,
+            DT_VERDEFNUM,
+        ];
+        let mut first = [None; TAGS.len()];
+        for d in dyns {
+            if let Some(i) = TAGS.iter().position(|&t| t == d.d_tag) {
+                first[i].get_or_insert(d.d_val);
+            }
+        }
+        let tag = |t: u64| TAGS.iter().position(|&x| x == t).and_then(|i| first[i]);
         let off = |t: u64| {
             tag(t)
                 .and_then(|a| vaddr_to_offset(phdrs, a))

@@ -16,10 +16,15 @@ const MAP_FROM: u64 = 64 * 1024;
 
 /// lstat: what is at `path` itself, a symbolic link not followed.
 pub(super) fn lstat(path: &Path) -> io::Result<Meta> {
+    lstat_sized(path).map(|(meta, _)| meta)
+}
+
+/// [`lstat`] and the size it gives.
+pub(super) fn lstat_sized(path: &Path) -> io::Result<(Meta, u64)> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let m = fs::symlink_metadata(path)?;
     let ft = m.file_type();
-    Ok(Meta {
+    let meta = Meta {
         kind: if ft.is_symlink() {
             Kind::Symlink
         } else if ft.is_dir() {
@@ -34,28 +39,63 @@ pub(super) fn lstat(path: &Path) -> io::Result<Meta> {
         gid: m.gid(),
         mtime: u64::try_from(m.mtime()).unwrap_or(0),
         size: if ft.is_file() { m.len() } else { 0 },
-    })
+    };
+    Ok((meta, m.len()))
 }
 
 /// A host file's contents: mapped when large (only the pages the ELF
 /// reader touches are read), read when small.
 pub(super) fn read_file(path: &Path) -> io::Result<Contents> {
-    let mut file = File::open(path)?;
-    // One fstat for the size; reading exactly that much (rather than to the
-    // end) and mapping with a given length save a system call or two a file,
-    // which over a thousand programs is most of the time spent.
-    let len = file.metadata()?.len();
+    read_file_sized(path, None)
+}
+
+/// [`read_file`] for a file whose size an lstat just gave (`len`), which
+/// saves the fstat: system calls are most of the time spent reading a
+/// thousand programs. A file that changed size since is read up to the
+/// smaller of the two sizes, as with an fstat made just before a change.
+pub(super) fn read_file_sized(path: &Path, len: Option<u64>) -> io::Result<Contents> {
+    let file = File::open(path)?;
+    let len = match len {
+        Some(len) => len,
+        None => file.metadata()?.len(),
+    };
     if len < MAP_FROM {
-        // Exactly `len` bytes: no zeroing first, no read past the end.
-        let mut buf = Vec::with_capacity(len as usize);
-        (&mut file).take(len).read_to_end(&mut buf)?;
-        return Ok(Contents::Read(buf));
+        return Ok(Contents::Read(read_up_to(&file, len as usize)?));
     }
     let len = usize::try_from(len).map_err(io::Error::other)?;
     // SAFETY: the map is read-only and private. A file truncated under us
     // could fault; the loader's own inputs are not expected to change mid-run.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file) }?;
     Ok(Contents::Mapped(map))
+}
+
+/// Up to `len` bytes from the start of `file`, fewer when it ends first:
+/// one read(2) for the whole file, into memory neither zeroed first nor
+/// grown on the way (std's `read_to_end` reads in growing chunks).
+fn read_up_to(file: &File, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf: Vec<u8> = Vec::with_capacity(len);
+    while buf.len() < len {
+        let want = len - buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..want];
+        // SAFETY: read(2) writes at most `spare.len()` bytes into memory
+        // this Vec owns; only the bytes it reports written are kept.
+        let n = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        match n {
+            0 => break,
+            n if n > 0 => {
+                // SAFETY: the first `n` bytes of the spare capacity were just written.
+                unsafe { buf.set_len(buf.len() + n as usize) };
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(buf)
 }
 
 /// The first `n` bytes of a host file (fewer when it is shorter).

@@ -53,6 +53,9 @@ pub struct Root {
     /// What must live as long as the root: the temporary copies of an
     /// archive's layers, which [`Root::extract`] reads again.
     guards: Guards,
+    /// Canonical path -> size, of the host files lstat has seen, so that
+    /// reading one needs no fstat.
+    sizes: RefCell<PathMap<u64>>,
 }
 
 /// Values kept alive with a [`Root`] (see [`Root::keep_alive`]).
@@ -62,6 +65,27 @@ struct Guards(Vec<Box<dyn std::any::Any>>);
 impl std::fmt::Debug for Guards {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} guard(s)", self.0.len())
+    }
+}
+
+/// A root's host directory, to open the same root again elsewhere ([`Root::twin`]).
+pub(crate) struct Twin {
+    dir: PathBuf,
+    host: bool,
+}
+
+impl Twin {
+    /// The root, with nothing read yet.
+    pub(crate) fn open(self) -> Root {
+        Root {
+            dir: self.dir,
+            host: self.host,
+            tree: None,
+            dirs: RefCell::default(),
+            lookups: RefCell::default(),
+            guards: Guards::default(),
+            sizes: RefCell::default(),
+        }
     }
 }
 
@@ -137,6 +161,7 @@ impl Root {
             dirs: RefCell::default(),
             lookups: RefCell::default(),
             guards: Guards::default(),
+            sizes: RefCell::default(),
         }
     }
 
@@ -156,6 +181,7 @@ impl Root {
             dirs: RefCell::default(),
             lookups: RefCell::default(),
             guards: Guards::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -182,6 +208,7 @@ impl Root {
             dirs: RefCell::default(),
             lookups: RefCell::default(),
             guards: Guards::default(),
+            sizes: RefCell::default(),
         })
     }
 
@@ -199,7 +226,27 @@ impl Root {
             dirs: RefCell::default(),
             lookups: RefCell::default(),
             guards: Guards::default(),
+            sizes: RefCell::default(),
         })
+    }
+
+    /// The same host directory as a new root with nothing cached, to be
+    /// opened on another thread (a `Root` is not `Sync`); None for layers,
+    /// which are held in memory once.
+    pub(crate) fn twin(&self) -> Option<Twin> {
+        self.tree.is_none().then(|| Twin {
+            dir: self.dir.clone(),
+            host: self.host,
+        })
+    }
+
+    /// Takes what another root of the same directory found at `path`
+    /// ([`Root::lookup`]), unless this one has looked there already.
+    pub(crate) fn remember_lookup(&self, path: PathBuf, found: Lookup) {
+        self.lookups
+            .borrow_mut()
+            .entry(path.into_os_string())
+            .or_insert(found);
     }
 
     // The primitives: everything else reads the root through these and
@@ -210,6 +257,22 @@ impl Root {
             Some(t) => t.lstat(inner),
             None => host::lstat(&self.host_path(inner)),
         }
+    }
+
+    /// [`Root::lstat`] of a file about to be read: its size is kept so that
+    /// reading it needs no fstat (only for lookups, not for every entry a
+    /// walk of a large tree meets).
+    fn lstat_to_read(&self, inner: &Path) -> io::Result<Meta> {
+        if self.tree.is_some() {
+            return self.lstat(inner);
+        }
+        let (meta, size) = host::lstat_sized(&self.host_path(inner))?;
+        if meta.kind == Kind::File {
+            self.sizes
+                .borrow_mut()
+                .insert(inner.as_os_str().to_owned(), size);
+        }
+        Ok(meta)
     }
 
     fn readlink(&self, inner: &Path) -> io::Result<PathBuf> {
@@ -318,7 +381,8 @@ impl Root {
             return t.contents(real).map_err(|e| Error::io(real, e));
         }
         let host = self.host_path(real);
-        host::read_file(&host).map_err(|e| Error::io(&host, e))
+        let size = self.sizes.borrow().get(real.as_os_str()).copied();
+        host::read_file_sized(&host, size).map_err(|e| Error::io(&host, e))
     }
 
     /// Reads the first bytes of the file at the canonical path `real`.

@@ -76,14 +76,75 @@ impl Root {
         if let Some(hit) = self.dirs.borrow().get(path.as_os_str()) {
             return Ok(hit.clone());
         }
-        let found = match self.walk(path, 0)? {
-            Some((p, meta)) if meta.is_dir() => Some(p),
-            _ => None,
-        };
+        let found = self.find_dir(path)?;
         self.dirs
             .borrow_mut()
             .insert(path.as_os_str().to_owned(), found.clone());
         Ok(found)
+    }
+
+    /// [`Root::resolve_dir`] uncached: from the nearest ancestor already
+    /// resolved, one lstat per component while they are plain directories,
+    /// so that a directory under a known one (a hwcaps subdirectory, a
+    /// library directory) costs one system call rather than one per
+    /// component. A link or a `..` on the way is followed by walking the
+    /// path up to it from the top. A loop, not recursion: paths can be deep.
+    fn find_dir(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let mut names = Vec::new();
+        let mut at = path;
+        let base = loop {
+            if let Some(hit) = self.dirs.borrow().get(at.as_os_str()) {
+                break hit.clone();
+            }
+            match (at.parent(), at.file_name()) {
+                (Some(parent), Some(name)) => {
+                    names.push(name);
+                    at = parent;
+                }
+                (None, _) if at.as_os_str().is_empty() || at == Path::new("/") => {
+                    break Some(PathBuf::from("/"));
+                }
+                // Ends in `..`: this much is walked from the top.
+                _ => {
+                    let real = self.walk_dir(at)?;
+                    self.dirs
+                        .borrow_mut()
+                        .insert(at.as_os_str().to_owned(), real.clone());
+                    break real;
+                }
+            }
+        };
+        let Some(mut cur) = base else {
+            return Ok(None);
+        };
+        let mut logical = at.to_path_buf();
+        for name in names.into_iter().rev() {
+            cur.push(name);
+            logical.push(name);
+            match self.lstat(&cur) {
+                Ok(m) if m.is_dir() => {}
+                // A link: this much of the path is walked from the top.
+                Ok(m) if m.kind == Kind::Symlink => match self.walk_dir(&logical)? {
+                    Some(real) => cur = real,
+                    None => return Ok(None),
+                },
+                Ok(_) => return Ok(None),
+                Err(e) if absent(&e) => return Ok(None),
+                Err(e) => return Err(Error::io(self.host_path(&cur), e)),
+            }
+            // Each directory on the way is remembered as resolved too.
+            self.dirs
+                .borrow_mut()
+                .insert(logical.as_os_str().to_owned(), Some(cur.clone()));
+        }
+        Ok(Some(cur))
+    }
+
+    fn walk_dir(&self, path: &Path) -> Result<Option<PathBuf>> {
+        Ok(match self.walk(path, 0)? {
+            Some((p, meta)) if meta.is_dir() => Some(p),
+            _ => None,
+        })
     }
 
     /// Follows `path` and records every symbolic link met on the way, as
@@ -126,7 +187,7 @@ impl Root {
             return Ok(Lookup::Absent);
         };
         let inner = dir.join(name);
-        let meta = match self.lstat(&inner) {
+        let meta = match self.lstat_to_read(&inner) {
             Ok(m) => m,
             Err(e) if absent(&e) => return Ok(Lookup::Absent),
             Err(e) => return Err(Error::io(self.host_path(&inner), e)),

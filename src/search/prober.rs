@@ -178,11 +178,15 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() {
         return name.to_string();
     }
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
+    // By hand rather than with format!: this runs for every directory a
+    // search tries, and formatting costs several times the copy.
+    let mut out = String::with_capacity(dir.len() + 1 + name.len());
+    out.push_str(dir);
+    if !dir.ends_with('/') {
+        out.push('/');
     }
+    out.push_str(name);
+    out
 }
 
 #[cfg(test)]
