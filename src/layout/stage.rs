@@ -35,7 +35,7 @@ impl Layout {
     }
 
     /// The host file to read for a file copied from `source`.
-    pub(super) fn readable(&self, source: &Path) -> PathBuf {
+    pub(crate) fn readable(&self, source: &Path) -> PathBuf {
         self.staged
             .get(source)
             .cloned()
