@@ -12,11 +12,11 @@
 //!   `/var/lib/dpkg/status.d/PKG.md5sums` the database's checksums of the
 //!   files shipped (computed, for a shipped file the database has none of).
 //!   syft reads both (the file list from the md5sums); trivy reads the
-//!   stanzas and skips `.md5sums`;
-//!   When the root's own `/var/lib/dpkg/status` is kept (`--add`, `slim
-//!   --keep`), it is cut to those packages' stanzas instead, and no
-//!   status.d is written: syft reads both and would report every package
-//!   of the whole root, or each kept one twice; dpkg reads only the status;
+//!   stanzas and skips `.md5sums`. When the root's own
+//!   `/var/lib/dpkg/status` is kept (`--add`, `slim --keep`), it is cut to
+//!   those packages' stanzas instead, and no status.d is written: syft
+//!   reads both and would report every package of the whole root, or each
+//!   kept one twice; dpkg reads only the status;
 //! - for apk packages, `/lib/apk/db/installed` with their records, each
 //!   listing only the files shipped;
 //! - `/etc/os-release`, from which scanners take the distribution (the
