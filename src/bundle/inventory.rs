@@ -14,7 +14,8 @@ use crate::root::{Lookup, Root};
 use crate::sbom;
 
 /// The SBOM's input for a planned bundle: its regular files with their
-/// checksums (read now), their packages and the inputs' dependencies.
+/// checksums (read now, where the layout reads them: staged out of an
+/// image's layers for `slim`), their packages and the inputs' dependencies.
 pub fn inventory(bundle: &super::Bundle, name: &str, created: u64) -> Result<sbom::Inventory> {
     let own = &bundle.ownership;
     let host = Root::host();
@@ -23,7 +24,7 @@ pub fn inventory(bundle: &super::Bundle, name: &str, created: u64) -> Result<sbo
         let contents;
         let data: &[u8] = match &item.kind {
             ItemKind::File(src) => {
-                contents = host.contents(src)?;
+                contents = host.contents(&bundle.layout.readable(src))?;
                 &contents
             }
             ItemKind::Data(d) => d,
@@ -100,11 +101,25 @@ pub fn inventory_of_root(
     })
 }
 
-/// SHA-256 and SHA-1 of some bytes, in hex.
+/// Fails when the SBOM could not be written at `path` (its directory is
+/// missing): found out before the image is written, not after.
+pub fn check_writable(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(crate::error::Error::NotFound {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// The SBOM of the planned bundle, named after the output, as an artifact
 /// (the bytes of the file `path`, and what an OCI layout stores beside the
 /// image).
-pub(super) fn artifact(
+pub fn artifact(
     bundle: &super::Bundle,
     output: &crate::archive::Output,
     path: &std::path::Path,
@@ -128,6 +143,7 @@ pub(super) fn artifact(
     })
 }
 
+/// SHA-256 and SHA-1 of some bytes, in hex.
 fn checksums(data: &[u8]) -> (String, String) {
     use sha1::Digest as _;
     (

@@ -12,7 +12,11 @@
 //!   `/var/lib/dpkg/status.d/PKG.md5sums` the database's checksums of the
 //!   files shipped (computed, for a shipped file the database has none of).
 //!   syft reads both (the file list from the md5sums); trivy reads the
-//!   stanzas and skips `.md5sums`;
+//!   stanzas and skips `.md5sums`. When the root's own
+//!   `/var/lib/dpkg/status` is kept (`--add`, `slim --keep`), it is cut to
+//!   those packages' stanzas instead, and no status.d is written: syft
+//!   reads both and would report every package of the whole root, or each
+//!   kept one twice; dpkg reads only the status;
 //! - for apk packages, `/lib/apk/db/installed` with their records, each
 //!   listing only the files shipped;
 //! - `/etc/os-release`, from which scanners take the distribution (the
@@ -36,6 +40,7 @@ use crate::root::{Lookup, Root};
 use crate::sbom;
 
 const STATUS_D: &str = "/var/lib/dpkg/status.d";
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const APK_INSTALLED: &str = "/lib/apk/db/installed";
 const WHY_DB: &str = "package database for scanners (only the packages present)";
 
@@ -124,6 +129,12 @@ impl Planner<'_> {
     fn write_database(&mut self, owned: &[Owned]) -> Result<()> {
         let owning = owning(owned);
         let mut apk = String::new();
+        // The root's status kept as it is: cut, instead of status.d.
+        let mut status = self
+            .layout
+            .items()
+            .any(|(p, i)| p == DPKG_STATUS && matches!(i.kind, ItemKind::File(_)))
+            .then(String::new);
         for p in &owning {
             let shipped = Shipped::new(
                 owned
@@ -142,6 +153,11 @@ impl Planner<'_> {
                         _ => p.name.clone(),
                     };
                     let stanza = dpkg_stanza(self.root(), p, &shipped);
+                    if let Some(status) = status.as_mut() {
+                        status.push_str(&stanza);
+                        status.push('\n');
+                        continue;
+                    }
                     let at = format!("{STATUS_D}/{file}");
                     self.layout
                         .add_data(&at, stanza.into_bytes(), 0o644, WHY_DB)?;
@@ -155,6 +171,10 @@ impl Planner<'_> {
                     apk.push('\n');
                 }
             }
+        }
+        if let Some(status) = status {
+            self.layout
+                .replace_file(DPKG_STATUS, status.into_bytes(), WHY_DB);
         }
         if !apk.is_empty() {
             self.layout

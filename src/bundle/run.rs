@@ -256,16 +256,7 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
         }
     }
     if let Some((sbom, _)) = &config.sbom {
-        // Found out before the bundle is written, not after.
-        let dir = match sbom.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        if !dir.is_dir() {
-            return Err(Error::NotFound {
-                path: dir.to_path_buf(),
-            });
-        }
+        super::inventory::check_writable(sbom)?;
     }
     if config.json && config.output == Output::Stdout {
         return Err(Error::Usage(

@@ -369,15 +369,15 @@ impl FormatArg {
 /// The flags of package metadata and SBOMs.
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Packages and SBOM")]
-struct PackageArgs {
+pub(crate) struct PackageArgs {
     /// Do not write the package database scanners read (dpkg's status.d, apk's installed)
     /// for the packages whose files are bundled.
     #[arg(long)]
-    no_package_db: bool,
+    pub(crate) no_package_db: bool,
     /// Do not bring each package's copyright file (/usr/share/doc/PKG/copyright).
     #[arg(long)]
-    no_copyright: bool,
-    /// Also write an SBOM of the bundle to FILE (SPDX 2.3 JSON, or CycloneDX 1.5 JSON for
+    pub(crate) no_copyright: bool,
+    /// Also write an SBOM of what is written to FILE (SPDX 2.3 JSON, or CycloneDX 1.5 JSON for
     /// *.cdx.json); an OCI image also stores it as an artifact referring to the image.
     #[arg(long, value_name = "FILE")]
     sbom: Option<PathBuf>,
@@ -393,7 +393,8 @@ enum SbomFormatArg {
 }
 
 impl PackageArgs {
-    fn sbom(&self) -> Option<(PathBuf, elfroot::sbom::Format)> {
+    /// The SBOM asked for: its path and format (named, or guessed from the path).
+    pub(crate) fn sbom(&self) -> Option<(PathBuf, elfroot::sbom::Format)> {
         use elfroot::sbom::Format;
         let path = self.sbom.clone()?;
         let format = match self.sbom_format {

@@ -60,6 +60,8 @@ pub struct SlimArgs {
     /// Print the manifest of the slimmed image as JSON: every entry and why it is there.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    packages: super::bundle::PackageArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -125,6 +127,9 @@ impl SlimArgs {
             mtime: self.mtime,
             force: self.force,
             json: self.json,
+            package_db: !self.packages.no_package_db,
+            copyright: !self.packages.no_copyright,
+            sbom: self.packages.sbom(),
         })
     }
 }

@@ -1,11 +1,13 @@
 //! The files of a bundle planned from a root of layers (an image) exist
 //! on the host only once they are taken out of the layers: this puts them
 //! in a directory beside the output (see [`Root::extract`]), where the
-//! writer's entries and the planned root read them.
+//! writer's entries and the planned root read them. A file kept as it is
+//! may also be replaced by generated contents (an image's own package
+//! database, cut to the packages kept).
 
 use std::path::{Path, PathBuf};
 
-use super::Layout;
+use super::{ItemKind, Layout};
 use crate::archive::{Output, Temp};
 use crate::error::Result;
 use crate::root::Root;
@@ -35,10 +37,23 @@ impl Layout {
     }
 
     /// The host file to read for a file copied from `source`.
-    pub(super) fn readable(&self, source: &Path) -> PathBuf {
+    pub(crate) fn readable(&self, source: &Path) -> PathBuf {
         self.staged
             .get(source)
             .cloned()
             .unwrap_or_else(|| source.to_path_buf())
+    }
+
+    /// Replaces the file copied from the root at `path` by `data`, keeping
+    /// its mode and owner; false (nothing done) when no copied file is there.
+    pub(crate) fn replace_file(&mut self, path: &str, data: Vec<u8>, reason: &str) -> bool {
+        match self.items.get_mut(path) {
+            Some(item) if matches!(item.kind, ItemKind::File(_)) => {
+                item.kind = ItemKind::Data(data);
+                item.reason = reason.to_string();
+                true
+            }
+            _ => false,
+        }
     }
 }

@@ -9,10 +9,13 @@
 //! with their metadata from the image (`meta`), checked by the doctor
 //! before anything is written (the bundle's refusal rule), and written as a
 //! one-layer image whose config keeps the original's run settings; then the
-//! summary (`summary`).
+//! summary (`summary`). The planner also writes the package metadata
+//! scanners read for the kept files' packages (the bundle's `pkgmeta`), and
+//! `sbom` the SBOM of the result.
 
 mod command;
 mod meta;
+mod sbom;
 pub mod shell;
 mod summary;
 
@@ -77,6 +80,13 @@ pub struct SlimConfig {
     pub force: bool,
     /// Write the manifest of the kept files as JSON to the output stream.
     pub json: bool,
+    /// Write the package database scanners read for the kept files'
+    /// packages, when the image has one (as `bundle` does).
+    pub package_db: bool,
+    /// Keep each owning package's copyright file.
+    pub copyright: bool,
+    /// Where to write an SBOM of the slimmed image, and in which format.
+    pub sbom: Option<(PathBuf, crate::sbom::Format)>,
 }
 
 /// Slims the image: plans, checks and writes it. `out` receives the
@@ -99,6 +109,7 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
             format.as_str()
         )));
     }
+    sbom::check(config)?;
     let image = oci::open_image_for(&config.image, config.platform.as_ref())?;
     let root = Root::layers(image.layer_paths()).map_err(|e| Error::Root {
         root: config.image.clone(),
@@ -138,6 +149,8 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
     }
     let mut options = bundle_options(&settings, &kept, &config.keep)?;
     options.profiles = config.profiles.clone();
+    options.package_db = config.package_db;
+    options.copyright = config.copyright;
     let analyzer = Analyzer::new(Files::new(root), crate::closure::Options::default());
     let mut plan = bundle::plan(&analyzer, &kept.programs, &options)?;
     for w in analyzer.take_warnings() {
@@ -161,8 +174,11 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
         None => crate::config::source_date_epoch()?.unwrap_or(0),
     };
     let entries = meta::from_image(root, plan.layout.entries());
-    let options = image_options(config, format, &image, settings, mtime, &argv);
+    let doc = sbom::document(&plan, config, mtime)?;
+    let mut options = image_options(config, format, &image, settings, mtime, &argv);
+    options.artifacts = sbom::artifacts(doc.as_ref(), format);
     let written = oci::write_image(format, &entries, config.output.as_path(), &options)?;
+    sbom::write(doc.as_ref(), config)?;
     let stats = summary::Stats::new(root, &image, &entries, &plan, &written)?;
     for line in stats.lines(&config.image, &config.output) {
         outcome.note(line);

@@ -46,20 +46,28 @@ fn spellings(path: &str) -> Vec<String> {
 /// `name:arch`, as dpkg prints them). The canonical file's owners count; the
 /// path as written only when its target has none.
 pub(crate) fn dpkg_s(paths: &[String]) -> BTreeMap<String, BTreeSet<String>> {
+    dpkg_s_in(None, paths)
+}
+
+/// [`dpkg_s`] with the database of an unpacked image (`admindir`, its
+/// /var/lib/dpkg; `paths` canonical in the image), or the host's (None).
+pub(crate) fn dpkg_s_in(
+    admindir: Option<&Path>,
+    paths: &[String],
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut asked = BTreeMap::new();
     for p in paths {
-        let real = fs::canonicalize(p).unwrap().to_string_lossy().into_owned();
+        let real = match admindir {
+            None => fs::canonicalize(p).unwrap().to_string_lossy().into_owned(),
+            Some(_) => p.clone(),
+        };
         asked.insert(p.clone(), (spellings(&real), spellings(p)));
     }
     let all: BTreeSet<&String> = asked
         .values()
         .flat_map(|(a, b)| a.iter().chain(b))
         .collect();
-    let out = Command::new("dpkg-query")
-        .arg("-S")
-        .args(&all)
-        .output()
-        .unwrap();
+    let out = dpkg_query(admindir).arg("-S").args(&all).output().unwrap();
     let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if line.starts_with("diversion by") {
@@ -95,8 +103,16 @@ pub(crate) fn dpkg_s(paths: &[String]) -> BTreeMap<String, BTreeSet<String>> {
 
 /// `name version arch` of installed packages, as dpkg-query prints them.
 pub(crate) fn dpkg_versions(pkgs: &BTreeSet<String>) -> BTreeSet<String> {
+    dpkg_versions_in(None, pkgs)
+}
+
+/// [`dpkg_versions`] from the database at `admindir`, or the host's (None).
+pub(crate) fn dpkg_versions_in(
+    admindir: Option<&Path>,
+    pkgs: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let out = run_ok(
-        Command::new("dpkg-query")
+        dpkg_query(admindir)
             .args(["-W", "-f", "${Package} ${Version} ${Architecture}\\n"])
             .args(pkgs),
     );
@@ -104,6 +120,15 @@ pub(crate) fn dpkg_versions(pkgs: &BTreeSet<String>) -> BTreeSet<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// dpkg-query, on the database at `admindir` or the host's.
+fn dpkg_query(admindir: Option<&Path>) -> Command {
+    let mut query = Command::new("dpkg-query");
+    if let Some(dir) = admindir {
+        query.arg(format!("--admindir={}", dir.display()));
+    }
+    query
 }
 
 #[test]

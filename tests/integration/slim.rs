@@ -15,7 +15,7 @@ use crate::oci::{need, skopeo_config, umoci_runc};
 use crate::util::*;
 
 /// The fat image, built by scripts/test.sh (or skipped with why).
-fn fat() -> Option<PathBuf> {
+pub(crate) fn fat() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-image");
     if dir.join("fat.oci.tar").exists() {
         return Some(dir);
@@ -25,7 +25,7 @@ fn fat() -> Option<PathBuf> {
 }
 
 /// `elfroot slim ARGS`, which must succeed; the printed digest and stderr.
-fn slim(args: &[&str]) -> (String, String) {
+pub(crate) fn slim(args: &[&str]) -> (String, String) {
     let run = elfroot(&[&["slim"], args].concat());
     assert_eq!(run.code, 0, "elfroot slim {args:?}:\n{}", run.stderr);
     (run.stdout.trim().to_string(), run.stderr)
