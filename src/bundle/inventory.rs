@@ -1,16 +1,11 @@
 //! The input of an SBOM ([`sbom::Inventory`]): the files with their
 //! checksums, who owns them, what the programs need. [`inventory`] makes it
-//! for a planned bundle (ownership already decided by `pkgmeta`);
-//! [`inventory_of_root`] for files kept in a root as they are (`slim`),
-//! looking their owners up in the root's own database.
-
-use std::path::PathBuf;
+//! for a planned bundle or a slimmed image (ownership already decided by
+//! `pkgmeta`).
 
 use super::layout::ItemKind;
-use super::pkgmeta::{describe, distro};
 use crate::error::Result;
-use crate::packages::{Package, Packages};
-use crate::root::{Lookup, Root};
+use crate::root::Root;
 use crate::sbom;
 
 /// The SBOM's input for a planned bundle: its regular files with their
@@ -51,51 +46,6 @@ pub fn inventory(bundle: &super::Bundle, name: &str, created: u64) -> Result<sbo
                 depends_on: on.clone(),
             })
             .collect(),
-        created,
-        tool_version: sbom::tool_version(),
-    })
-}
-
-/// The SBOM's input for the regular files at `files` (canonical paths
-/// inside `root`, as they are in the image): each file's checksums and the
-/// package of the root's database that owns it. The programs' dependencies
-/// are left for the caller to fill ([`sbom::Inventory::programs`]).
-pub fn inventory_of_root(
-    root: &Root,
-    files: &[PathBuf],
-    name: &str,
-    created: u64,
-) -> Result<sbom::Inventory> {
-    let db = Packages::read(root)?;
-    let mut owners: Vec<(String, PathBuf, Option<&Package>)> = Vec::new();
-    for f in files {
-        if let Lookup::File(real) = root.lookup(f)? {
-            let package = db.file_owner(root, &real);
-            owners.push((real.to_string_lossy().into_owned(), real, package));
-        }
-    }
-    owners.sort_by(|a, b| a.0.cmp(&b.0));
-    owners.dedup_by(|a, b| a.0 == b.0);
-    let mut packages: Vec<&Package> = owners.iter().filter_map(|o| o.2).collect();
-    packages.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
-    packages.dedup_by(|a, b| std::ptr::eq(*a, *b));
-    let mut out = Vec::new();
-    for (path, real, package) in &owners {
-        let contents = root.contents(real)?;
-        let (sha256, sha1) = checksums(&contents);
-        out.push(sbom::File {
-            path: path.clone(),
-            sha256,
-            sha1,
-            package: package.and_then(|p| packages.iter().position(|q| std::ptr::eq(*q, p))),
-        });
-    }
-    Ok(sbom::Inventory {
-        name: name.to_string(),
-        distro: distro(root),
-        packages: packages.iter().map(|p| describe(root, p)).collect(),
-        files: out,
-        programs: Vec::new(),
         created,
         tool_version: sbom::tool_version(),
     })
