@@ -25,5 +25,6 @@ mod real_programs;
 mod runtime_files;
 mod sbom;
 mod slim;
+mod slim_index;
 mod trace;
 mod trace_bundle;
