@@ -78,7 +78,10 @@ enum CompressArg {
 
 /// Runs `slim`.
 pub fn run(args: &SlimArgs, out: &mut dyn Write) -> Result<Outcome> {
-    Ok(elfroot::slim::run(&args.config()?, out)?)
+    let config = args.config()?;
+    // Dropped (the bar cleared) before the summary is printed.
+    let progress = super::progress::Bar::on_stderr();
+    Ok(elfroot::slim::run_with(&config, out, progress.as_ref())?)
 }
 
 impl SlimArgs {

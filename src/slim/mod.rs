@@ -87,6 +87,16 @@ pub struct SlimConfig {
 /// slims each of them (each analysed natively in its own image) into an
 /// index again.
 pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
+    run_with(config, out, &crate::progress::Silent)
+}
+
+/// [`run`], reporting its stages to `progress`: reading the layers (bytes),
+/// analysing, taking the kept files out of the layers, writing.
+pub fn run_with(
+    config: &SlimConfig,
+    out: &mut dyn Write,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Outcome> {
     let format = output_format(config)?;
     let platforms = platforms::chosen(config, format)?;
     let mtime = match config.mtime {
@@ -96,11 +106,18 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
     let mut outcome = Outcome::new(Status::Clean);
     let mut slimmed = Vec::new();
     for platform in &platforms {
-        match one::slim(config, format, platform.as_ref(), mtime, &mut outcome)? {
+        match one::slim(
+            config,
+            (format, progress),
+            platform.as_ref(),
+            mtime,
+            &mut outcome,
+        )? {
             Some(s) => slimmed.push(s),
             None => return Ok(outcome),
         }
     }
+    progress.stage("writing", None);
     let (digest, written) = platforms::write(format, &slimmed, config)?;
     for (s, w) in slimmed.iter().zip(&written) {
         let stats = summary::Stats::new(s.root(), &s.image, &s.entries, &s.plan, w)?;

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::oci::{self, BundleFormat, Platform};
 use crate::outcome::{Outcome, Status};
+use crate::progress::Progress;
 use crate::root::Root;
 
 /// An image slimmed but not yet written.
@@ -40,7 +41,7 @@ impl Slimmed {
 /// findings.
 pub(super) fn slim(
     config: &SlimConfig,
-    format: BundleFormat,
+    (format, progress): (BundleFormat, &dyn Progress),
     platform: Option<&Platform>,
     mtime: u64,
     outcome: &mut Outcome,
@@ -50,7 +51,7 @@ pub(super) fn slim(
         _ => config.image.clone(),
     };
     let image = oci::open_image_for(&config.image, platform)?;
-    let root = Root::layers(image.layer_paths()).map_err(|e| Error::Root {
+    let root = Root::layers_with(image.layer_paths(), progress).map_err(|e| Error::Root {
         root: label.clone(),
         source: Box::new(e),
     })?;
@@ -87,6 +88,7 @@ pub(super) fn slim(
     let mut options = super::bundle_options(&settings, &kept, &config.keep)?;
     options.profiles = config.profiles.clone();
     let analyzer = Analyzer::new(Files::new(root), crate::closure::Options::default());
+    progress.stage("analysing", None);
     let mut plan = bundle::plan(&analyzer, &kept.programs, &options)?;
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
@@ -95,6 +97,7 @@ pub(super) fn slim(
         outcome.warning(w.clone());
     }
     let root = analyzer.files().root();
+    progress.stage("taking kept files out of the layers", None);
     let staging = plan.layout.stage(root, &config.output)?;
     if bundle::judge(&plan, (false, false), &[], outcome)? {
         outcome.status = Status::Findings;

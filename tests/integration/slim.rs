@@ -15,7 +15,7 @@ use crate::oci::{need, skopeo_config, umoci_runc};
 use crate::util::*;
 
 /// The fat image, built by scripts/test.sh (or skipped with why).
-fn fat() -> Option<PathBuf> {
+pub(crate) fn fat() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-image");
     if dir.join("fat.oci.tar").exists() {
         return Some(dir);

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use std::process::Command;
+
 use crate::foreign::arm64_root;
 use crate::oci::{image, need, on_host, runc_host_image, skopeo_arches};
 use crate::util::*;
@@ -106,4 +108,33 @@ fn an_index_is_slimmed_for_every_platform_into_an_index() {
         runc_host_image(&spec, &single),
         on_host(&["/usr/bin/ls", "--version"])
     );
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_nothing_otherwise() {
+    let Some(dir) = crate::slim::fat() else {
+        return;
+    };
+    if !have("script") {
+        return skip("script (util-linux) is not installed");
+    }
+    let spec = format!("oci:{}:python", dir.join("fat").display());
+    let out = tempfile::tempdir().unwrap();
+    let piped = out.path().join("piped");
+    let run = elfroot(&["slim", &spec, "-o", piped.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.starts_with("elfroot: slimmed"), "{}", run.stderr);
+    assert!(!run.stderr.contains('\r'), "{}", run.stderr);
+    // On a terminal (a pty that script(1) holds), the stages are drawn.
+    let shown = out.path().join("shown");
+    let line = format!(
+        "{} slim {spec} -o {}",
+        env!("CARGO_BIN_EXE_elfroot"),
+        shown.display()
+    );
+    let pty = run_ok(Command::new("script").args(["-qec", &line, "/dev/null"]));
+    let drawn = String::from_utf8_lossy(&pty.stdout);
+    assert!(drawn.contains("reading layers ["), "{drawn}");
+    assert!(drawn.contains("MiB/"), "{drawn}");
+    assert!(drawn.contains("elfroot: slimmed"), "{drawn}");
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use super::{Contents, Kind, Meta, host};
 use crate::error::Result;
+use crate::progress::Progress;
 use read::Item;
 
 /// Where a file's contents are.
@@ -119,15 +120,26 @@ pub enum Virtual {
 impl Tree {
     /// Applies `layers` in order.
     pub fn load(layers: &[PathBuf]) -> Result<Tree> {
+        Tree::load_with(layers, &crate::progress::Silent)
+    }
+
+    /// Applies `layers` in order, reporting the bytes of tar files read.
+    pub fn load_with(layers: &[PathBuf], progress: &dyn Progress) -> Result<Tree> {
         let mut t = Tree::default();
         t.nodes
             .insert(PathBuf::from("/"), Node::new(NodeKind::Dir, 0o755));
         t.layers = layers.to_vec();
+        let total = layers
+            .iter()
+            .filter_map(|l| std::fs::metadata(l).ok().filter(|m| m.is_file()))
+            .map(|m| m.len())
+            .sum();
+        progress.stage("reading layers", Some(total));
         for (i, layer) in layers.iter().enumerate() {
             let items = if layer.is_dir() {
                 read::dir_layer(layer)?
             } else {
-                read::tar_layer(layer, i)?
+                read::tar_layer(layer, i, progress)?
             };
             t.apply(items);
         }

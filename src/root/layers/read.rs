@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::{Data, Node, NodeKind};
 use crate::archive::compress;
 use crate::error::{Error, Result};
+use crate::progress::{Counting, Progress};
 use crate::root::{Kind, Meta, host};
 
 /// Files up to this size are kept whole, whatever they are.
@@ -43,9 +44,9 @@ pub(super) enum Item {
 }
 
 /// The entries of the tar file at `path`, in order.
-pub(super) fn tar_layer(path: &Path, layer: usize) -> Result<Vec<Item>> {
+pub(super) fn tar_layer(path: &Path, layer: usize, progress: &dyn Progress) -> Result<Vec<Item>> {
     let io_err = |e: io::Error| Error::io(path, e);
-    let file = BufReader::new(File::open(path).map_err(io_err)?);
+    let file = BufReader::new(Counting::new(File::open(path).map_err(io_err)?, progress));
     let reader = compress::sniffed_decoder(file).map_err(io_err)?;
     let bad = |e: io::Error| Error::Unsupported {
         path: path.to_path_buf(),
