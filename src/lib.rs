@@ -40,6 +40,7 @@ pub mod outcome;
 pub mod output;
 pub mod packages;
 pub mod profile;
+pub mod progress;
 pub mod report;
 pub mod root;
 pub mod sbom;

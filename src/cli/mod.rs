@@ -7,6 +7,7 @@ mod bundle;
 mod doctor;
 mod inspect;
 mod packages;
+mod progress;
 mod slim;
 mod trace;
 

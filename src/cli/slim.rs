@@ -25,9 +25,9 @@ pub struct SlimArgs {
     /// Override the format guessed from OUT.
     #[arg(long, value_name = "FORMAT", value_enum)]
     format: Option<FormatArg>,
-    /// Slim this platform's image of a multi-platform IMAGE (OS/ARCH[/VARIANT]; default:
-    /// this machine's, or the index's only one). The analysis runs natively whatever the
-    /// architecture.
+    /// Slim only this platform's image of a multi-platform IMAGE (OS/ARCH[/VARIANT]; default:
+    /// every platform of the index, written as an index again). The analysis runs natively
+    /// whatever the architecture.
     #[arg(long, value_name = "OS/ARCH", value_parser = oci::Platform::parse)]
     platform: Option<oci::Platform>,
     /// Tag in the written layout's index (default: latest).
@@ -80,7 +80,10 @@ enum CompressArg {
 
 /// Runs `slim`.
 pub fn run(args: &SlimArgs, out: &mut dyn Write) -> Result<Outcome> {
-    Ok(elfroot::slim::run(&args.config()?, out)?)
+    let config = args.config()?;
+    // Dropped (the bar cleared) before the summary is printed.
+    let progress = super::progress::Bar::on_stderr();
+    Ok(elfroot::slim::run_with(&config, out, progress.as_ref())?)
 }
 
 impl SlimArgs {

@@ -189,12 +189,20 @@ impl Root {
     /// files, OCI whiteouts honoured), held in memory. One directory alone
     /// is simply that directory.
     pub fn layers(layers: &[PathBuf]) -> Result<Root> {
+        Root::layers_with(layers, &crate::progress::Silent)
+    }
+
+    /// [`Root::layers`], reporting the bytes of layers read to `progress`.
+    pub fn layers_with(
+        layers: &[PathBuf],
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<Root> {
         if let [one] = layers
             && one.is_dir()
         {
             return Root::open(one);
         }
-        let tree = layers::Tree::load(layers)?;
+        let tree = layers::Tree::load_with(layers, progress)?;
         Ok(Root {
             dir: PathBuf::from(
                 layers

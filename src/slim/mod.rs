@@ -15,6 +15,8 @@
 
 mod command;
 mod meta;
+mod one;
+mod platforms;
 mod sbom;
 pub mod shell;
 mod summary;
@@ -25,13 +27,10 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use crate::archive::Output;
-use crate::bundle::{self, AddSpec, BundleOptions, UserSpec};
-use crate::closure::Analyzer;
+use crate::bundle::{AddSpec, BundleOptions, UserSpec};
 use crate::error::{Error, Result};
-use crate::files::Files;
 use crate::oci::{self, BundleFormat};
 use crate::outcome::{Outcome, Status};
-use crate::root::Root;
 
 /// The settings of the image config that a slimmed image keeps.
 pub const KEPT_SETTINGS: &[&str] = &[
@@ -52,8 +51,8 @@ pub struct SlimConfig {
     /// The image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or
     /// `docker-archive:FILE[:REF]`.
     pub image: String,
-    /// Which image of a multi-platform index to slim (default: this
-    /// machine's platform, or the index's only one).
+    /// Which image of a multi-platform index to slim (default: every
+    /// platform of the index, into an index again).
     pub platform: Option<oci::Platform>,
     /// Where the slimmed image goes.
     pub output: Output,
@@ -90,11 +89,72 @@ pub struct SlimConfig {
 }
 
 /// Slims the image: plans, checks and writes it. `out` receives the
-/// manifest with `json`, else the written image's manifest digest. The
-/// status is findings when the result would not start (nothing written).
+/// manifest with `json`, else the written image's manifest digest (the
+/// index digest for several platforms). The status is findings when the
+/// result would not start (nothing written).
+///
+/// An image index of several platforms, when no platform is asked for,
+/// slims each of them (each analysed natively in its own image) into an
+/// index again.
 pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
-    // An image either way: NAME.oci.tar, NAME.docker.tar and - are
-    // archives, anything else a layout.
+    run_with(config, out, &crate::progress::Silent)
+}
+
+/// [`run`], reporting its stages to `progress`: reading the layers (bytes),
+/// analysing, taking the kept files out of the layers, writing.
+pub fn run_with(
+    config: &SlimConfig,
+    out: &mut dyn Write,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Outcome> {
+    let format = output_format(config)?;
+    sbom::check(config)?;
+    let platforms = platforms::chosen(config, format)?;
+    let mtime = match config.mtime {
+        Some(m) => m,
+        None => crate::config::source_date_epoch()?.unwrap_or(0),
+    };
+    let mut outcome = Outcome::new(Status::Clean);
+    let mut slimmed = Vec::new();
+    for platform in &platforms {
+        match one::slim(
+            config,
+            (format, progress),
+            platform.as_ref(),
+            mtime,
+            &mut outcome,
+        )? {
+            Some(s) => slimmed.push(s),
+            None => return Ok(outcome),
+        }
+    }
+    progress.stage("writing", None);
+    // One image when an SBOM is asked for (`platforms::chosen`).
+    let doc = sbom::document(&slimmed[0].plan, config, mtime)?;
+    slimmed[0].options.artifacts = sbom::artifacts(doc.as_ref(), format);
+    let (digest, written) = platforms::write(format, &slimmed, config)?;
+    sbom::write(doc.as_ref(), config)?;
+    for (s, w) in slimmed.iter().zip(&written) {
+        let stats = summary::Stats::new(s.root(), &s.image, &s.entries, &s.plan, w)?;
+        for line in stats.lines(&s.label, &config.output) {
+            outcome.note(line);
+        }
+    }
+    let stdout = |e| Error::io(crate::archive::STDOUT_PATH, e);
+    if config.json {
+        let shown = PathBuf::from(config.output.to_string());
+        crate::output::manifest::write(&slimmed[0].plan, &shown, format.as_str(), true, out)
+            .and_then(|()| out.flush())
+            .map_err(stdout)?;
+    } else if config.output != Output::Stdout {
+        writeln!(out, "{digest}").map_err(stdout)?;
+    }
+    Ok(outcome)
+}
+
+/// The format to write: asked for, or an image either way (NAME.oci.tar,
+/// NAME.docker.tar and - are archives, anything else a layout).
+fn output_format(config: &SlimConfig) -> Result<BundleFormat> {
     let format = config.format.unwrap_or_else(|| {
         match (&config.output, BundleFormat::guess(&config.output)) {
             (_, f) if f.is_image() => f,
@@ -109,90 +169,7 @@ pub fn run(config: &SlimConfig, out: &mut dyn Write) -> Result<Outcome> {
             format.as_str()
         )));
     }
-    sbom::check(config)?;
-    let image = oci::open_image_for(&config.image, config.platform.as_ref())?;
-    let root = Root::layers(image.layer_paths()).map_err(|e| Error::Root {
-        root: config.image.clone(),
-        source: Box::new(e),
-    })?;
-    let settings = kept_settings(image.config(), config);
-    let argv = command_line(&settings);
-    let mut outcome = Outcome::new(Status::Clean);
-    let cx = command::Context {
-        path: &env_path(&settings),
-        workdir: settings
-            .get("WorkingDir")
-            .and_then(Value::as_str)
-            .filter(|w| !w.is_empty())
-            .unwrap_or("/"),
-    };
-    let Some(kept) = command::resolve(&root, &argv, &cx)? else {
-        outcome.status = Status::Findings;
-        outcome.problem(format!(
-            "nothing written to {}: the image's command {argv:?} would not start: {}",
-            config.output,
-            match argv.first() {
-                None => "it has no Entrypoint or Cmd (give --entrypoint or --cmd)".to_string(),
-                Some(p) => format!(
-                    "{p} is not an executable file of the image (PATH={})",
-                    cx.path
-                ),
-            }
-        ));
-        return Ok(outcome);
-    };
-    for c in &kept.not_found {
-        outcome.warning(format!(
-            "{}: the command's script runs {c}, which is not in the image's PATH",
-            config.image
-        ));
-    }
-    let mut options = bundle_options(&settings, &kept, &config.keep)?;
-    options.profiles = config.profiles.clone();
-    options.package_db = config.package_db;
-    options.copyright = config.copyright;
-    let analyzer = Analyzer::new(Files::new(root), crate::closure::Options::default());
-    let mut plan = bundle::plan(&analyzer, &kept.programs, &options)?;
-    for w in analyzer.take_warnings() {
-        outcome.warning(w.to_string());
-    }
-    for w in &plan.warnings {
-        outcome.warning(w.clone());
-    }
-    let root = analyzer.files().root();
-    let _staging = plan.layout.stage(root, &config.output)?;
-    if bundle::judge(&plan, (false, false), &[], &mut outcome)? {
-        outcome.status = Status::Findings;
-        outcome.problem(format!(
-            "nothing written to {}: the slimmed image would not start",
-            config.output
-        ));
-        return Ok(outcome);
-    }
-    let mtime = match config.mtime {
-        Some(m) => m,
-        None => crate::config::source_date_epoch()?.unwrap_or(0),
-    };
-    let entries = meta::from_image(root, plan.layout.entries());
-    let doc = sbom::document(&plan, config, mtime)?;
-    let mut options = image_options(config, format, &image, settings, mtime, &argv);
-    options.artifacts = sbom::artifacts(doc.as_ref(), format);
-    let written = oci::write_image(format, &entries, config.output.as_path(), &options)?;
-    sbom::write(doc.as_ref(), config)?;
-    let stats = summary::Stats::new(root, &image, &entries, &plan, &written)?;
-    for line in stats.lines(&config.image, &config.output) {
-        outcome.note(line);
-    }
-    let stdout = |e| Error::io(crate::archive::STDOUT_PATH, e);
-    if config.json {
-        let shown = PathBuf::from(config.output.to_string());
-        crate::output::manifest::write(&plan, &shown, format.as_str(), true, out)
-            .and_then(|()| out.flush())
-            .map_err(stdout)?;
-    } else if config.output != Output::Stdout {
-        writeln!(out, "{}", written.manifest_digest).map_err(stdout)?;
-    }
-    Ok(outcome)
+    Ok(format)
 }
 
 /// The settings of the image's config that are kept, with the

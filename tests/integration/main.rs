@@ -25,6 +25,7 @@ mod real_programs;
 mod runtime_files;
 mod sbom;
 mod slim;
+mod slim_index;
 mod slim_sbom;
 mod trace;
 mod trace_bundle;

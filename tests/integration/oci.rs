@@ -106,6 +106,31 @@ pub(crate) fn skopeo_config(reference: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The architectures of the platforms in the image index `reference`, as
+/// `skopeo inspect --raw` lists them.
+pub(crate) fn skopeo_arches(reference: &str) -> Vec<String> {
+    let raw = run_ok(Command::new("skopeo").args(["inspect", "--raw", reference]));
+    let raw: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What the host's image of the index `spec` prints under runc: umoci
+/// takes one manifest, so skopeo copies it out of the index into `single`.
+pub(crate) fn runc_host_image(spec: &str, single: &Path) -> Outcome {
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        spec,
+        &format!("oci:{}:h", single.display()),
+    ]));
+    umoci_runc(single, "h", None)
+}
+
 pub(crate) fn skopeo_digest(reference: &str) -> String {
     let out = run_ok(Command::new("skopeo").args(["inspect", reference]));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -44,6 +44,15 @@ impl Tree {
                 Data::Bytes(bytes) => {
                     std::fs::write(&staged, &bytes[..]).map_err(|e| Error::io(&staged, e))?;
                 }
+                Data::Spooled { offset, len, .. } => {
+                    let spool = self
+                        .spool
+                        .as_ref()
+                        .ok_or_else(|| Error::Internal("a spooled file without a spool".into()))?;
+                    spool
+                        .copy_to(*offset, *len, &staged)
+                        .map_err(|e| Error::io(&staged, e))?;
+                }
                 Data::Head { layer, entry, .. } => {
                     let to = wanted.entry(*layer).or_default().entry(*entry).or_default();
                     to.push(staged.clone());

@@ -14,6 +14,7 @@
 
 mod extract;
 mod read;
+mod spool;
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -22,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Contents, Kind, Meta, host};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
 use read::Item;
 
 /// Where a file's contents are.
@@ -32,6 +34,13 @@ enum Data {
     Bytes(Arc<Vec<u8>>),
     /// A file of a directory layer: read when asked.
     Host(PathBuf),
+    /// Kept whole in the tree's spool, at `offset`, `len` long; `head`
+    /// holds the first bytes.
+    Spooled {
+        head: Arc<Vec<u8>>,
+        offset: u64,
+        len: u64,
+    },
     /// Only the first bytes were kept; the whole is entry `entry` (counted
     /// from 0) of layer `layer` (an index into [`Tree::layers`]).
     Head {
@@ -88,6 +97,8 @@ pub struct Tree {
     layers: Vec<PathBuf>,
     nodes: HashMap<PathBuf, Node>,
     children: HashMap<PathBuf, BTreeSet<OsString>>,
+    /// Where the files kept whole are (None until a tar layer is read).
+    spool: Option<spool::Spool>,
 }
 
 /// A file-system object described in memory (see [`Tree::from_virtual`]).
@@ -119,15 +130,32 @@ pub enum Virtual {
 impl Tree {
     /// Applies `layers` in order.
     pub fn load(layers: &[PathBuf]) -> Result<Tree> {
+        Tree::load_with(layers, &crate::progress::Silent)
+    }
+
+    /// Applies `layers` in order, reporting the bytes of tar files read.
+    pub fn load_with(layers: &[PathBuf], progress: &dyn Progress) -> Result<Tree> {
         let mut t = Tree::default();
         t.nodes
             .insert(PathBuf::from("/"), Node::new(NodeKind::Dir, 0o755));
         t.layers = layers.to_vec();
+        let total = layers
+            .iter()
+            .filter_map(|l| std::fs::metadata(l).ok().filter(|m| m.is_file()))
+            .map(|m| m.len())
+            .sum();
+        progress.stage("reading layers", Some(total));
         for (i, layer) in layers.iter().enumerate() {
             let items = if layer.is_dir() {
                 read::dir_layer(layer)?
             } else {
-                read::tar_layer(layer, i)?
+                let spool = match &mut t.spool {
+                    Some(s) => s,
+                    None => t.spool.insert(
+                        spool::Spool::new().map_err(|e| Error::io(std::env::temp_dir(), e))?,
+                    ),
+                };
+                read::tar_layer(layer, i, progress, spool)?
             };
             t.apply(items);
         }
@@ -278,6 +306,10 @@ impl Tree {
         match self.kind(path)? {
             NodeKind::File(Data::Bytes(b)) => Ok(Contents::Shared(b.clone())),
             NodeKind::File(Data::Host(p)) => host::read_file(p),
+            NodeKind::File(Data::Spooled { offset, len, .. }) => match &self.spool {
+                Some(s) => s.contents(*offset, *len),
+                None => Err(io::Error::other("a spooled file without a spool")),
+            },
             NodeKind::File(Data::Head { .. }) => Err(io::Error::other(
                 "only the first bytes of this file were kept from its layer",
             )),
@@ -287,9 +319,9 @@ impl Tree {
 
     pub(super) fn head(&self, path: &Path, n: usize) -> io::Result<Vec<u8>> {
         match self.kind(path)? {
-            NodeKind::File(Data::Bytes(b) | Data::Head { head: b, .. }) => {
-                Ok(b[..n.min(b.len())].to_vec())
-            }
+            NodeKind::File(
+                Data::Bytes(b) | Data::Head { head: b, .. } | Data::Spooled { head: b, .. },
+            ) => Ok(b[..n.min(b.len())].to_vec()),
             NodeKind::File(Data::Host(p)) => host::head(p, n),
             _ => Err(io::Error::from_raw_os_error(21)),
         }

@@ -9,9 +9,11 @@ use std::io::{self, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::spool::Spool;
 use super::{Data, Node, NodeKind};
 use crate::archive::compress;
 use crate::error::{Error, Result};
+use crate::progress::{Counting, Progress};
 use crate::root::{Kind, Meta, host};
 
 /// Files up to this size are kept whole, whatever they are.
@@ -43,9 +45,14 @@ pub(super) enum Item {
 }
 
 /// The entries of the tar file at `path`, in order.
-pub(super) fn tar_layer(path: &Path, layer: usize) -> Result<Vec<Item>> {
+pub(super) fn tar_layer(
+    path: &Path,
+    layer: usize,
+    progress: &dyn Progress,
+    spool: &mut Spool,
+) -> Result<Vec<Item>> {
     let io_err = |e: io::Error| Error::io(path, e);
-    let file = BufReader::new(File::open(path).map_err(io_err)?);
+    let file = BufReader::new(Counting::new(File::open(path).map_err(io_err)?, progress));
     let reader = compress::sniffed_decoder(file).map_err(io_err)?;
     let bad = |e: io::Error| Error::Unsupported {
         path: path.to_path_buf(),
@@ -69,7 +76,7 @@ pub(super) fn tar_layer(path: &Path, layer: usize) -> Result<Vec<Item>> {
         else {
             continue;
         };
-        items.extend(tar_item(&mut entry, p, at).map_err(bad)?);
+        items.extend(tar_item(&mut entry, p, at, spool).map_err(bad)?);
     }
     if entries == 0 {
         // tar reads an empty or non-tar file as an empty archive: say so.
@@ -87,6 +94,7 @@ fn tar_item<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     p: PathBuf,
     at: Origin,
+    spool: &mut Spool,
 ) -> io::Result<Option<Item>> {
     let header = entry.header();
     let mtime = header.mtime().unwrap_or(0);
@@ -104,7 +112,7 @@ fn tar_item<R: Read>(
         return Ok(target.map(|t| Item::HardLink(p, t)));
     } else if kind.is_file() || kind == tar::EntryType::Continuous {
         size = entry.header().size().unwrap_or(0);
-        NodeKind::File(file_data(entry, &p, size, at)?)
+        NodeKind::File(file_data(entry, (&p, size), at, spool)?)
     } else if kind.is_pax_global_extensions()
         || kind.is_pax_local_extensions()
         || kind.is_gnu_longname()
@@ -139,13 +147,24 @@ fn link_name<R: Read>(entry: &tar::Entry<'_, R>) -> io::Result<PathBuf> {
 
 /// The contents of a file entry at `path`: whole when the analysis may read
 /// it, else only the first bytes.
-fn file_data(entry: &mut impl Read, path: &Path, size: u64, at: Origin) -> io::Result<Data> {
+fn file_data(
+    entry: &mut impl Read,
+    (path, size): (&Path, u64),
+    at: Origin,
+    spool: &mut Spool,
+) -> io::Result<Data> {
     let mut head = Vec::with_capacity(HEAD);
     entry.by_ref().take(HEAD as u64).read_to_end(&mut head)?;
-    Ok(if keep_whole(path, size, &head) {
-        let mut all = head;
-        entry.read_to_end(&mut all)?;
-        Data::Bytes(Arc::new(all))
+    Ok(if head.len() < HEAD {
+        // All of it already.
+        Data::Bytes(Arc::new(head))
+    } else if keep_whole(path, size, &head) {
+        let (offset, len) = spool.append(&head, entry)?;
+        Data::Spooled {
+            head: Arc::new(head),
+            offset,
+            len,
+        }
     } else {
         Data::Head {
             head: Arc::new(head),
