@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -11,6 +12,10 @@ use crate::error::{Error, Result};
 /// Size of one read. Large enough that per-call overhead vanishes next to
 /// compression, small enough to be irrelevant to memory use.
 pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// Files from this size on are copied by the kernel when the output is a
+/// regular file ([`copy_in_kernel`]); smaller ones share the output buffer.
+pub(crate) const IN_KERNEL_FROM: u64 = 64 * 1024;
 
 /// A reusable buffer of [`CHUNK`] bytes.
 pub(crate) fn buffer() -> Vec<u8> {
@@ -67,4 +72,35 @@ pub(crate) fn copy_exact(
         left -= n as u64;
     }
     Ok(())
+}
+
+/// Copies up to `len` bytes from `src` to the open file `dst` inside the
+/// kernel (copy_file_range(2): one copy between page caches rather than two
+/// through a buffer), from and advancing both files' offsets. Returns how
+/// many bytes were copied: fewer when the kernel cannot (`dst` is a pipe or
+/// on another file system, `src` shrank), and the caller copies the rest.
+pub(crate) fn copy_in_kernel(src: &File, dst: RawFd, len: u64) -> u64 {
+    let mut done = 0;
+    while done < len {
+        let want = usize::try_from(len - done)
+            .unwrap_or(usize::MAX)
+            .min(1 << 30);
+        // SAFETY: both descriptors are open for the call; null offsets make
+        // the kernel use and advance the files' own.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                std::ptr::null_mut(),
+                dst,
+                std::ptr::null_mut(),
+                want,
+                0,
+            )
+        };
+        match u64::try_from(n) {
+            Ok(n) if n > 0 => done += n,
+            _ => break,
+        }
+    }
+    done
 }

@@ -281,16 +281,16 @@ fn write_stdout(items: &[plan::Item<'_>], mtime: u64, format: Format) -> Result<
 
 /// Writes the tar stream, compressed as `format` says, to `w`; `out` names
 /// the output in errors. Returns `w` flushed, and the payload byte count.
-fn encode<W: Write>(
+fn encode(
     items: &[plan::Item<'_>],
     mtime: u64,
     format: Format,
-    w: W,
+    w: File,
     out: &Path,
-) -> Result<(W, u64)> {
+) -> Result<(File, u64)> {
     let write_err = |e| Error::io(out, e);
     match format {
-        Format::Tar => tar::write(items, mtime, w, out),
+        Format::Tar => tar::write_file(items, mtime, w, out),
         Format::TarGz => {
             let (enc, bytes) = tar::write(items, mtime, compress::gzip(w), out)?;
             let w = enc.finish().map_err(write_err)?;

@@ -9,7 +9,9 @@
 //! padded to GNU tar's 10 KiB record size, so the same entries always give
 //! the same bytes.
 
+use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 use super::copy;
@@ -38,11 +40,35 @@ pub(crate) fn write<W: Write>(
     w: W,
     out: &Path,
 ) -> Result<(W, u64)> {
+    write_to(items, mtime, w, out, None)
+}
+
+/// [`write`] to an open file: the contents of large files are copied into
+/// it by the kernel where it can ([`copy::copy_in_kernel`]).
+pub(crate) fn write_file(
+    items: &[Item<'_>],
+    mtime: u64,
+    file: File,
+    out: &Path,
+) -> Result<(File, u64)> {
+    let fd = file.as_raw_fd();
+    write_to(items, mtime, file, out, Some(fd))
+}
+
+/// [`write`]; `direct` is `w`'s own descriptor, when it is a file.
+fn write_to<W: Write>(
+    items: &[Item<'_>],
+    mtime: u64,
+    w: W,
+    out: &Path,
+    direct: Option<RawFd>,
+) -> Result<(W, u64)> {
     let mut t = Stream {
         w: BufWriter::with_capacity(copy::CHUNK, w),
         out,
         written: 0,
         mtime,
+        direct,
     };
     let mut buf = copy::buffer();
     let mut payload = 0;
@@ -62,6 +88,8 @@ struct Stream<'p, W: Write> {
     /// Bytes written so far, to pad the end to a whole record.
     written: u64,
     mtime: u64,
+    /// The descriptor `w` writes to, when it is a file.
+    direct: Option<RawFd>,
 }
 
 impl<W: Write> Stream<'_, W> {
@@ -87,7 +115,14 @@ impl<W: Write> Stream<'_, W> {
             ItemKind::File(source) => {
                 let (mut file, size) = copy::open(source)?;
                 self.header(item, name, size, REGULAR, "")?;
-                copy::copy_exact(&mut file, size, source, &mut self.w, self.out, buf)?;
+                let mut done = 0;
+                if let Some(fd) = self.direct.filter(|_| size >= copy::IN_KERNEL_FROM) {
+                    // What is buffered goes first.
+                    self.w.flush().map_err(|e| Error::io(self.out, e))?;
+                    done = copy::copy_in_kernel(&file, fd, size);
+                }
+                let left = size - done;
+                copy::copy_exact(&mut file, left, source, &mut self.w, self.out, buf)?;
                 self.written += size;
                 self.pad(size)?;
                 Ok(size)

@@ -7,7 +7,7 @@ use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use super::deb822::blocks;
-use super::{Checksum, Checksums, Kind, MAX_DATABASE, Package, Source, read_whole};
+use super::{Checksum, Checksums, Kind, List, MAX_DATABASE, Package, Source, read_whole};
 use crate::error::{Error, Result};
 use crate::root::Root;
 
@@ -100,7 +100,7 @@ fn package(text: &str) -> std::result::Result<Package, String> {
         }),
         kind: Kind::Apk,
         stanza: text.to_string(),
-        list: r.list,
+        list: List::built(r.list),
         checksums: Checksums::Inline(r.sums),
         license: OnceCell::from(r.license.map(str::to_string)),
     })

@@ -11,8 +11,8 @@ use rustc_hash::FxHashSet;
 
 use super::deb822::{self, Stanza};
 use super::{
-    Checksum, Checksums, Kind, MAX_COPYRIGHT, MAX_DATABASE, MAX_LIST, MAX_LISTS_TOTAL, Package,
-    Source, read_capped, read_whole, too_large,
+    Checksum, Checksums, Kind, List, MAX_COPYRIGHT, MAX_DATABASE, MAX_LIST, MAX_LISTS_TOTAL,
+    Package, Source, read_capped, read_whole, too_large,
 };
 use crate::error::{Error, Result};
 use crate::root::Root;
@@ -78,7 +78,7 @@ fn package(s: &Stanza, need_status: bool) -> std::result::Result<Option<Package>
         source: s.first_line("Source").map(|f| source(f, version)),
         kind: Kind::Dpkg,
         stanza: s.text.to_string(),
-        list: Vec::new(),
+        list: List::built(Vec::new()),
         checksums: Checksums::None,
         license: OnceCell::new(),
     }))
@@ -129,7 +129,7 @@ fn attach_lists(root: &Root, packages: &mut [Package], warnings: &mut Vec<Error>
         match read_capped(root, &path, cap) {
             Ok(Some(c)) if c.whole => {
                 budget -= c.bytes.len();
-                p.list = c.bytes;
+                p.list = List(c.bytes);
             }
             Ok(Some(_)) => warnings.push(too_large(&path, cap)),
             Ok(None) => {}
@@ -170,12 +170,13 @@ fn read_status_d(
                     Vec::new()
                 }
             };
-            p.list = sums
-                .iter()
-                .flat_map(|(f, _)| [f.as_os_str().as_encoded_bytes(), b"\n"])
-                .flatten()
-                .copied()
-                .collect();
+            p.list = List::built(
+                sums.iter()
+                    .flat_map(|(f, _)| [f.as_os_str().as_encoded_bytes(), b"\n"])
+                    .flatten()
+                    .copied()
+                    .collect(),
+            );
             p.checksums = Checksums::Inline(sums);
             packages.push(p);
         }
@@ -216,8 +217,11 @@ pub(super) fn md5sums(root: &Root, path: &Path) -> Result<Vec<(PathBuf, Checksum
 /// The licenses of `/usr/share/doc/NAME/copyright`, when machine-readable.
 pub(super) fn copyright_license(root: &Root, name: &str) -> Result<Option<String>> {
     let path = Path::new("/usr/share/doc").join(name).join("copyright");
-    Ok(read_capped(root, &path, MAX_COPYRIGHT)?
-        .and_then(|c| licenses(&String::from_utf8_lossy(&c.bytes))))
+    Ok(read_capped(root, &path, MAX_COPYRIGHT)?.and_then(|c| {
+        licenses(&String::from_utf8_lossy(
+            &c.bytes[..c.bytes.len().min(MAX_COPYRIGHT)],
+        ))
+    }))
 }
 
 /// The `License:` short names of a copyright-format 1.0 file, once each,

@@ -1,12 +1,12 @@
 //! Every listed path of every package, found by its file name: one sorted
-//! array of (hash of the name, package, where the line is in the package's
-//! list), built once on the first ownership question, without copying a
-//! path. A canonical path is then owned by the packages whose listed path
+//! array of (hash of the name and of the directory, package, where the line
+//! is in the package's list), built once on the first ownership question,
+//! without copying a path. A canonical path is then owned by the packages whose listed path
 //! has the same name and a directory that is, or resolves to, the same.
 
 use std::cell::RefCell;
 use std::ffi::OsStr;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -15,16 +15,17 @@ use rustc_hash::FxHashMap;
 use super::Package;
 use crate::root::Root;
 
-/// One listed path.
+/// One listed path (16 bytes: a full Debian root lists 130 000).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// Hash of the path's file name.
-    name: u64,
+    /// Hash of the path's file name (high half) and of its directory (low
+    /// half), see [`key`]. Different paths may share one: the path itself
+    /// is compared on every match.
+    key: u64,
     /// Index of the package.
     package: u32,
-    /// Where the line starts in the package's list, and its length.
+    /// Where the line starts in the package's list.
     start: u32,
-    len: u32,
 }
 
 /// The listed paths of all packages, sorted by the hash of their file names.
@@ -37,7 +38,8 @@ pub(super) struct Index {
 }
 
 impl Index {
-    /// Indexes every line of every package's list.
+    /// Indexes every line of every package's list (lists are capped far
+    /// below 4 GiB, so offsets fit in 32 bits).
     pub fn build(packages: &[Package]) -> Index {
         let lines = packages
             .iter()
@@ -45,21 +47,22 @@ impl Index {
             .sum();
         let mut entries = Vec::with_capacity(lines);
         for (package, p) in packages.iter().enumerate() {
+            let list: &[u8] = &p.list;
             let mut start = 0;
-            for line in p.list.split(|&b| b == b'\n') {
-                let (_, name) = split(line);
+            let ends = memchr::memchr_iter(b'\n', list).chain(std::iter::once(list.len()));
+            for end in ends {
+                let (dir, name) = split(&list[start..end]);
                 if !name.is_empty() && name != b"." {
                     entries.push(Entry {
-                        name: hash(name),
+                        key: key(dir, name),
                         package: package as u32,
                         start: start as u32,
-                        len: line.len() as u32,
                     });
                 }
-                start += line.len() + 1;
+                start = end + 1;
             }
         }
-        entries.sort_unstable_by_key(|e| e.name);
+        entries.sort_unstable_by_key(|e| e.key);
         Index {
             entries,
             resolved: RefCell::default(),
@@ -72,15 +75,12 @@ impl Index {
     /// like `__init__.py` listed in thousands of other directories).
     pub fn first_owner(&self, packages: &[Package], root: &Root, real: &[u8]) -> Option<usize> {
         let (dir, name) = split(real);
-        let key = hash(name);
-        let from = self.entries.partition_point(|e| e.name < key);
+        let key = key(dir, name);
+        let from = self.entries.partition_point(|e| e.key < key);
         let exact = self.entries[from..]
             .iter()
-            .take_while(|e| e.name == key)
-            .filter(|e| {
-                let list = &packages[e.package as usize].list;
-                split(&list[e.start as usize..(e.start + e.len) as usize]) == (dir, name)
-            })
+            .take_while(|e| e.key == key)
+            .filter(|e| split(line(packages, e)) == (dir, name))
             .map(|e| e.package as usize)
             .min();
         exact.or_else(|| self.owners(packages, root, real).first().copied())
@@ -91,14 +91,15 @@ impl Index {
     /// then those whose spelling of its directory resolves to it.
     pub fn owners(&self, packages: &[Package], root: &Root, real: &[u8]) -> Vec<usize> {
         let (dir, name) = split(real);
-        let key = hash(name);
-        let from = self.entries.partition_point(|e| e.name < key);
+        let named = key(b"", name) & NAME;
+        let from = self.entries.partition_point(|e| e.key < named);
         let mut owners = Vec::new();
         let mut elsewhere = Vec::new();
-        for e in self.entries[from..].iter().take_while(|e| e.name == key) {
-            let list = &packages[e.package as usize].list;
-            let line = &list[e.start as usize..(e.start + e.len) as usize];
-            let (listed_dir, listed_name) = split(line);
+        for e in self.entries[from..]
+            .iter()
+            .take_while(|e| e.key & NAME == named)
+        {
+            let (listed_dir, listed_name) = split(line(packages, e));
             if listed_name != name {
                 continue;
             }
@@ -131,19 +132,35 @@ impl Index {
     }
 }
 
+/// The line of a package's list an entry indexes.
+fn line<'p>(packages: &'p [Package], e: &Entry) -> &'p [u8] {
+    let list = &packages[e.package as usize].list[e.start as usize..];
+    &list[..memchr::memchr(b'\n', list).unwrap_or(list.len())]
+}
+
+/// The half of a [`key`] that hashes the file name.
+const NAME: u64 = !0 << 32;
+
+/// The key of a path: by file name first, so that all the paths of one
+/// name are together, then by directory, so that one spelling is found
+/// without going through them all (`__init__.py` is listed thousands of times).
+fn key(dir: &[u8], name: &[u8]) -> u64 {
+    (hash(name) & NAME) | (hash(dir) >> 32)
+}
+
 /// (directory, file name) of an absolute path: `/usr/lib/x` -> (`/usr/lib`,
 /// `x`), `/usr` -> (`/`, `usr`).
 fn split(path: &[u8]) -> (&[u8], &[u8]) {
-    match path.iter().rposition(|&b| b == b'/') {
+    match memchr::memrchr(b'/', path) {
         Some(0) => (b"/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => (b"", path),
     }
 }
 
-fn hash(name: &[u8]) -> u64 {
+fn hash(bytes: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
-    name.hash(&mut h);
+    h.write(bytes);
     h.finish()
 }
 

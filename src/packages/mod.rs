@@ -41,7 +41,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::root::{Lookup, Root};
+use crate::root::{Contents, Lookup, Root};
 
 pub use run::{Format, PackagesConfig, run};
 
@@ -113,7 +113,7 @@ pub struct Package {
     /// record), for writing it out again.
     pub stanza: String,
     /// Absolute paths as the database lists them, one a line.
-    list: Vec<u8>,
+    list: List,
     checksums: Checksums,
     /// apk's license, set when read; dpkg's, filled from the copyright file when asked.
     license: OnceCell<Option<String>>,
@@ -262,25 +262,46 @@ impl Package {
     }
 }
 
-/// The first `cap` bytes of a file inside the root, and whether that was all
-/// of it; None when there is no file there.
+/// A package's file list: the file as read or mapped (dpkg's `.list`, not
+/// copied), or built from another record (apk, status.d).
+struct List(Contents);
+
+impl List {
+    fn built(bytes: Vec<u8>) -> List {
+        List(Contents::Read(bytes))
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "List({} bytes)", self.len())
+    }
+}
+
+/// A file inside the root as read or mapped (`bytes`, of which only the
+/// first `cap` count), and whether it is no longer than `cap`; None when
+/// there is no file there.
 struct Capped {
-    bytes: Vec<u8>,
+    bytes: Contents,
     whole: bool,
 }
 
-/// Reads up to `cap` bytes of the file at `path` inside the root. A large
-/// file is mapped, so only what is kept is read.
+/// Reads the file at `path` inside the root, of which only `cap` bytes are
+/// kept. A large file is mapped, so nothing is copied.
 fn read_capped(root: &Root, path: &Path, cap: usize) -> Result<Option<Capped>> {
     let Some(real) = root.resolve_file(path)? else {
         return Ok(None);
     };
-    let contents = root.contents(&real)?;
-    let kept = &contents[..contents.len().min(cap)];
-    Ok(Some(Capped {
-        bytes: kept.to_vec(),
-        whole: kept.len() == contents.len(),
-    }))
+    let bytes = root.contents(&real)?;
+    let whole = bytes.len() <= cap;
+    Ok(Some(Capped { bytes, whole }))
 }
 
 /// The warning for a file skipped because it is larger than `cap`.
@@ -298,7 +319,7 @@ fn read_whole(
     path: &Path,
     cap: usize,
     warnings: &mut Vec<Error>,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<Contents>> {
     Ok(match read_capped(root, path, cap)? {
         Some(c) if c.whole => Some(c.bytes),
         Some(_) => {
