@@ -25,7 +25,6 @@ pub(super) fn document(inv: &Inventory) -> Value {
             format!("SPDXRef-Package-{}-{}", sanitise(&p.name), short_hash(&key))
         })
         .collect();
-    let file_id = |path: &str| format!("SPDXRef-File-{}", short_hash(path));
     let mut refs: Vec<(String, String)> = Vec::new();
     // The files no package owns are the bundle's own.
     let unowned: Vec<&super::File> = inv.files.iter().filter(|f| f.package.is_none()).collect();
@@ -46,42 +45,9 @@ pub(super) fn document(inv: &Inventory) -> Value {
     }
     let mut packages = vec![bundle];
     let mut relationships = vec![relationship("SPDXRef-DOCUMENT", "DESCRIBES", BUNDLE_ID)];
-    for (i, p) in inv.packages.iter().enumerate() {
-        let files: Vec<&super::File> = inv.files.iter().filter(|f| f.package == Some(i)).collect();
-        let declared = p.license.as_deref().map(license::expression);
-        if let Some(e) = &declared {
-            for r in &e.refs {
-                if !refs.iter().any(|(id, _)| id == &r.0) {
-                    refs.push(r.clone());
-                }
-            }
-        }
-        let mut v = json!({
-            "SPDXID": package_ids[i],
-            "name": p.name,
-            "versionInfo": p.version,
-            "downloadLocation": NOASSERTION,
-            "supplier": p.supplier.as_deref().map_or(NOASSERTION.to_string(), actor),
-            "filesAnalyzed": !files.is_empty(),
-            "licenseConcluded": NOASSERTION,
-            "licenseDeclared": declared.as_ref().map_or(NOASSERTION, |e: &Expression| &e.text),
-            "copyrightText": NOASSERTION,
-            "externalRefs": [{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": purl(p, inv.distro.as_ref()),
-            }],
-            "hasFiles": files.iter().map(|f| file_id(&f.path)).collect::<Vec<_>>(),
-        });
-        if !files.is_empty() {
-            v["packageVerificationCode"] =
-                json!({"packageVerificationCodeValue": verification_code(&files)});
-        }
-        if let Some((name, version)) = &p.source {
-            v["sourceInfo"] = json!(format!("built from source package {name} {version}"));
-        }
-        packages.push(v);
-        relationships.push(relationship(BUNDLE_ID, "CONTAINS", &package_ids[i]));
+    for (i, id) in package_ids.iter().enumerate() {
+        packages.push(package(inv, i, id, &mut refs));
+        relationships.push(relationship(BUNDLE_ID, "CONTAINS", id));
     }
     for prog in &inv.programs {
         for &d in &prog.depends_on {
@@ -92,22 +58,7 @@ pub(super) fn document(inv: &Inventory) -> Value {
             ));
         }
     }
-    let files: Vec<Value> = inv
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "SPDXID": file_id(&f.path),
-                "fileName": format!(".{}", f.path),
-                "checksums": [
-                    {"algorithm": "SHA1", "checksumValue": f.sha1},
-                    {"algorithm": "SHA256", "checksumValue": f.sha256},
-                ],
-                "licenseConcluded": NOASSERTION,
-                "copyrightText": NOASSERTION,
-            })
-        })
-        .collect();
+    let files: Vec<Value> = inv.files.iter().map(file).collect();
     let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -139,6 +90,64 @@ pub(super) fn document(inv: &Inventory) -> Value {
             .collect();
     }
     doc
+}
+
+fn file_id(path: &str) -> String {
+    format!("SPDXRef-File-{}", short_hash(path))
+}
+
+/// The SPDX package of `inv.packages[i]` (id `id`), its shipped files
+/// listed; the license references its declared license makes are added to `refs`.
+fn package(inv: &Inventory, i: usize, id: &str, refs: &mut Vec<(String, String)>) -> Value {
+    let p = &inv.packages[i];
+    let files: Vec<&super::File> = inv.files.iter().filter(|f| f.package == Some(i)).collect();
+    let declared = p.license.as_deref().map(license::expression);
+    if let Some(e) = &declared {
+        for r in &e.refs {
+            if !refs.iter().any(|(id, _)| id == &r.0) {
+                refs.push(r.clone());
+            }
+        }
+    }
+    let mut v = json!({
+        "SPDXID": id,
+        "name": p.name,
+        "versionInfo": p.version,
+        "downloadLocation": NOASSERTION,
+        "supplier": p.supplier.as_deref().map_or(NOASSERTION.to_string(), actor),
+        "filesAnalyzed": !files.is_empty(),
+        "licenseConcluded": NOASSERTION,
+        "licenseDeclared": declared.as_ref().map_or(NOASSERTION, |e: &Expression| &e.text),
+        "copyrightText": NOASSERTION,
+        "externalRefs": [{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": purl(p, inv.distro.as_ref()),
+        }],
+        "hasFiles": files.iter().map(|f| file_id(&f.path)).collect::<Vec<_>>(),
+    });
+    if !files.is_empty() {
+        v["packageVerificationCode"] =
+            json!({"packageVerificationCodeValue": verification_code(&files)});
+    }
+    if let Some((name, version)) = &p.source {
+        v["sourceInfo"] = json!(format!("built from source package {name} {version}"));
+    }
+    v
+}
+
+/// The SPDX file of one shipped file.
+fn file(f: &super::File) -> Value {
+    json!({
+        "SPDXID": file_id(&f.path),
+        "fileName": format!(".{}", f.path),
+        "checksums": [
+            {"algorithm": "SHA1", "checksumValue": f.sha1},
+            {"algorithm": "SHA256", "checksumValue": f.sha256},
+        ],
+        "licenseConcluded": NOASSERTION,
+        "copyrightText": NOASSERTION,
+    })
 }
 
 fn relationship(from: &str, kind: &str, to: &str) -> Value {

@@ -70,13 +70,7 @@ pub(super) fn slim(
         outcome.problem(format!(
             "nothing written to {}: the command {argv:?} of {label} would not start: {}",
             config.output,
-            match argv.first() {
-                None => "it has no Entrypoint or Cmd (give --entrypoint or --cmd)".to_string(),
-                Some(p) => format!(
-                    "{p} is not an executable file of the image (PATH={})",
-                    cx.path
-                ),
-            }
+            why_not_found(&argv, cx.path)
         ));
         return Ok(None);
     };
@@ -120,4 +114,12 @@ pub(super) fn slim(
         analyzer,
         _staging: staging,
     }))
+}
+
+/// Why the command `argv` has nothing to run, in an image whose PATH is `path`.
+fn why_not_found(argv: &[String], path: &str) -> String {
+    match argv.first() {
+        None => "it has no Entrypoint or Cmd (give --entrypoint or --cmd)".to_string(),
+        Some(p) => format!("{p} is not an executable file of the image (PATH={path})"),
+    }
 }
