@@ -139,109 +139,132 @@ fn is_assignment(word: &str) -> bool {
 
 /// Splits `s` into tokens; the insides of `$( … )` and backquotes go to `subs`.
 fn tokenize(s: &str, subs: &mut Vec<String>) -> Vec<Token> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut tokens = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut expands = false;
-    let mut i = 0;
-    let end_word =
-        |tokens: &mut Vec<Token>, word: &mut String, in_word: &mut bool, ex: &mut bool| {
-            if *in_word {
-                tokens.push(Token::Word {
-                    text: std::mem::take(word),
-                    expands: *ex,
-                });
-            }
-            *in_word = false;
-            *ex = false;
-        };
-    while i < chars.len() {
-        let c = chars[i];
+    let mut l = Lexer {
+        chars: s.chars().collect(),
+        i: 0,
+        tokens: Vec::new(),
+        word: String::new(),
+        in_word: false,
+        expands: false,
+    };
+    while l.i < l.chars.len() {
+        let c = l.chars[l.i];
         match c {
-            ' ' | '\t' => end_word(&mut tokens, &mut word, &mut in_word, &mut expands),
-            '#' if !in_word => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
+            ' ' | '\t' => l.end_word(),
+            '#' if !l.in_word => {
+                while l.i < l.chars.len() && l.chars[l.i] != '\n' {
+                    l.i += 1;
                 }
                 continue;
             }
             '\n' | ';' | '|' | '&' | '(' | ')' => {
-                end_word(&mut tokens, &mut word, &mut in_word, &mut expands);
-                tokens.push(Token::Separator);
+                l.end_word();
+                l.tokens.push(Token::Separator);
             }
-            '<' | '>' => {
-                // A file-descriptor number before it (`2>`) is part of the operator.
-                if in_word && word.chars().all(|d| d.is_ascii_digit()) {
-                    word.clear();
-                    in_word = false;
-                }
-                end_word(&mut tokens, &mut word, &mut in_word, &mut expands);
-                while i + 1 < chars.len() && matches!(chars[i + 1], '<' | '>' | '&' | '|' | '-') {
-                    i += 1;
-                }
-                tokens.push(Token::Redirect);
-            }
-            '\'' => {
-                in_word = true;
-                i += 1;
-                while i < chars.len() && chars[i] != '\'' {
-                    word.push(chars[i]);
-                    i += 1;
-                }
-            }
-            '"' => {
-                in_word = true;
-                i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        i += 1;
-                    } else if chars[i] == '$' {
-                        expands = true;
-                    }
-                    word.push(chars[i]);
-                    i += 1;
-                }
-            }
+            '<' | '>' => l.redirect(),
+            '\'' => l.single_quoted(),
+            '"' => l.double_quoted(),
             '\\' => {
-                in_word = true;
-                if i + 1 < chars.len() && chars[i + 1] != '\n' {
-                    word.push(chars[i + 1]);
+                l.in_word = true;
+                if l.i + 1 < l.chars.len() && l.chars[l.i + 1] != '\n' {
+                    l.word.push(l.chars[l.i + 1]);
                 }
-                i += 1;
+                l.i += 1;
             }
             '`' => {
-                in_word = true;
-                expands = true;
-                let start = i + 1;
-                i += 1;
-                while i < chars.len() && chars[i] != '`' {
-                    i += 1;
+                l.in_word = true;
+                l.expands = true;
+                let start = l.i + 1;
+                l.i += 1;
+                while l.i < l.chars.len() && l.chars[l.i] != '`' {
+                    l.i += 1;
                 }
-                subs.push(chars[start..i.min(chars.len())].iter().collect());
+                subs.push(l.chars[start..l.i.min(l.chars.len())].iter().collect());
             }
-            '$' if chars.get(i + 1) == Some(&'(') => {
-                in_word = true;
-                expands = true;
-                let (inner, next) = balanced(&chars, i + 2);
+            '$' if l.chars.get(l.i + 1) == Some(&'(') => {
+                l.in_word = true;
+                l.expands = true;
+                let (inner, next) = balanced(&l.chars, l.i + 2);
                 subs.push(inner);
-                i = next;
+                l.i = next;
                 continue;
             }
-            '$' => {
-                in_word = true;
-                expands = true;
-                word.push(c);
-            }
             _ => {
-                in_word = true;
-                word.push(c);
+                l.in_word = true;
+                l.expands |= c == '$';
+                l.word.push(c);
             }
         }
-        i += 1;
+        l.i += 1;
     }
-    end_word(&mut tokens, &mut word, &mut in_word, &mut expands);
-    tokens
+    l.end_word();
+    l.tokens
+}
+
+/// [`tokenize`]'s state: the text, where it is, the tokens so far and the
+/// word being read.
+struct Lexer {
+    chars: Vec<char>,
+    i: usize,
+    tokens: Vec<Token>,
+    word: String,
+    in_word: bool,
+    /// The word holds an expansion (`$`, backquotes).
+    expands: bool,
+}
+
+impl Lexer {
+    fn end_word(&mut self) {
+        if self.in_word {
+            self.tokens.push(Token::Word {
+                text: std::mem::take(&mut self.word),
+                expands: self.expands,
+            });
+        }
+        self.in_word = false;
+        self.expands = false;
+    }
+
+    /// A redirection operator at `i` (`>`, `2>&1`, `<<-`...).
+    fn redirect(&mut self) {
+        // A file-descriptor number before it (`2>`) is part of the operator.
+        if self.in_word && self.word.chars().all(|d| d.is_ascii_digit()) {
+            self.word.clear();
+            self.in_word = false;
+        }
+        self.end_word();
+        while self.i + 1 < self.chars.len()
+            && matches!(self.chars[self.i + 1], '<' | '>' | '&' | '|' | '-')
+        {
+            self.i += 1;
+        }
+        self.tokens.push(Token::Redirect);
+    }
+
+    /// `'…'` from the quote at `i` to the closing one.
+    fn single_quoted(&mut self) {
+        self.in_word = true;
+        self.i += 1;
+        while self.i < self.chars.len() && self.chars[self.i] != '\'' {
+            self.word.push(self.chars[self.i]);
+            self.i += 1;
+        }
+    }
+
+    /// `"…"` from the quote at `i` to the closing one (backslashes escape).
+    fn double_quoted(&mut self) {
+        self.in_word = true;
+        self.i += 1;
+        while self.i < self.chars.len() && self.chars[self.i] != '"' {
+            if self.chars[self.i] == '\\' && self.i + 1 < self.chars.len() {
+                self.i += 1;
+            } else if self.chars[self.i] == '$' {
+                self.expands = true;
+            }
+            self.word.push(self.chars[self.i]);
+            self.i += 1;
+        }
+    }
 }
 
 /// The text up to the `)` that closes a `$(` whose inside starts at
