@@ -84,6 +84,10 @@ pub struct BundleOptions {
     pub package_db: bool,
     /// Bring each owning package's copyright file.
     pub copyright: bool,
+    /// Read each owning package's license from its copyright file (for
+    /// the JSON manifest and the SBOM; `bundle` and `slim` turn it off
+    /// when they write neither).
+    pub licenses: bool,
 }
 
 impl Default for BundleOptions {
@@ -106,6 +110,7 @@ impl Default for BundleOptions {
             profiles: Vec::new(),
             package_db: true,
             copyright: true,
+            licenses: true,
         }
     }
 }
@@ -201,7 +206,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     }
     p.ld_so_cache()?;
     let programs: Vec<(PathBuf, PathBuf)> = inputs.iter().cloned().zip(placed.clone()).collect();
-    let ownership = p.package_metadata(opts.package_db, opts.copyright, &programs)?;
+    let ownership = p.package_metadata(opts, &programs)?;
     Ok(Bundle {
         layout: p.layout,
         placed,

@@ -67,17 +67,18 @@ impl Planner<'_> {
     }
 
     /// Maps the plan's files to their packages and adds the metadata
-    /// scanners read (`metadata`) and the copyright files (`copyright`).
-    /// `programs` are the inputs (path in the root, path in the bundle).
+    /// scanners read (`opts.package_db`) and the copyright files
+    /// (`opts.copyright`). `programs` are the inputs (path in the root, path
+    /// in the bundle).
     pub(super) fn package_metadata(
         &mut self,
-        metadata: bool,
-        copyright: bool,
+        opts: &super::BundleOptions,
         programs: &[(PathBuf, PathBuf)],
     ) -> Result<Ownership> {
+        let (metadata, copyright, licenses) = (opts.package_db, opts.copyright, opts.licenses);
         let db = self.packages();
         if db.is_empty() {
-            return Ok(self.ownership(&db, &[], programs));
+            return Ok(self.ownership(&db, &[], programs, licenses));
         }
         let mut owned = self.owned(&db, Vec::new());
         if copyright {
@@ -103,7 +104,7 @@ impl Planner<'_> {
         if !metadata && copyright {
             owned = self.owned(&db, owned);
         }
-        Ok(self.ownership(&db, &owned, programs))
+        Ok(self.ownership(&db, &owned, programs, licenses))
     }
 
     /// Each regular file copied into the plan: its path in the bundle, its
@@ -189,6 +190,7 @@ impl Planner<'_> {
         db: &Packages,
         owned: &[Owned],
         programs: &[(PathBuf, PathBuf)],
+        licenses: bool,
     ) -> Ownership {
         let root = self.root();
         let owning = owning(owned);
@@ -235,7 +237,7 @@ impl Planner<'_> {
             }
         }
         Ownership {
-            packages: owning.iter().map(|p| describe(root, p)).collect(),
+            packages: owning.iter().map(|p| describe(root, p, licenses)).collect(),
             files,
             programs: deps,
             distro: distro(root),
@@ -254,8 +256,9 @@ fn owning<'d>(owned: &[Owned<'d>]) -> Vec<&'d Package> {
     all
 }
 
-/// The SBOM's description of a package.
-pub(super) fn describe(root: &Root, p: &Package) -> sbom::Package {
+/// The SBOM's description of a package; its license only with `license`
+/// (reading it parses the package's copyright file).
+pub(super) fn describe(root: &Root, p: &Package, license: bool) -> sbom::Package {
     sbom::Package {
         name: p.name.clone(),
         version: p.version.clone(),
@@ -268,7 +271,9 @@ pub(super) fn describe(root: &Root, p: &Package) -> sbom::Package {
             .source
             .as_ref()
             .map(|s| (s.name.clone(), s.version.clone())),
-        license: p.license(root).ok().flatten().map(str::to_string),
+        license: license
+            .then(|| p.license(root).ok().flatten().map(str::to_string))
+            .flatten(),
         supplier: p
             .field(match p.kind {
                 Kind::Dpkg => "Maintainer",

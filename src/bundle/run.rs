@@ -165,7 +165,11 @@ fn plan_root(
     let (fs, options) = root.open()?;
     let inputs: Vec<PathBuf> = config.files.iter().map(|f| fs.absolute(f)).collect();
     let analyzer = Analyzer::new(Files::new(fs), options);
-    let mut plan = plan(&analyzer, &inputs, &config.options)?;
+    let options = BundleOptions {
+        licenses: config.json || config.sbom.is_some(),
+        ..config.options.clone()
+    };
+    let mut plan = plan(&analyzer, &inputs, &options)?;
     let staging = plan.layout.stage(analyzer.files().root(), &config.output)?;
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());

@@ -314,6 +314,8 @@ impl BundleArgs {
             profiles: self.profile.clone(),
             package_db: !self.packages.no_package_db,
             copyright: !self.packages.no_copyright,
+            // bundle::run reads them only for --json and --sbom.
+            licenses: true,
         }
     }
 }
