@@ -11,6 +11,8 @@
 #           target/debian-image when missing, as root) vs tar -x of its layers
 #   trace   elfroot trace vs strace -f -e trace=%file vs untraced, for python3 imports
 #           and a git clone of a local repository (needs strace, git)
+#   growth  sizes, not times: what run-time discovery adds to the .tar bundle of each plain
+#           program (target: at most 15 %) and of each program of tests/integration/real_programs.rs
 #
 # Environment:
 #   ELFROOT          elfroot binary to benchmark. If unset, the script runs
@@ -44,7 +46,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(list bundle doctor slim trace)
+SECTIONS=(list bundle doctor slim trace growth)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
@@ -587,6 +589,65 @@ section_trace() {
         git -C "$repo" -c user.name=bench -c user.email=bench@example.invalid commit -qm "c$i"
     done
     trace_rows git bash -c 'rm -rf "$2" && git clone -q "$1" "$2"' _ "file://$repo" "$WORK/clone"
+}
+
+# ---------------------------------------------------------------------------
+# Section: growth
+# Sizes, not times: each program bundled to .tar with `--discover none` and
+# with the default discovery. The plain programs must grow by at most 15 %;
+# the programs of the real-program test are listed for the README.
+# ---------------------------------------------------------------------------
+growth_row() {   # growth_row NAME PROGRAM [FLAGS...]
+    local name=$1 prog=$2; shift 2
+    local d="$WORK/growth" none all
+    if [ ! -x "$prog" ]; then
+        printf '%-14s %12s %12s %9s\n' "$name" "-" "-" "absent"
+        return
+    fi
+    mkdir -p "$d"
+    if ! "$ELFROOT" bundle "$prog" "$@" --discover none -o "$d/none.tar" 2> "$d/none.err" ||
+        ! "$ELFROOT" bundle "$prog" "$@" -o "$d/all.tar" 2> "$d/all.err"; then
+        printf '%-14s %12s %12s %9s\n' "$name" "-" "-" "refused"
+        EXIT_STATUS=1
+        return
+    fi
+    none=$(stat -c %s "$d/none.tar")
+    all=$(stat -c %s "$d/all.tar")
+    printf '%-14s %12s %12s %+8.1f%%\n' "$name" "$none" "$all" \
+        "$(awk -v a="$all" -v n="$none" 'BEGIN { print (a - n) * 100 / n }')"
+    if [ -n "${GROWTH_PLAIN:-}" ] && [ $((all * 100)) -gt $((none * 115)) ]; then
+        GROWTH_OVER+=("$name")
+    fi
+}
+
+section_growth() {
+    echo "== section: growth =="
+    ensure_elfroot
+    local jdk=/usr/lib/jvm/java-17-openjdk-amd64
+    GROWTH_OVER=()
+    printf '%-14s %12s %12s %9s\n' program "none (B)" "default (B)" growth
+    GROWTH_PLAIN=1
+    growth_row ls /usr/bin/ls
+    growth_row jq /usr/bin/jq
+    growth_row bash /usr/bin/bash
+    growth_row curl /usr/bin/curl
+    growth_row ssh /usr/bin/ssh
+    growth_row git /usr/bin/git
+    GROWTH_PLAIN=
+    echo "-- the programs of tests/integration/real_programs.rs --"
+    local p
+    for p in id getent python3 convert identify gm file gs php ruby gawk gdb openssl gpg \
+        ssh-keygen tput aspell zip make rsync redis-server redis-cli; do
+        growth_row "$p" "/usr/bin/$p"
+    done
+    growth_row date /usr/bin/date --with locale=fr_FR.UTF-8
+    growth_row nginx /usr/sbin/nginx
+    growth_row java "$jdk/bin/java"
+    if [ ${#GROWTH_OVER[@]} -eq 0 ]; then
+        echo "target: plain programs grow by at most 15 %: met"
+    else
+        echo "target: plain programs grow by at most 15 %: NOT met by ${GROWTH_OVER[*]}"
+    fi
 }
 
 # ---------------------------------------------------------------------------
