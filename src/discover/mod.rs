@@ -18,7 +18,11 @@
 //! - when the root has a package database, P belongs to a package built
 //!   from the same source package as O's (libMagickCore-6.Q16-6 names
 //!   /etc/ImageMagick-6, which imagemagick-6-common ships: both come from
-//!   imagemagick); an object no package owns keeps only paths no package
+//!   imagemagick) that is not one of O's consumers: a package of that
+//!   source depending on O's, directly or through another (libsystemd0
+//!   names /usr/lib/systemd, where systemd and systemd-timesyncd, which
+//!   depend on it, ship units and programs: those use the library, they are
+//!   not its data); an object no package owns keeps only paths no package
 //!   owns either;
 //! - a directory holds at most [`MAX_TREE`] entries;
 //! - it widens to the largest directory around P that only O's source ships,

@@ -2,10 +2,9 @@
 //! above): which come in, widened to what their source package ships
 //! around them, and which bring only the directory a program works in.
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use super::relevance::{denied, sources};
+use super::relevance::{Naming, Owners, denied};
 use super::{Discovery, Rule};
 use crate::error::Result;
 use crate::root::Lookup;
@@ -33,7 +32,7 @@ impl Discovery<'_> {
     pub(super) fn named_paths(&mut self, shown: &str, real: &Path) -> Result<()> {
         let literals = self.literals(real)?;
         // The source packages of the naming object, read on first need.
-        let mut named_by: Option<Option<HashSet<String>>> = None;
+        let mut named_by: Option<Option<Naming>> = None;
         for path in literals {
             if self.has(&path) {
                 continue;
@@ -59,19 +58,14 @@ impl Discovery<'_> {
                 continue;
             }
             let ours = named_by
-                .get_or_insert_with(|| self.db().map(|db| sources(db, self.root(), real)))
+                .get_or_insert_with(|| self.db().map(|db| Naming::of(db, self.root(), real)))
                 .clone();
             if let Some(ours) = &ours {
-                let theirs = self.sources(Path::new(&path));
-                let related = if ours.is_empty() {
-                    theirs.is_empty()
-                } else {
-                    !theirs.is_disjoint(ours)
-                };
-                if !related {
+                let theirs = self.owners(Path::new(&path), ours);
+                if !theirs.related(ours) {
                     // A directory no package ships, that the program works in
                     // (nginx's /var/lib/nginx/body): there, empty, its owner kept.
-                    if theirs.is_empty() {
+                    if theirs.all.is_empty() {
                         self.working_dir(&path, &found, ours, shown)?;
                     }
                     continue;
@@ -79,7 +73,7 @@ impl Discovery<'_> {
             }
             let reason = format!("path named in {shown}");
             let path = match &ours {
-                Some(ours) if !ours.is_empty() => self.widest(&path, ours),
+                Some(ours) if !ours.sources.is_empty() => self.widest(&path, ours),
                 _ => path,
             };
             if self.has(&path) {
@@ -130,10 +124,10 @@ impl Discovery<'_> {
         Ok(literals)
     }
 
-    /// The source packages of what is at `path` (none without a database).
-    fn sources(&self, path: &Path) -> HashSet<String> {
+    /// Who owns what is at `path`, against `ours` (no one without a database).
+    fn owners(&self, path: &Path, ours: &Naming) -> Owners {
         self.db()
-            .map(|db| sources(db, self.root(), path))
+            .map(|db| Owners::of(db, self.root(), path, ours))
             .unwrap_or_default()
     }
 
@@ -141,19 +135,13 @@ impl Discovery<'_> {
     /// (nginx's /var/lib/nginx/body) comes in empty, its owner kept; for a
     /// file (a log), the directory it is in, when a package of the same
     /// source ships that (/var/log/nginx).
-    fn working_dir(
-        &mut self,
-        path: &str,
-        found: &Path,
-        ours: &HashSet<String>,
-        shown: &str,
-    ) -> Result<()> {
+    fn working_dir(&mut self, path: &str, found: &Path, ours: &Naming, shown: &str) -> Result<()> {
         let reason = format!("working directory named in {shown}");
         if self.root().lookup(found)? == Lookup::Dir(found.to_path_buf()) {
             self.single(path, Rule::WorkDir, &reason)?;
         } else if let Some(parent) = Path::new(path).parent()
             && !denied(&parent.to_string_lossy())
-            && !self.sources(parent).is_disjoint(ours)
+            && self.owners(parent, ours).related(ours)
         {
             self.single(&parent.to_string_lossy(), Rule::WorkDir, &reason)?;
         }
@@ -183,15 +171,14 @@ impl Discovery<'_> {
     /// source (`ours`) own: a library names `.../10.00.0/Resource/Init`
     /// and reads `.../10.00.0/iccprofiles` beside it (Ghostscript), or names
     /// its coder directory and reads its config directory beside it.
-    fn widest(&self, path: &str, ours: &HashSet<String>) -> String {
+    fn widest(&self, path: &str, ours: &Naming) -> String {
         let mut best = path.to_string();
         for up in Path::new(path).ancestors().skip(1) {
             let text = up.to_string_lossy();
             if denied(&text) {
                 break;
             }
-            let theirs = self.sources(up);
-            if theirs.is_empty() || !theirs.is_subset(ours) {
+            if !self.owners(up, ours).only(ours) {
                 break;
             }
             best = text.into_owned();

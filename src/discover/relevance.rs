@@ -1,7 +1,8 @@
 //! The relevance rule of run-time discovery (see `discover`): which named
 //! paths may never come in (shared system directories, run-time state,
 //! secrets, files elfroot writes), which objects are the C library's (their
-//! strings are `profile`'s business), and which source packages own a path.
+//! strings are `profile`'s business), and which packages own a path, as the
+//! object naming it sees them.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -140,11 +141,108 @@ pub(super) fn is_libc(path: &str) -> bool {
     FAMILY.iter().any(|f| name.starts_with(f))
 }
 
-/// The names of the source packages of the packages that own `path`.
-pub(super) fn sources(db: &Packages, root: &Root, path: &Path) -> HashSet<String> {
-    db.owners(root, path)
-        .into_iter()
-        .map(|p| p.source.as_ref().map_or(&p.name, |s| &s.name).clone())
+/// The packages of the object that names paths: their names, the names of
+/// their source packages, and their consumers.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Naming {
+    /// Source package names (`imagemagick` for libmagickcore-6.q16-6).
+    pub sources: HashSet<String>,
+    /// Binary package names.
+    pub packages: HashSet<String>,
+    /// The packages of the same sources that depend on these, directly or
+    /// through each other (systemd and systemd-timesyncd on libsystemd0):
+    /// they use the object; what they ship is not its resources.
+    pub consumers: HashSet<String>,
+}
+
+impl Naming {
+    /// The packages owning the object at `path`.
+    pub fn of(db: &Packages, root: &Root, path: &Path) -> Naming {
+        let mut n = Naming::default();
+        for p in db.owners(root, path) {
+            n.sources.insert(source_of(p).to_string());
+            n.packages.insert(p.name.clone());
+        }
+        let kin: Vec<_> = db
+            .all()
+            .iter()
+            .filter(|p| n.sources.contains(source_of(p)) && !n.packages.contains(&p.name))
+            .map(|p| (p.name.as_str(), dependencies(p)))
+            .collect();
+        // Bounded: each round adds a package or ends.
+        loop {
+            let before = n.consumers.len();
+            for (name, deps) in &kin {
+                if !n.consumers.contains(*name)
+                    && deps
+                        .iter()
+                        .any(|d| n.packages.contains(d) || n.consumers.contains(d))
+                {
+                    n.consumers.insert(name.to_string());
+                }
+            }
+            if n.consumers.len() == before {
+                break n;
+            }
+        }
+    }
+}
+
+/// Who owns a named path, as the rule sees it.
+#[derive(Debug, Default)]
+pub(super) struct Owners {
+    /// The source packages of every owner.
+    pub all: HashSet<String>,
+    /// The source packages of the owners that are not consumers of the
+    /// naming object's packages ([`Naming::consumers`]).
+    pub resources: HashSet<String>,
+}
+
+impl Owners {
+    /// The owners of `path`, against what names it.
+    pub fn of(db: &Packages, root: &Root, path: &Path, naming: &Naming) -> Owners {
+        let mut o = Owners::default();
+        for p in db.owners(root, path) {
+            let source = source_of(p).to_string();
+            if !naming.consumers.contains(&p.name) {
+                o.resources.insert(source.clone());
+            }
+            o.all.insert(source);
+        }
+        o
+    }
+
+    /// Related to the naming object: an object no package owns keeps only
+    /// paths no package owns; an owned one, paths a package of its source
+    /// ships that is not one of its consumers.
+    pub fn related(&self, naming: &Naming) -> bool {
+        if naming.sources.is_empty() {
+            self.all.is_empty()
+        } else {
+            !self.resources.is_disjoint(&naming.sources)
+        }
+    }
+
+    /// Only packages of the naming object's source own it, not only its
+    /// consumers: a directory the rule may widen to.
+    pub fn only(&self, naming: &Naming) -> bool {
+        !self.resources.is_empty() && self.all.is_subset(&naming.sources)
+    }
+}
+
+fn source_of(p: &crate::packages::Package) -> &str {
+    p.source.as_ref().map_or(&p.name, |s| &s.name)
+}
+
+/// The names of the packages `p` depends on (Depends, Pre-Depends; every
+/// alternative).
+fn dependencies(p: &crate::packages::Package) -> Vec<String> {
+    ["Depends", "Pre-Depends"]
+        .iter()
+        .filter_map(|f| p.field(f))
+        .flat_map(|v| v.split([',', '|']))
+        .filter_map(|d| d.split_whitespace().next())
+        .map(|d| d.split(['(', ':']).next().unwrap_or(d).to_string())
         .collect()
 }
 
@@ -204,5 +302,68 @@ mod tests {
         ] {
             assert!(!is_libc(p), "{p}");
         }
+    }
+    /// libfoo0 names three places: the data its own source ships, the
+    /// units its daemon (a consumer) ships, and a plugin directory another
+    /// source ships into.
+    #[test]
+    fn what_consumers_ship_is_not_the_librarys() {
+        let t = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let at = t.path().join(path);
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, text).unwrap();
+        };
+        let stanza = |name: &str, source: &str, depends: &str| {
+            format!(
+                "Package: {name}\nStatus: install ok installed\nArchitecture: amd64\n\
+                 Source: {source}\nVersion: 1\nDepends: {depends}\n\n"
+            )
+        };
+        write(
+            "var/lib/dpkg/status",
+            &[
+                stanza("libfoo0", "foo", "libc6"),
+                stanza("foo-data", "foo", "libc6"),
+                stanza("foo-daemon", "foo", "libc6, libfoo0 (= 1)"),
+                stanza("foo-extra", "foo", "foo-daemon | foo-other"),
+                stanza("bar-plugin", "bar", "libfoo0"),
+            ]
+            .concat(),
+        );
+        let lists = [
+            ("libfoo0", "/usr/lib/libfoo.so.0\n/usr/lib/foo/plugins\n"),
+            ("foo-data", "/usr/share/foo\n/usr/share/foo/a\n"),
+            ("foo-daemon", "/usr/lib/foo/units\n/usr/lib/foo/units/a\n"),
+            ("foo-extra", "/usr/lib/foo/units\n/usr/lib/foo/units/b\n"),
+            (
+                "bar-plugin",
+                "/usr/lib/foo/plugins\n/usr/lib/foo/plugins/bar.so\n",
+            ),
+        ];
+        let all: Vec<&str> = lists.iter().flat_map(|(_, l)| l.lines()).collect();
+        for (name, list) in lists {
+            write(&format!("var/lib/dpkg/info/{name}.list"), list);
+        }
+        for path in &all {
+            let at = t.path().join(path.trim_start_matches('/'));
+            if all.iter().any(|p| p.starts_with(&format!("{path}/"))) {
+                std::fs::create_dir_all(at).unwrap();
+            } else {
+                write(path.trim_start_matches('/'), "");
+            }
+        }
+        let root = Root::open(t.path()).unwrap();
+        let db = Packages::read(&root).unwrap();
+        let naming = Naming::of(&db, &root, Path::new("/usr/lib/libfoo.so.0"));
+        let mut consumers: Vec<_> = naming.consumers.iter().map(String::as_str).collect();
+        consumers.sort();
+        assert_eq!(consumers, ["foo-daemon", "foo-extra"]);
+        let owners = |p: &str| Owners::of(&db, &root, Path::new(p), &naming);
+        assert!(owners("/usr/share/foo").related(&naming));
+        assert!(owners("/usr/share/foo").only(&naming));
+        assert!(!owners("/usr/lib/foo/units").related(&naming));
+        assert!(owners("/usr/lib/foo/plugins").related(&naming));
+        assert!(!owners("/usr/lib/foo/plugins").only(&naming));
     }
 }
