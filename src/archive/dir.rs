@@ -13,7 +13,8 @@
 //! call that sets a link's own mtime. Owners are set (before the mode, since
 //! a change of owner clears setuid bits) only when elfroot runs as root: a
 //! normal user cannot give files away, so everything is then theirs, and
-//! nothing is said about it.
+//! nothing is said about it. A hard link is made with link(2) to the path
+//! written first, inside OUT, and shares that file's mode, owner and mtime.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -141,16 +142,15 @@ impl<'p> Tree<'p> {
                 Ok(0)
             }
             ItemKind::Symlink(target) => {
-                if let Err(e) = unix_fs::symlink(target, &p) {
-                    if e.kind() != io::ErrorKind::AlreadyExists {
-                        return Err(self.err(item, e));
-                    }
-                    self.remove_non_dir(item, &p)?;
-                    unix_fs::symlink(target, &p).map_err(|e| self.err(item, e))?;
-                }
+                self.make(item, &p, || unix_fs::symlink(target, &p))?;
                 if let Some((uid, gid)) = self.owner(item) {
                     unix_fs::lchown(&p, uid, gid).map_err(|e| self.err(item, e))?;
                 }
+                Ok(0)
+            }
+            ItemKind::HardLink(first) => {
+                let first = self.base.join(&first[1..]);
+                self.make(item, &p, || fs::hard_link(&first, &p))?;
                 Ok(0)
             }
             ItemKind::Data(data) => {
@@ -168,6 +168,19 @@ impl<'p> Tree<'p> {
                 Ok(size)
             }
         }
+    }
+
+    /// Makes a link at `p` with `make`; whatever is there (not a directory)
+    /// is replaced.
+    fn make(&self, item: &Item<'_>, p: &Path, make: impl Fn() -> io::Result<()>) -> Result<()> {
+        if let Err(e) = make() {
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                return Err(self.err(item, e));
+            }
+            self.remove_non_dir(item, p)?;
+            make().map_err(|e| self.err(item, e))?;
+        }
+        Ok(())
     }
 
     /// Creates a new file at `p`. `create_new` never follows a symbolic link

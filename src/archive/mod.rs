@@ -4,19 +4,21 @@
 //! The bundler decides *what* goes into a root file system; this module only
 //! decides *how* it is written, so that the same entries always give the same
 //! bytes (sorted, the owner each entry names, one mtime unless an entry
-//! names its own, no other host metadata), file contents are
-//! streamed in chunks and never held whole, and a failed write leaves no half
-//! finished output behind.
+//! names its own, no other host metadata but which sources are one file),
+//! file contents are streamed in chunks and never held whole, and a failed
+//! write leaves no half finished output behind.
 //!
-//! `plan` checks and orders the entries, `tar` writes the stream,
-//! `compress` wraps it in gzip or zstd, `dir` writes a tree, `copy` moves
-//! file contents in chunks, and `atomic` makes an output appear at once or
-//! not at all.
+//! `plan` checks and orders the entries, `links` finds the files that are
+//! one file on the host (written once, then as hard links), `tar` writes
+//! the stream, `compress` wraps it in gzip or zstd, `dir` writes a tree,
+//! `copy` moves file contents in chunks, and `atomic` makes an output
+//! appear at once or not at all.
 
 mod atomic;
 pub(crate) mod compress;
 mod copy;
 mod dir;
+mod links;
 mod plan;
 mod tar;
 #[cfg(test)]
@@ -225,12 +227,14 @@ pub struct WriteOptions {
 /// Writes `entries` to `out` ("-" = stdout, for the tar formats).
 ///
 /// Entries may come in any order; they are checked, sorted and completed
-/// with missing parent directories first (see [`Entry`]). A file output is
+/// with missing parent directories first (see [`Entry`]); a file whose
+/// source is the source of a file before it (one host file, the same
+/// metadata) is written as a hard link to it. A file output is
 /// written to a temporary sibling and renamed over `out` at the end, so `out`
 /// is either the old file or the complete new one. Returns the number of
 /// bytes of file contents written (before compression), for reporting.
 pub fn write(entries: &[Entry], out: &Path, opts: &WriteOptions) -> Result<u64> {
-    let items = plan::plan(entries)?;
+    let items = planned(entries)?;
     let stdout = out.as_os_str() == "-";
     match opts.format {
         Format::Dir if stdout => Err(Error::Usage(
@@ -247,9 +251,17 @@ pub fn write(entries: &[Entry], out: &Path, opts: &WriteOptions) -> Result<u64> 
 /// The same checks and ordering as [`write()`] apply. Write errors name the
 /// pseudo-path `<tar stream>`; errors reading a source file name that file.
 pub fn write_tar<W: Write>(entries: &[Entry], mtime: u64, w: W) -> Result<W> {
-    let items = plan::plan(entries)?;
+    let items = planned(entries)?;
     let (w, _) = tar::write(&items, mtime, w, Path::new("<tar stream>"))?;
     Ok(w)
+}
+
+/// The entries planned ([`plan::plan`]), files that are one host file
+/// turned into hard links ([`links::resolve`]).
+fn planned(entries: &[Entry]) -> Result<Vec<plan::Item<'_>>> {
+    let mut items = plan::plan(entries)?;
+    links::resolve(&mut items);
+    Ok(items)
 }
 
 /// Writes a small generated file (a depfile, a manifest) at `path` the same

@@ -5,7 +5,8 @@
 //! the entry names (0:0 by default) with no user or group names, one mtime
 //! for all, permission bits as given, no atime or ctime.
 //! Paths and link targets longer than the 100-byte fields get a GNU
-//! `././@LongLink` record first. The stream ends with two zero blocks and is
+//! `././@LongLink` record first. A hard link (`links`) is a header of
+//! type '1' naming the path written first. The stream ends with two zero blocks and is
 //! padded to GNU tar's 10 KiB record size, so the same entries always give
 //! the same bytes.
 
@@ -26,6 +27,7 @@ const LONG_LINK: &str = "././@LongLink";
 
 /// Header type flags.
 const REGULAR: u8 = b'0';
+const HARDLINK: u8 = b'1';
 const SYMLINK: u8 = b'2';
 const DIRECTORY: u8 = b'5';
 const GNU_LONG_NAME: u8 = b'L';
@@ -103,6 +105,11 @@ impl<W: Write> Stream<'_, W> {
             }
             ItemKind::Symlink(target) => {
                 self.header(item, name, 0, SYMLINK, target)?;
+                Ok(0)
+            }
+            // Named as archives name paths, without the leading slash.
+            ItemKind::HardLink(first) => {
+                self.header(item, name, 0, HARDLINK, &first[1..])?;
                 Ok(0)
             }
             ItemKind::Data(data) => {

@@ -11,6 +11,7 @@ mod errors;
 mod examples;
 mod foreign;
 mod glibc;
+mod hardlinks;
 mod hostile;
 mod ldd;
 mod library;

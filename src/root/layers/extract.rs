@@ -8,10 +8,11 @@
 //! Files kept whole in memory are written out from there, and files of a
 //! directory layer are used in place.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{Data, NodeKind, Tree};
 use crate::archive::compress;
@@ -22,9 +23,12 @@ impl Tree {
     /// (canonical paths of regular files), in order; files written are
     /// named by their position under `dir`.
     pub(in crate::root) fn extract(&self, paths: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::with_capacity(paths.len());
+        let mut out: Vec<PathBuf> = Vec::with_capacity(paths.len());
         // layer -> entry -> the staged files that want its contents.
         let mut wanted: BTreeMap<usize, BTreeMap<usize, Vec<PathBuf>>> = BTreeMap::new();
+        // A hard link of a layer is a copy of its target's node, with the
+        // same contents: the same staged file, which the writer links.
+        let mut staged_for: HashMap<(usize, u64, u64), usize> = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
             let staged = dir.join(i.to_string());
             let data = match self.nodes.get(path).map(|n| &n.kind) {
@@ -36,6 +40,19 @@ impl Tree {
                     });
                 }
             };
+            let same = match data {
+                Data::Host(_) => None,
+                Data::Bytes(b) => Some((0, Arc::as_ptr(b) as u64, 0)),
+                Data::Spooled { offset, .. } => Some((1, *offset, 0)),
+                Data::Head { layer, entry, .. } => Some((2, *layer as u64, *entry as u64)),
+            };
+            if let Some(key) = same {
+                if let Some(&at) = staged_for.get(&key) {
+                    out.push(out[at].clone());
+                    continue;
+                }
+                staged_for.insert(key, out.len());
+            }
             match data {
                 Data::Host(host) => {
                     out.push(host.clone());
