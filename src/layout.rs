@@ -11,6 +11,7 @@
 //! (`/var/lib/nginx` stays www-data's) unless `--chown` names one for all of
 //! them; what elfroot makes itself (generated files, links, `/tmp`) is 0:0.
 
+mod setid;
 mod stage;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -77,6 +77,7 @@ impl Report {
                 std::slice::from_ref(c),
                 &|p| known.contains(p),
                 &db,
+                Some(crate::discover::DEFAULT_MAX_TREE_BYTES),
             );
             match found {
                 Ok(found) => entry.runtime = found.found,

@@ -68,6 +68,9 @@ pub struct BundleOptions {
     /// Run-time files found without running (`--discover auto`): paths the
     /// objects name, language runtimes, what the imports open.
     pub discover: bool,
+    /// The most bytes a directory discovery takes whole may hold (None: no
+    /// cap); what is larger is left out with a warning.
+    pub discover_max: Option<u64>,
     /// The owner of everything copied from the root, instead of its own
     /// (`--chown`); what elfroot makes is 0:0 either way.
     pub chown: Option<Owner>,
@@ -103,6 +106,7 @@ impl Default for BundleOptions {
             group_file: None,
             tmp: true,
             discover: true,
+            discover_max: Some(crate::discover::DEFAULT_MAX_TREE_BYTES),
             chown: None,
             with: Vec::new(),
             dlopen: DlopenMode::Default,
@@ -140,7 +144,8 @@ pub struct Bundle {
     /// Host files that went in besides copied files (a given nsswitch.conf,
     /// passwd or group file, a profile).
     pub extra_sources: Vec<PathBuf>,
-    /// What went in with a doubt (a profile's path the root no longer has).
+    /// What went in with a doubt (a profile's path the root no longer has),
+    /// and what discovery left out.
     pub warnings: Vec<String>,
     /// Which package owns each file.
     pub ownership: pkgmeta::Ownership,
@@ -179,8 +184,9 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.add(spec)?;
     }
     p.dlopen_notes(opts.dlopen)?;
+    let mut warnings = Vec::new();
     if discover {
-        p.discover()?;
+        warnings.extend(p.discover(opts.discover_max)?);
     }
     if opts.with.contains(&Extra::Sh) {
         p.shell()?;
@@ -200,7 +206,6 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         p.layout.add_dir("/tmp", 0o1777, "temporary files")?;
     }
     // After the files elfroot makes, which a profile's copies must not displace.
-    let mut warnings = Vec::new();
     for file in &opts.profiles {
         warnings.extend(p.profile(file)?);
     }

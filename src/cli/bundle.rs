@@ -13,6 +13,8 @@ use elfroot::bundle::{
 };
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::oci::{self, BundleFormat};
+
+use super::discover_max::DiscoverMax;
 use elfroot::outcome::{Diagnostic, Outcome, Status};
 
 /// `elfroot bundle`.
@@ -91,6 +93,10 @@ pub struct BundleArgs {
     /// runtimes' standard libraries, what the imports open (auto), or none.
     #[arg(long, value_name = "WHICH", value_enum, default_value_t = DiscoverArg::Auto)]
     discover: DiscoverArg,
+    /// Leave out a directory discovery would take whole (not a language runtime's) whose
+    /// files add up to more than SIZE (default 16M; none: no cap), with a warning naming it.
+    #[arg(long, value_name = "SIZE", value_parser = DiscoverMax::parse)]
+    discover_max: Option<DiscoverMax>,
     /// Libraries named in .note.dlopen notes: default (required and recommended), all, none.
     #[arg(long, value_name = "WHICH", value_enum, default_value_t = DlopenArg::Default)]
     dlopen: DlopenArg,
@@ -305,6 +311,7 @@ impl BundleArgs {
             chown: self.chown,
             with: self.with.clone(),
             discover: self.discover == DiscoverArg::Auto,
+            discover_max: DiscoverMax::bytes(self.discover_max),
             dlopen: match self.dlopen {
                 DlopenArg::Default => DlopenMode::Default,
                 DlopenArg::All => DlopenMode::All,

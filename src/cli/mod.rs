@@ -4,6 +4,7 @@
 //! environment, or decides anything about the result but how to print it.
 
 mod bundle;
+mod discover_max;
 mod doctor;
 mod inspect;
 mod packages;

@@ -11,6 +11,8 @@ use elfroot::oci::{self, BundleFormat};
 use elfroot::outcome::Outcome;
 use elfroot::slim::SlimConfig;
 
+use super::discover_max::DiscoverMax;
+
 /// `elfroot slim`.
 #[derive(Args, Debug)]
 pub struct SlimArgs {
@@ -60,6 +62,10 @@ pub struct SlimArgs {
     /// Print the manifest of the slimmed image as JSON: every entry and why it is there.
     #[arg(long)]
     json: bool,
+    /// Leave out a directory run-time discovery would take whole (not a language runtime's)
+    /// whose files add up to more than SIZE (default 16M; none: no cap), with a warning.
+    #[arg(long, value_name = "SIZE", value_parser = DiscoverMax::parse)]
+    discover_max: Option<DiscoverMax>,
     #[command(flatten)]
     packages: super::bundle::PackageArgs,
 }
@@ -132,6 +138,7 @@ impl SlimArgs {
             json: self.json,
             package_db: !self.packages.no_package_db,
             copyright: !self.packages.no_copyright,
+            discover_max: DiscoverMax::bytes(self.discover_max),
             sbom: self.packages.sbom(),
         })
     }

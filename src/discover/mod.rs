@@ -27,7 +27,16 @@
 //! - a directory holds at most [`MAX_TREE`] entries;
 //! - it widens to the largest directory around P that only O's source ships,
 //!   and the empty directories a program keeps state or works in (a named
-//!   path under /run, or one no package ships) come in without contents.
+//!   path under /run, or one no package ships) come in without contents;
+//! - a directory taken whole (P, or the one it widens to) whose files add up
+//!   to more than a cap ([`DEFAULT_MAX_TREE_BYTES`], or what the caller
+//!   asks) is left out, unless O belongs to a language runtime; what is
+//!   left is P itself when the widened directory was too large, and then
+//!   the files named inside it;
+//! - no set-user-ID or set-group-ID file comes in this way, by any rule
+//!   (ssh names its setuid-root ssh-keysign): those come only when asked.
+//!
+//! What is left out is reported ([`LeftOut`]), for the bundle to warn.
 //!
 //! The lists behind the first point are `relevance`'s; the rule itself is
 //! `named`'s, the language runtimes `runtimes`'.
@@ -36,6 +45,7 @@
 //! its closure, whose objects may name more paths), at most [`MAX_ROUNDS`]
 //! times.
 
+mod limits;
 mod named;
 mod relevance;
 mod runtimes;
@@ -55,6 +65,7 @@ use crate::layout::Layout;
 use crate::packages::Packages;
 use crate::profile::imports::{self, Need};
 use crate::root::{Lookup, Root};
+pub use limits::{DEFAULT_MAX_TREE_BYTES, LeftOut, Why};
 pub use relevance::denied;
 
 /// The most entries a directory found this way may hold.
@@ -104,6 +115,8 @@ pub struct Discovered {
     /// (SONAME, directory prefix): libraries under the prefix need this
     /// SONAME, which the runtime has loaded before them (a JVM's libjvm.so).
     pub preloaded: Vec<(String, String)>,
+    /// What was found and not taken (too large, set-user-ID), in order.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// The root's package database, which the relevance rule reads on first
@@ -181,16 +194,20 @@ fn read_database(root: &Root) -> Option<Packages> {
 /// `known` says is there already (the closures' own objects, files a bundle
 /// holds) is neither found again nor scanned twice. `db` is the root's
 /// package database, being read ([`Database::prefetch`]), read, or not yet.
+/// `max_tree` caps the bytes of a named directory taken whole (None: no
+/// cap; see the rule above).
 pub fn discover(
     analyzer: &Analyzer,
     closures: &[Closure],
     known: &dyn Fn(&str) -> bool,
     db: &Database,
+    max_tree: Option<u64>,
 ) -> Result<Discovered> {
     let mut d = Discovery {
         analyzer,
         known,
         db,
+        max_tree,
         out: Discovered::default(),
     };
     let mut scanned: HashSet<PathBuf> = HashSet::new();
@@ -239,6 +256,8 @@ struct Discovery<'a> {
     known: &'a dyn Fn(&str) -> bool,
     /// The root's package database, read when a named path first needs it.
     db: &'a Database,
+    /// The cap on a named directory taken whole, in bytes.
+    max_tree: Option<u64>,
     out: Discovered,
 }
 
@@ -274,18 +293,25 @@ impl<'a> Discovery<'a> {
         });
     }
 
-    /// A directory (without its contents) or a file, alone.
-    fn single(&mut self, path: &str, rule: Rule, reason: &str) -> Result<()> {
-        if !self.has(path)
-            && self
-                .out
-                .layout
-                .add_path(self.root(), path, reason)?
-                .is_some()
-        {
-            self.record(path, rule, reason);
+    /// A directory (without its contents) or a file, alone; false when it
+    /// is not taken (a set-user-ID file).
+    fn single(&mut self, path: &str, rule: Rule, reason: &str) -> Result<bool> {
+        if self.has(path) {
+            return Ok(true);
         }
-        Ok(())
+        if self
+            .out
+            .layout
+            .add_path(self.root(), path, reason)?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        if !self.drop_set_id().is_empty() {
+            return Ok(false);
+        }
+        self.record(path, rule, reason);
+        Ok(true)
     }
 
     /// A directory tree, following the links inside where `follow` says;
@@ -301,9 +327,10 @@ impl<'a> Discovery<'a> {
             .out
             .layout
             .add_tree_following(self.root(), path, None, reason, follow)?;
+        let dropped = self.drop_set_id();
         self.record(path, rule, reason);
-        for f in files {
-            self.closure_of(&f, optional)?;
+        for f in files.iter().filter(|f| !dropped.contains(*f)) {
+            self.closure_of(f, optional)?;
         }
         Ok(())
     }
@@ -318,24 +345,33 @@ impl<'a> Discovery<'a> {
         Ok(())
     }
 
-    /// A file, or a directory that is not too large, found at `path`. A
+    /// A file, or a directory that is not too large (at most `cap` bytes,
+    /// when there is a cap), found at `path`; false when it is not taken. A
     /// library among them that misses a library of its own is no reason to
     /// refuse a bundle: only a program that loads it would fail.
-    fn found(&mut self, path: &str, reason: &str) -> Result<()> {
+    fn found(&mut self, path: &str, reason: &str, cap: Option<u64>) -> Result<bool> {
+        if self.left_out(path) {
+            return Ok(false);
+        }
         match self.root().lookup(Path::new(path))? {
             Lookup::Dir(real) => {
-                if self.root().walk_tree(&real)?.len() > MAX_TREE {
-                    return Ok(());
+                let entries = self.root().walk_tree(&real)?;
+                if entries.len() > MAX_TREE || self.over_cap(path, reason, &entries, cap) {
+                    return Ok(false);
                 }
                 // Links inside lead on only to places a name could bring in.
                 let follow = |p: &Path| !denied(&p.to_string_lossy());
-                self.tree(path, (Rule::Named, reason), &follow, true)
+                self.tree(path, (Rule::Named, reason), &follow, true)?;
+                Ok(true)
             }
             Lookup::File(real) => {
-                self.single(path, Rule::Named, reason)?;
-                self.closure_of(&real, true)
+                let taken = self.single(path, Rule::Named, reason)?;
+                if taken {
+                    self.closure_of(&real, true)?;
+                }
+                Ok(taken)
             }
-            _ => Ok(()),
+            _ => Ok(false),
         }
     }
 

@@ -72,20 +72,28 @@ impl Discovery<'_> {
                 }
             }
             let reason = format!("path named in {shown}");
-            let path = match &ours {
+            let cap = self.cap_for(shown, real);
+            let widened = match &ours {
                 Some(ours) if !ours.sources.is_empty() => self.widest(&path, ours),
-                _ => path,
+                _ => path.clone(),
             };
-            if self.has(&path) {
+            if self.has(&widened) {
                 continue;
             }
-            self.found(&path, &reason)?;
+            // A widened directory over the cap leaves the path as named.
+            let path = match self.found(&widened, &reason, cap)? {
+                false if widened != path && !self.has(&path) => {
+                    self.found(&path, &reason, cap)?;
+                    path
+                }
+                _ => widened,
+            };
             // libmagic and others read the compiled form beside a named file.
             let compiled = format!("{path}.mgc");
             if !self.has(&compiled)
                 && matches!(self.root().lookup(Path::new(&compiled))?, Lookup::File(_))
             {
-                self.found(&compiled, &reason)?;
+                self.found(&compiled, &reason, cap)?;
             }
         }
         Ok(())
@@ -98,7 +106,9 @@ impl Discovery<'_> {
         if self.has(dir) || !matches!(self.root().lookup(Path::new(dir))?, Lookup::Dir(_)) {
             return Ok(());
         }
-        self.found(dir, &format!("time zones named in {shown}"))
+        let reason = format!("time zones named in {shown}");
+        self.found(dir, &reason, self.max_tree)?;
+        Ok(())
     }
 
     /// The paths the object at `real` names: the absolute ones, and the

@@ -117,7 +117,6 @@ pub fn denied(path: &str) -> bool {
 /// libpthread, its NSS modules...): the files it opens at run time are
 /// chosen by `profile` (NSS, gconv, locales, time zones), not by its strings.
 pub(super) fn is_libc(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
     const FAMILY: &[&str] = &[
         "libc.so",
         "libc.musl-",
@@ -138,7 +137,35 @@ pub(super) fn is_libc(path: &str) -> bool {
         "libc_malloc_debug.so",
         "libthread_db.so",
     ];
-    FAMILY.iter().any(|f| name.starts_with(f))
+    name_starts_with(path, FAMILY)
+}
+
+/// True for a language runtime's program or library (python3.11,
+/// libruby-3.1.so, php8.2, libperl.so, tclsh, libjvm.so): what it names is
+/// its own library, which discovery takes whatever its size.
+pub(super) fn is_runtime(path: &str) -> bool {
+    const RUNTIMES: &[&str] = &[
+        "python",
+        "libpython",
+        "ruby",
+        "libruby",
+        "perl",
+        "libperl",
+        "php",
+        "libphp",
+        "tclsh",
+        "libtcl",
+        "java",
+        "libjvm",
+        "libjli",
+    ];
+    name_starts_with(path, RUNTIMES)
+}
+
+/// True when the file name of `path` starts with one of `prefixes`.
+fn name_starts_with(path: &str, prefixes: &[&str]) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    prefixes.iter().any(|p| name.starts_with(p))
 }
 
 /// The packages of the object that names paths: their names, the names of
@@ -365,5 +392,25 @@ mod tests {
         assert!(!owners("/usr/lib/foo/units").related(&naming));
         assert!(owners("/usr/lib/foo/plugins").related(&naming));
         assert!(!owners("/usr/lib/foo/plugins").only(&naming));
+    }
+
+    #[test]
+    fn language_runtimes_by_their_program_or_library() {
+        let cases = [
+            ("/usr/bin/python3.11", true),
+            ("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", true),
+            ("/lib/x86_64-linux-gnu/libruby-3.1.so.3.1", true),
+            ("/usr/bin/php8.2", true),
+            ("/usr/lib/x86_64-linux-gnu/libperl.so.5.36", true),
+            (
+                "/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so",
+                true,
+            ),
+            ("/usr/bin/git", false),
+            ("/usr/bin/ssh", false),
+            ("/lib/x86_64-linux-gnu/libgs.so.10", false),
+        ];
+        let got: Vec<_> = cases.iter().map(|(p, _)| (*p, is_runtime(p))).collect();
+        assert_eq!(got, cases);
     }
 }

@@ -63,7 +63,9 @@ impl Discovery<'_> {
                     Lookup::Dir(_) => {
                         self.tree(&path, (Rule::Runtime, &reason), &|_| true, false)?
                     }
-                    Lookup::File(_) => self.single(&path, Rule::Runtime, &reason)?,
+                    Lookup::File(_) => {
+                        self.single(&path, Rule::Runtime, &reason)?;
+                    }
                     _ => {}
                 }
             }

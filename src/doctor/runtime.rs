@@ -133,6 +133,7 @@ pub(super) fn discovered(
         std::slice::from_ref(&closure),
         &|p| known.contains(p),
         host_db,
+        None,
     )?;
     let mut out = Vec::new();
     let mut dirs = Vec::new();

@@ -1,7 +1,8 @@
 //! Walking a directory tree inside a [`Root`] without following symbolic
 //! links, so that a walk cannot leave the root: [`Root::walk_tree`] and
-//! [`Root::walk_files`]. Reads the root only through its lstat, readlink and
-//! read_dir primitives (`super`).
+//! [`Root::walk_files`], and the size of what a walk met
+//! ([`Root::files_size`]). Reads the root only through its lstat, readlink
+//! and read_dir primitives (`super`), and a directory root's inodes.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,28 @@ impl Root {
             .filter(|e| e.kind == TreeKind::File)
             .map(|e| e.path)
             .collect())
+    }
+
+    /// The bytes of the regular files among `entries` (from
+    /// [`Root::walk_tree`]), what a bundle of them writes: in a directory
+    /// root, the names of one file (hard links) count once.
+    pub fn files_size(&self, entries: &[TreeEntry]) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let mut seen = std::collections::HashSet::new();
+        let mut bytes = 0;
+        for e in entries.iter().filter(|e| e.kind == TreeKind::File) {
+            let (size, id) = match &self.tree {
+                Some(_) => (self.meta(&e.path).map_or(0, |m| m.size), None),
+                None => match std::fs::symlink_metadata(self.host_path(&e.path)) {
+                    Ok(m) => (m.len(), (m.nlink() > 1).then(|| (m.dev(), m.ino()))),
+                    Err(_) => (0, None),
+                },
+            };
+            if id.is_none_or(|id| seen.insert(id)) {
+                bytes += size;
+            }
+        }
+        bytes
     }
 
     /// Everything under the directory at canonical path `dir` (itself
@@ -125,5 +148,10 @@ mod tests {
             root.walk_files(Path::new("/opt")).unwrap(),
             [PathBuf::from("/opt/a"), PathBuf::from("/opt/b/file")]
         );
+        assert_eq!(root.files_size(&entries), 2);
+        // A second name of one file adds nothing.
+        fs::hard_link(d.join("opt/a"), d.join("opt/b/again")).unwrap();
+        let entries = root.walk_tree(Path::new("/opt")).unwrap();
+        assert_eq!(root.files_size(&entries), 2);
     }
 }

@@ -84,6 +84,9 @@ pub struct SlimConfig {
     pub package_db: bool,
     /// Keep each owning package's copyright file.
     pub copyright: bool,
+    /// The cap on a directory discovery takes whole (None: no cap; the
+    /// bundle's default is [`crate::discover::DEFAULT_MAX_TREE_BYTES`]).
+    pub discover_max: Option<u64>,
     /// Where to write an SBOM of the slimmed image, and in which format.
     pub sbom: Option<(PathBuf, crate::sbom::Format)>,
 }

@@ -83,6 +83,7 @@ pub(super) fn slim(
     options.profiles = config.profiles.clone();
     options.package_db = config.package_db;
     options.copyright = config.copyright;
+    options.discover_max = config.discover_max;
     options.licenses = config.json || config.sbom.is_some();
     let analyzer = Analyzer::new(Files::new(root), crate::closure::Options::default());
     progress.stage("analysing", None);

@@ -4,6 +4,7 @@ mod util;
 
 mod bundle;
 mod discovery;
+mod discovery_limits;
 mod docker;
 mod docker_read;
 mod doctor;

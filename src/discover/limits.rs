@@ -1,0 +1,114 @@
+//! What discovery leaves out unless asked: a directory it would take whole
+//! (named, or widened to) whose files add up to more than a cap, and any
+//! set-user-ID or set-group-ID file. Each is reported ([`LeftOut`]; the
+//! bundle warns), so that `--add` can bring it.
+//!
+//! The cap keeps plain programs from growing by their helper suites (git's
+//! /usr/lib/git-core is 22 MiB beside a 7 MiB closure) while plugin and
+//! data directories come in: the largest a real program of the tests needs
+//! is php's extension directory (9 MiB), then ImageMagick's coders (3.7
+//! MiB). Language runtimes are not capped: their standard libraries (the
+//! `runtimes` rules), and what an object of a runtime names (libruby's
+//! library directories, php's extensions).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::Discovery;
+use crate::root::TreeEntry;
+
+/// The default cap on a directory discovery takes whole, in bytes.
+pub const DEFAULT_MAX_TREE_BYTES: u64 = 16 << 20;
+
+/// Something discovery found and did not take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    /// Its path in the root.
+    pub path: String,
+    /// Why discovery found it (`path named in /usr/bin/git`).
+    pub reason: String,
+    /// Why it was left out.
+    pub why: Why,
+}
+
+/// Why a [`LeftOut`] was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Why {
+    /// A directory whose files add up to `bytes`, over the `cap`.
+    TooLarge {
+        /// What its files add up to.
+        bytes: u64,
+        /// The cap in force.
+        cap: u64,
+    },
+    /// A file that runs with its owner's or group's rights.
+    SetId {
+        /// Its permission bits.
+        mode: u32,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
+    },
+}
+
+impl Discovery<'_> {
+    /// The cap on the directories the object at `shown` (real path `real`)
+    /// names: none for a language runtime's.
+    pub(super) fn cap_for(&self, shown: &str, real: &Path) -> Option<u64> {
+        let runtime = super::relevance::is_runtime(shown)
+            || super::relevance::is_runtime(&real.to_string_lossy());
+        self.max_tree.filter(|_| !runtime)
+    }
+
+    /// True when `path` was left out already.
+    pub(super) fn left_out(&self, path: &str) -> bool {
+        self.out.left_out.iter().any(|l| l.path == path)
+    }
+
+    /// True (and recorded) when the files of the tree `entries` at `path`
+    /// add up to more than `cap`.
+    pub(super) fn over_cap(
+        &mut self,
+        path: &str,
+        reason: &str,
+        entries: &[TreeEntry],
+        cap: Option<u64>,
+    ) -> bool {
+        let Some(cap) = cap else {
+            return false;
+        };
+        let bytes = self.root().files_size(entries);
+        if bytes <= cap {
+            return false;
+        }
+        self.out.left_out.push(LeftOut {
+            path: path.to_string(),
+            reason: reason.to_string(),
+            why: Why::TooLarge { bytes, cap },
+        });
+        true
+    }
+
+    /// Takes the set-user-ID and set-group-ID files out of what is planned,
+    /// recording each; returns their canonical paths.
+    pub(super) fn drop_set_id(&mut self) -> HashSet<PathBuf> {
+        let mut dropped = HashSet::new();
+        for (path, item) in self.out.layout.take_set_id() {
+            dropped.insert(PathBuf::from(&path));
+            self.out.left_out.push(LeftOut {
+                path,
+                reason: item.reason,
+                why: Why::SetId {
+                    mode: item.mode,
+                    uid: item.owner.uid,
+                    gid: item.owner.gid,
+                },
+            });
+        }
+        dropped
+    }
+}

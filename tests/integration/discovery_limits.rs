@@ -1,0 +1,120 @@
+//! What run-time discovery leaves out unless asked: a named directory over
+//! the size cap (`--discover-max`; the files named inside it still come),
+//! and set-user-ID or set-group-ID files, each with a warning naming it and
+//! how to bring it; a language runtime's directories are not capped.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::util::*;
+
+/// Names its helper directory, a file inside it, its data directory and a
+/// setuid helper, as git names git-core and ssh its ssh-keysign.
+const APP: &str = r#"#include <stdio.h>
+static const char *paths[] = {
+    "/usr/lib/app/helpers",
+    "/usr/lib/app/helpers/named-tool",
+    "/usr/share/app",
+    "/usr/lib/app/suid-helper",
+};
+int main(void) {
+    for (unsigned i = 0; i < sizeof paths / sizeof *paths; i++) puts(paths[i]);
+    return 0;
+}
+"#;
+
+/// A root (no package database: every path is the program's own) with the
+/// program as /usr/bin/app and, named alike, as a language runtime's.
+fn fixture() -> Tree {
+    let t = Tree::new();
+    t.with_host_glibc();
+    let app = t.exe("usr/bin/app", APP, &[]);
+    fs::copy(&app, t.at("usr/bin/ruby3.1")).unwrap();
+    t.write("usr/lib/app/helpers/big", vec![7u8; 2 << 20]);
+    t.write("usr/lib/app/helpers/named-tool", "#!/bin/sh\n");
+    t.write("usr/share/app/data", "data");
+    let sgid = t.write("usr/share/app/sgid-tool", "x");
+    fs::set_permissions(sgid, fs::Permissions::from_mode(0o2755)).unwrap();
+    let suid = t.write("usr/lib/app/suid-helper", "x");
+    fs::set_permissions(suid, fs::Permissions::from_mode(0o4755)).unwrap();
+    t
+}
+
+fn bundle(t: &Tree, program: &str, args: &[&str]) -> Bundle {
+    BundleTest::new([program])
+        .args(["--root", &t.s("/")])
+        .args(args)
+        .run()
+        .success()
+}
+
+fn has(b: &Bundle, path: &str) -> bool {
+    b.out.join(path).symlink_metadata().is_ok()
+}
+
+fn warnings(b: &Bundle) -> Vec<&str> {
+    b.run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("elfroot: warning: "))
+        .collect()
+}
+
+#[test]
+fn a_directory_over_the_cap_is_left_out_but_what_is_named_inside_comes() {
+    let t = fixture();
+    let b = bundle(&t, "/usr/bin/app", &["--discover-max", "1M"]);
+    assert!(!has(&b, "usr/lib/app/helpers/big"));
+    assert!(has(&b, "usr/lib/app/helpers/named-tool"));
+    assert!(has(&b, "usr/share/app/data"));
+    let w = warnings(&b);
+    assert!(
+        w.contains(
+            &"elfroot: warning: /usr/lib/app/helpers (path named in /usr/bin/app) holds 2.0 MiB, \
+              over the discovery cap of 1.0 MiB: left out; --add it, or raise --discover-max"
+        ),
+        "{w:?}"
+    );
+
+    // Under the default cap, or with none, it comes whole.
+    for args in [&[][..], &["--discover-max", "none"]] {
+        let b = bundle(&t, "/usr/bin/app", args);
+        assert!(has(&b, "usr/lib/app/helpers/big"), "{args:?}");
+        assert!(!warnings(&b).iter().any(|l| l.contains("cap")), "{args:?}");
+    }
+    // A language runtime's directories are not capped.
+    let b = bundle(&t, "/usr/bin/ruby3.1", &["--discover-max", "1M"]);
+    assert!(has(&b, "usr/lib/app/helpers/big"));
+}
+
+#[test]
+fn set_id_files_come_only_when_added() {
+    let t = fixture();
+    let b = bundle(&t, "/usr/bin/app", &["--discover-max", "none"]);
+    assert!(!has(&b, "usr/lib/app/suid-helper"));
+    assert!(!has(&b, "usr/share/app/sgid-tool"));
+    assert!(has(&b, "usr/share/app/data"));
+    let w = warnings(&b);
+    let about = |path: &str, what: &str| {
+        w.iter().any(|l| {
+            l.starts_with(&format!(
+                "elfroot: warning: {path} (path named in /usr/bin/app) is {what}"
+            )) && l
+                .ends_with(": left out (discovery never takes such a file); --add it to bundle it")
+        })
+    };
+    assert!(about("/usr/lib/app/suid-helper", "set-user-ID"), "{w:?}");
+    assert!(about("/usr/share/app/sgid-tool", "set-group-ID"), "{w:?}");
+
+    let b = bundle(&t, "/usr/bin/app", &["--add", "/usr/lib/app/suid-helper"]);
+    let mode = fs::metadata(b.out.join("usr/lib/app/suid-helper"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o4755);
+    assert!(
+        !warnings(&b).iter().any(|l| l.contains("suid-helper")),
+        "{}",
+        b.run.stderr
+    );
+}
