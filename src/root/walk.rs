@@ -2,7 +2,7 @@
 //! links, so that a walk cannot leave the root: [`Root::walk_tree`] and
 //! [`Root::walk_files`], and the size of what a walk met
 //! ([`Root::files_size`]). Reads the root only through its lstat, readlink
-//! and read_dir primitives (`super`), and a directory root's inodes.
+//! and read_dir primitives (`super`), and which paths are one file.
 
 use std::path::{Path, PathBuf};
 
@@ -50,17 +50,20 @@ impl Root {
     }
 
     /// The bytes of the regular files among `entries` (from
-    /// [`Root::walk_tree`]), what a bundle of them writes: in a directory
-    /// root, the names of one file (hard links) count once.
+    /// [`Root::walk_tree`]), what a bundle of them writes: the names of one
+    /// file (hard links) count once.
     pub fn files_size(&self, entries: &[TreeEntry]) -> u64 {
         use std::os::unix::fs::MetadataExt;
         let mut seen = std::collections::HashSet::new();
         let mut bytes = 0;
         for e in entries.iter().filter(|e| e.kind == TreeKind::File) {
             let (size, id) = match &self.tree {
-                Some(_) => (self.meta(&e.path).map_or(0, |m| m.size), None),
+                Some(t) => (
+                    self.meta(&e.path).map_or(0, |m| m.size),
+                    t.file_identity(&e.path),
+                ),
                 None => match std::fs::symlink_metadata(self.host_path(&e.path)) {
-                    Ok(m) => (m.len(), (m.nlink() > 1).then(|| (m.dev(), m.ino()))),
+                    Ok(m) => (m.len(), (m.nlink() > 1).then(|| (m.dev(), m.ino(), 0))),
                     Err(_) => (0, None),
                 },
             };

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{Data, NodeKind, Tree};
 use crate::archive::compress;
@@ -28,7 +27,7 @@ impl Tree {
         let mut wanted: BTreeMap<usize, BTreeMap<usize, Vec<PathBuf>>> = BTreeMap::new();
         // A hard link of a layer is a copy of its target's node, with the
         // same contents: the same staged file, which the writer links.
-        let mut staged_for: HashMap<(usize, u64, u64), usize> = HashMap::new();
+        let mut staged_for: HashMap<(u64, u64, u64), usize> = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
             let staged = dir.join(i.to_string());
             let data = match self.nodes.get(path).map(|n| &n.kind) {
@@ -40,13 +39,7 @@ impl Tree {
                     });
                 }
             };
-            let same = match data {
-                Data::Host(_) => None,
-                Data::Bytes(b) => Some((0, Arc::as_ptr(b) as u64, 0)),
-                Data::Spooled { offset, .. } => Some((1, *offset, 0)),
-                Data::Head { layer, entry, .. } => Some((2, *layer as u64, *entry as u64)),
-            };
-            if let Some(key) = same {
+            if let Some(key) = self.file_identity(path) {
                 if let Some(&at) = staged_for.get(&key) {
                     out.push(out[at].clone());
                     continue;

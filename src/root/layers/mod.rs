@@ -270,6 +270,20 @@ impl Tree {
         }
     }
 
+    /// What tells the contents of the file at `path` apart: the same for
+    /// the names of one file (a layer's hard link is a copy of its target's
+    /// node), None for a directory layer's files and what is not a file.
+    pub(super) fn file_identity(&self, path: &Path) -> Option<(u64, u64, u64)> {
+        match &self.nodes.get(path)?.kind {
+            NodeKind::File(Data::Bytes(b)) => Some((0, Arc::as_ptr(b) as u64, 0)),
+            NodeKind::File(Data::Spooled { offset, .. }) => Some((1, *offset, 0)),
+            NodeKind::File(Data::Head { layer, entry, .. }) => {
+                Some((2, *layer as u64, *entry as u64))
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn lstat(&self, path: &Path) -> io::Result<Meta> {
         let node = self.nodes.get(path).ok_or(io::ErrorKind::NotFound)?;
         Ok(Meta {
