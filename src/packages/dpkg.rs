@@ -81,6 +81,7 @@ fn package(s: &Stanza, need_status: bool) -> std::result::Result<Option<Package>
         list: List::built(Vec::new()),
         checksums: Checksums::None,
         license: OnceCell::new(),
+        record: None,
     }))
 }
 

@@ -10,10 +10,9 @@
 //!   packages carry their architecture), checksums from `PKG[:ARCH].md5sums`
 //!   (read when asked), and distroless's `/var/lib/dpkg/status.d/*` (one
 //!   stanza per file, the file list from the `.md5sums` beside it);
-//! - **apk**: `/lib/apk/db/installed`.
-//!
-//! RPM is not read: its database is SQLite (or Berkeley DB), and no
-//! maintained pure-Rust reader of it is worth the dependency yet.
+//! - **apk**: `/lib/apk/db/installed`;
+//! - **rpm** (4.16+): `rpmdb.sqlite`, opened in memory with SQLite, its
+//!   package headers parsed here (`rpm`, `rpmheader`).
 //!
 //! A list names a file as the package shipped it (`/lib/x/libc.so.6`), while
 //! the root may reach it another way (`/usr/lib/x/libc.so.6` on a merged-/usr
@@ -33,6 +32,8 @@ mod apk;
 mod deb822;
 mod dpkg;
 mod index;
+mod rpm;
+mod rpmheader;
 mod run;
 
 use std::cell::OnceCell;
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::root::{Contents, Lookup, Root};
 
+pub use rpm::{MAX_FILES as MAX_RPM_FILES, MAX_HEADER as MAX_RPM_HEADER, MAX_RPMDB};
 pub use run::{Format, PackagesConfig, run};
 
 /// The largest database file read (dpkg's status, apk's installed): 64 MiB,
@@ -64,6 +66,8 @@ pub enum Kind {
     Dpkg,
     /// Alpine's apk (`/lib/apk/db/installed`).
     Apk,
+    /// RPM's (`rpmdb.sqlite`).
+    Rpm,
 }
 
 /// The source package a binary package was built from.
@@ -82,6 +86,9 @@ pub enum Checksum {
     Md5(String),
     /// apk's `Z:` field: `Q1` and a base64 SHA-1 digest, as written.
     ApkQ1(String),
+    /// rpm's file digest other than MD5: the algorithm (`sha256`, `sha1`,
+    /// `sha384`, `sha512`) and the digest in lower-case hex.
+    Digest(&'static str, String),
 }
 
 /// Where a package's checksums are.
@@ -110,13 +117,18 @@ pub struct Package {
     /// The database it comes from.
     pub kind: Kind,
     /// Its record exactly as the database holds it (a dpkg stanza, an apk
-    /// record), for writing it out again.
+    /// record), for writing it out again; for rpm, whose records are
+    /// binary headers, its main tags as `Key: value` lines.
     pub stanza: String,
     /// Absolute paths as the database lists them, one a line.
     list: List,
     checksums: Checksums,
-    /// apk's license, set when read; dpkg's, filled from the copyright file when asked.
+    /// apk's and rpm's license, set when read; dpkg's, filled from the
+    /// copyright file when asked.
     license: OnceCell<Option<String>>,
+    /// Its record's key in the database, for a copy cut to some packages
+    /// (rpm's `hnum`); None for the text databases.
+    record: Option<i64>,
 }
 
 /// The packages installed in a root, and which owns what.
@@ -128,12 +140,14 @@ pub struct Packages {
 }
 
 impl Packages {
-    /// Reads the root's package databases (dpkg and apk); empty when it has
-    /// none. Damaged records and oversized lists are warnings, not errors.
+    /// Reads the root's package databases (dpkg, apk and rpm); empty when it
+    /// has none. Damaged records and oversized lists are warnings, not
+    /// errors; an rpm database SQLite cannot read is an error.
     pub fn read(root: &Root) -> Result<Packages> {
         let mut warnings = Vec::new();
         let mut packages = dpkg::read(root, &mut warnings)?;
         packages.extend(apk::read(root, &mut warnings)?);
+        packages.extend(rpm::read(root, &mut warnings)?);
         Ok(Packages {
             packages,
             warnings,
@@ -196,6 +210,25 @@ impl Packages {
             .map(|i| &self.packages[i])
     }
 
+    /// The root's rpm database holding only `keep` (its rpm packages; others
+    /// are ignored), for scanners: its path inside the root and its bytes;
+    /// None when the root has no rpm database or `keep` no rpm package.
+    pub fn rpm_database_cut(
+        &self,
+        root: &Root,
+        keep: &[&Package],
+    ) -> Result<Option<(PathBuf, Vec<u8>)>> {
+        let records: Vec<i64> = keep
+            .iter()
+            .filter(|p| p.kind == Kind::Rpm)
+            .filter_map(|p| p.record)
+            .collect();
+        if records.is_empty() {
+            return Ok(None);
+        }
+        rpm::cut(root, &records)
+    }
+
     /// The package that owns what `path` leads to: for a file, the first of
     /// [`owners`](Self::owners); for a directory, the one package that owns
     /// it, when only one does. None when no package owns it.
@@ -230,7 +263,7 @@ impl Package {
     /// `Installed-Size`; apk's one-letter keys), first line and continuations.
     pub fn field(&self, name: &str) -> Option<&str> {
         match self.kind {
-            Kind::Dpkg => deb822::stanzas(&self.stanza)
+            Kind::Dpkg | Kind::Rpm => deb822::stanzas(&self.stanza)
                 .into_iter()
                 .next()?
                 .ok()?
@@ -239,7 +272,7 @@ impl Package {
         }
     }
 
-    /// Its license: apk's `L:` field; for dpkg, the `License:` fields of
+    /// Its license: apk's `L:` field, rpm's `License` tag; for dpkg, the `License:` fields of
     /// `/usr/share/doc/NAME/copyright` when it is machine-readable
     /// (copyright-format 1.0), deduplicated and joined with `AND`. None when
     /// there is no such file or it is free-form. Read once, when first asked.
