@@ -280,10 +280,7 @@ fn source(file: &str) -> Option<Source> {
 type FileList = (Vec<u8>, Vec<(PathBuf, Checksum)>);
 
 /// The header's file list and digests, the list's length charged to `budget`.
-fn files(
-    h: &Header,
-    budget: &mut usize,
-) -> std::result::Result<FileList, String> {
+fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String> {
     let names = h.strings(tag::BASENAMES)?;
     if names.is_empty() {
         return Ok((Vec::new(), Vec::new()));
