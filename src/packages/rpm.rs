@@ -126,6 +126,17 @@ fn database(root: &Root, warnings: &mut Vec<Error>) -> Result<Option<(PathBuf, C
             warnings.push(too_large(&real, MAX_RPMDB));
             return Ok(None);
         }
+        // rpm checkpoints its write-ahead log when it closes the database:
+        // one left with frames in it is from an rpm that did not finish.
+        let wal = PathBuf::from(format!("{}-wal", real.display()));
+        if root.meta(&wal).is_some_and(|m| m.size > 0) {
+            warnings.push(Error::Config {
+                path: wal,
+                reason: "holds changes rpm did not write into the database (it was \
+                         interrupted?); they are not read"
+                    .into(),
+            });
+        }
         return Ok(Some((real, c.bytes)));
     }
     for path in OLD_DATABASES {

@@ -275,8 +275,25 @@ fn bundles_carry_a_cut_rpmdb_that_rpm_syft_and_trivy_read() {
     let hello = "pkg:rpm/fedora/hello@1.2-3.fc40?arch=x86_64&distro=fedora-40&epoch=2&upstream=hello-1.2-3.fc40.src.rpm";
     assert!(purls.contains(hello), "{purls:?}");
     assert_eq!(purls.len(), 3, "{purls:?}");
+    // Same database bytes from a second run; the CycloneDX document too validates.
+    let cdx = dir.path().join("hello.cdx.json");
+    let again = BundleTest::new(["/usr/bin/hello"])
+        .args(["--root", &r.s(), "--sbom"])
+        .arg(&cdx)
+        .run()
+        .success();
+    let db = |out: &Path| fs::read(out.join("var/lib/rpm/rpmdb.sqlite")).unwrap();
+    assert!(db(&b.out) == db(&again.out), "two runs, two rpmdb.sqlite");
+    let without = BundleTest::new(["/usr/bin/hello"])
+        .args(["--root", &r.s(), "--no-package-db"])
+        .run()
+        .success();
+    assert!(!without.out.join("var/lib/rpm").exists());
     if let (Some(spdx_tool), Some(python)) = (venv_tool("pyspdxtools"), venv_tool("python")) {
         validates(&sbom, (&spdx_tool, &python));
+        let doc = validates(&cdx, (&spdx_tool, &python));
+        let licenses = doc["components"].to_string();
+        assert!(licenses.contains("LGPL-2.1-or-later"), "{licenses}");
     }
     if let Some(syft) = venv_tool("syft") {
         let (_, other) = syft_packages(&syft, &b.out);
