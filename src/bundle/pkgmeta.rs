@@ -4,8 +4,9 @@
 //! When the root has a package database, every regular file of the plan is
 //! mapped to the package that owns it (files elfroot generates, and those
 //! no package ships, are unowned); then, unless asked not to:
-//! - each owning dpkg package's copyright file comes along
-//!   (`/usr/share/doc/PKG/copyright`, license compliance);
+//! - each owning package's license texts come along (license compliance):
+//!   dpkg's `/usr/share/doc/PKG/copyright`, rpm's `%license` files
+//!   (under `/usr/share/licenses`);
 //! - distroless's layout is written for dpkg packages:
 //!   `/var/lib/dpkg/status.d/PKG` holds the package's stanza as the status
 //!   file has it (its `Conffiles` cut to those shipped), and
@@ -87,10 +88,11 @@ impl Planner<'_> {
         }
         let mut owned = self.owned(&db, Vec::new());
         if copyright {
-            for p in owning(&owned).iter().filter(|p| p.kind == Kind::Dpkg) {
-                let path = format!("/usr/share/doc/{}/copyright", p.name);
+            for p in owning(&owned) {
                 let why = format!("license of {}", p.name);
-                self.layout.add_path(self.root(), &path, &why)?;
+                for path in p.license_files() {
+                    self.layout.add_path(self.root(), &path, &why)?;
+                }
             }
         }
         if metadata {

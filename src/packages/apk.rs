@@ -104,6 +104,7 @@ fn package(text: &str) -> std::result::Result<Package, String> {
         checksums: Checksums::Inline(r.sums),
         license: OnceCell::from(r.license.map(str::to_string)),
         record: None,
+        notices: Vec::new(),
     })
 }
 

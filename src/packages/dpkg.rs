@@ -82,6 +82,7 @@ fn package(s: &Stanza, need_status: bool) -> std::result::Result<Option<Package>
         checksums: Checksums::None,
         license: OnceCell::new(),
         record: None,
+        notices: Vec::new(),
     }))
 }
 

@@ -129,6 +129,8 @@ pub struct Package {
     /// Its record's key in the database, for a copy cut to some packages
     /// (rpm's `hnum`); None for the text databases.
     record: Option<i64>,
+    /// rpm's `%license` files, as listed.
+    notices: Vec<String>,
 }
 
 /// The packages installed in a root, and which owns what.
@@ -282,6 +284,17 @@ impl Package {
         }
         let found = dpkg::copyright_license(root, &self.name)?;
         Ok(self.license.get_or_init(|| found).as_deref())
+    }
+
+    /// Where its license texts are, for bundles to carry: dpkg's copyright
+    /// file (`/usr/share/doc/NAME/copyright`), rpm's `%license` files; none
+    /// for apk.
+    pub fn license_files(&self) -> Vec<String> {
+        match self.kind {
+            Kind::Dpkg => vec![format!("/usr/share/doc/{}/copyright", self.name)],
+            Kind::Rpm => self.notices.clone(),
+            Kind::Apk => Vec::new(),
+        }
     }
 
     /// (path, checksum) for each file the database has a checksum of; dpkg's

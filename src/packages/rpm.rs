@@ -10,7 +10,7 @@
 //! name, version as rpm writes it (`[EPOCH:]VERSION-RELEASE`), architecture,
 //! source package (from `SOURCERPM`, `NAME-VERSION-RELEASE.src.rpm`),
 //! license, and the file list (`DIRNAMES` + `BASENAMES` by `DIRINDEXES`)
-//! with the files' digests.
+//! with the files' digests and which are `%license` files (`FILEFLAGS`).
 //!
 //! Hostile input is bounded: the database is read up to [`MAX_RPMDB`] bytes,
 //! at most [`MAX_PACKAGES`] headers of at most [`MAX_HEADER`] bytes and
@@ -237,7 +237,7 @@ fn package(hnum: i64, blob: &[u8], budget: &mut usize) -> std::result::Result<Pa
         None => format!("{version}-{release}"),
     };
     let arch = field(tag::ARCH)?.unwrap_or_default();
-    let (list, sums) = files(&h, budget)?;
+    let (list, sums, notices) = files(&h, budget)?;
     let license = field(tag::LICENSE)?;
     let source_rpm = field(tag::SOURCERPM)?;
     let mut stanza = String::new();
@@ -269,6 +269,7 @@ fn package(hnum: i64, blob: &[u8], budget: &mut usize) -> std::result::Result<Pa
         checksums: Checksums::Inline(sums),
         license: OnceCell::from(license),
         record: Some(hnum),
+        notices,
     })
 }
 
@@ -286,15 +287,15 @@ fn source(file: &str) -> Option<Source> {
     })
 }
 
-/// A package's file list (absolute paths, one a line) and the digests the
-/// header has of them.
-type FileList = (Vec<u8>, Vec<(PathBuf, Checksum)>);
+/// A package's file list (absolute paths, one a line), the digests the
+/// header has of them, and its `%license` files.
+type FileList = (Vec<u8>, Vec<(PathBuf, Checksum)>, Vec<String>);
 
 /// The header's file list and digests, the list's length charged to `budget`.
 fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String> {
     let names = h.strings(tag::BASENAMES)?;
     if names.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
     if names.len() > MAX_FILES {
         return Err(format!("{} files, over {MAX_FILES}", names.len()));
@@ -310,8 +311,10 @@ fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String
     }
     let digests = h.strings(tag::FILEDIGESTS)?;
     let algorithm = h.int32s(tag::FILEDIGESTALGO)?.first().copied().unwrap_or(1);
+    let flags = h.int32s(tag::FILEFLAGS)?;
     let mut list = Vec::new();
     let mut sums = Vec::new();
+    let mut notices = Vec::new();
     for (i, (name, &d)) in names.iter().zip(&index).enumerate() {
         let dir = dirs
             .get(d as usize)
@@ -327,6 +330,9 @@ fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String
         list.extend_from_slice(name);
         let path = PathBuf::from(OsStr::from_bytes(&list[start..]));
         list.push(b'\n');
+        if flags.get(i).is_some_and(|f| f & tag::FILE_LICENSE != 0) {
+            notices.push(path.to_string_lossy().into_owned());
+        }
         if let Some(sum) = digests.get(i).and_then(|hex| digest(algorithm, hex)) {
             sums.push((path, sum));
         }
@@ -334,7 +340,7 @@ fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String
     *budget = budget
         .checked_sub(list.len())
         .ok_or_else(|| format!("file lists over {} MiB in all", MAX_LISTS_TOTAL >> 20))?;
-    Ok((list, sums))
+    Ok((list, sums, notices))
 }
 
 /// A file's digest as a checksum, by rpm's algorithm number (PGP's hash

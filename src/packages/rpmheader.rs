@@ -31,6 +31,10 @@ pub const PACKAGER: u32 = 1015;
 pub const ARCH: u32 = 1022;
 /// Each file's digest in hex (empty for directories and links).
 pub const FILEDIGESTS: u32 = 1035;
+/// Each file's attributes in the spec (`%config`, `%doc`, `%license`...).
+pub const FILEFLAGS: u32 = 1037;
+/// The [`FILEFLAGS`] bit of a `%license` file.
+pub const FILE_LICENSE: u32 = 1 << 7;
 /// The source package file it was built from (`bash-5.2-1.fc40.src.rpm`).
 pub const SOURCERPM: u32 = 1044;
 /// Each file's index in [`DIRNAMES`].

@@ -40,8 +40,9 @@ const SPECS: [Spec; 4] = [
         "",
         "MIT",
         "mkdir -p %{buildroot}/usr/lib64\nprintf 'int greet(void) { return 0; }\\n' > g.c\n\
-         cc -shared -fPIC -Wl,-soname,libgreet.so.1 -o %{buildroot}/usr/lib64/libgreet.so.1 g.c",
-        "/usr/lib64/libgreet.so.1",
+         cc -shared -fPIC -Wl,-soname,libgreet.so.1 -o %{buildroot}/usr/lib64/libgreet.so.1 g.c\n\
+         echo 'greet: MIT License' > COPYING",
+        "/usr/lib64/libgreet.so.1\n%license COPYING",
     ),
     (
         "hello",
@@ -263,6 +264,12 @@ fn bundles_carry_a_cut_rpmdb_that_rpm_syft_and_trivy_read() {
         .map(String::from)
         .into();
     assert_eq!(rpm_qa(&b.out), shipped, "rpm -qa on the bundle");
+    // greet's %license file came along (where rpm put it: /usr/share/licenses/greet[-0.9]).
+    let licenses: Vec<String> = walkdir::WalkDir::new(b.out.join("usr/share/licenses"))
+        .into_iter()
+        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    assert_eq!(licenses, ["greet: MIT License\n"]);
     run_ok(rpm(&b.out).args(["-qf", "/usr/bin/hello", "/usr/lib64/libc.so.6"]));
     let doc: Value = serde_json::from_slice(&fs::read(&sbom).unwrap()).unwrap();
     let purls: BTreeSet<&str> = doc["packages"]
