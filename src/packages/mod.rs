@@ -12,7 +12,8 @@
 //!   stanza per file, the file list from the `.md5sums` beside it);
 //! - **apk**: `/lib/apk/db/installed`;
 //! - **rpm** (4.16+): `rpmdb.sqlite`, opened in memory with SQLite, its
-//!   package headers parsed here (`rpm`, `rpmheader`).
+//!   package headers parsed here (`rpm`, `rpmheader`; `rpmcut` writes
+//!   the copy bundles carry).
 //!
 //! A list names a file as the package shipped it (`/lib/x/libc.so.6`), while
 //! the root may reach it another way (`/usr/lib/x/libc.so.6` on a merged-/usr
@@ -33,6 +34,7 @@ mod deb822;
 mod dpkg;
 mod index;
 mod rpm;
+mod rpmcut;
 mod rpmheader;
 mod run;
 
@@ -228,7 +230,7 @@ impl Packages {
         if records.is_empty() {
             return Ok(None);
         }
-        rpm::cut(root, &records)
+        rpmcut::cut(root, &records)
     }
 
     /// The package that owns what `path` leads to: for a file, the first of

@@ -18,7 +18,7 @@
 //! SQLite finds damaged, is an error naming it; a damaged header is a
 //! warning (one for all of them) and its package is skipped. The schema
 //! is checked (`Packages` must be a table) before anything is selected, and
-//! the copy cut for a bundle ([`cut`]) drops triggers and views before it
+//! the copy cut for a bundle (`rpmcut`) drops triggers and views before it
 //! deletes: nothing the file declares runs.
 //!
 //! Berkeley DB (`Packages`) and ndb (`Packages.db`) databases, of rpm before
@@ -29,7 +29,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, MAIN_DB};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, MAIN_DB, OptionalExtension};
 
 use super::rpmheader::{self as tag, Header};
 use super::{
@@ -114,7 +115,10 @@ pub(super) fn read(root: &Root, warnings: &mut Vec<Error>) -> Result<Vec<Package
 /// The path (inside the root, canonical) and bytes of the root's
 /// rpmdb.sqlite; None, with a warning when an older database is there
 /// instead or the file is too large, when there is none.
-fn database(root: &Root, warnings: &mut Vec<Error>) -> Result<Option<(PathBuf, Contents)>> {
+pub(super) fn database(
+    root: &Root,
+    warnings: &mut Vec<Error>,
+) -> Result<Option<(PathBuf, Contents)>> {
     for path in DATABASES {
         let Some(real) = root.resolve_file(Path::new(path))? else {
             continue;
@@ -154,7 +158,7 @@ fn database(root: &Root, warnings: &mut Vec<Error>) -> Result<Option<(PathBuf, C
 }
 
 /// The error for a database SQLite could not read.
-fn damaged(path: &Path, e: rusqlite::Error) -> Error {
+pub(super) fn damaged(path: &Path, e: rusqlite::Error) -> Error {
     Error::Config {
         path: path.to_path_buf(),
         reason: format!("damaged rpm database: {e}"),
@@ -164,7 +168,7 @@ fn damaged(path: &Path, e: rusqlite::Error) -> Error {
 /// An in-memory copy of the database `bytes` (read from `path`), in
 /// rollback-journal mode (an in-memory database cannot be in WAL mode), its
 /// `Packages` checked to be a table. Nothing is written anywhere.
-fn open(path: &Path, bytes: &[u8], read_only: bool) -> Result<Connection> {
+pub(super) fn open(path: &Path, bytes: &[u8], read_only: bool) -> Result<Connection> {
     if bytes.len() < SQLITE_HEADER || !bytes.starts_with(SQLITE_MAGIC) {
         return Err(Error::Config {
             path: path.to_path_buf(),
@@ -180,6 +184,9 @@ fn open(path: &Path, bytes: &[u8], read_only: bool) -> Result<Connection> {
     let data = std::io::Read::chain(&head[..], &bytes[SQLITE_HEADER..]);
     db.deserialize_read_exact(MAIN_DB, data, bytes.len(), read_only)
         .map_err(sqlite)?;
+    // SQLite's guard against a database file made to corrupt memory.
+    db.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(sqlite)?;
     // Temporary tables and VACUUM's copy stay in memory, not in /tmp; the
     // indexes' rows are deleted before or after the packages' (SQLite as
     // bundled enforces foreign keys by default).
@@ -193,13 +200,8 @@ fn open(path: &Path, bytes: &[u8], read_only: bool) -> Result<Connection> {
             [],
             |r| r.get(0),
         )
-        .map_or_else(
-            |e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(sqlite(e)),
-            },
-            |k| Ok(Some(k)),
-        )?;
+        .optional()
+        .map_err(sqlite)?;
     if kind.as_deref() != Some("table") {
         return Err(Error::Config {
             path: path.to_path_buf(),
@@ -360,65 +362,6 @@ fn digest(algorithm: u32, hex: &[u8]) -> Option<Checksum> {
         10 => Checksum::Digest("sha512", hex),
         _ => return None,
     })
-}
-
-/// The root's rpmdb.sqlite holding only the packages whose records are
-/// `keep`: its path inside the root and its bytes. Every table keyed by
-/// `hnum` (`Packages` and rpm's indexes) loses the rows of the other
-/// packages; the schema stays rpm's, so rpm, syft and trivy read the copy
-/// as they read the original. None when the root has no such database.
-pub(super) fn cut(root: &Root, keep: &[i64]) -> Result<Option<(PathBuf, Vec<u8>)>> {
-    let Some((path, bytes)) = database(root, &mut Vec::new())? else {
-        return Ok(None);
-    };
-    let mut db = open(&path, &bytes, false)?;
-    drop(bytes);
-    let sqlite = |e: rusqlite::Error| damaged(&path, e);
-    let mut declared: Vec<(String, String)> = Vec::new();
-    {
-        let mut stmt = db
-            .prepare(
-                "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view', 'table')",
-            )
-            .map_err(sqlite)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(sqlite)?;
-        for row in rows {
-            declared.push(row.map_err(sqlite)?);
-        }
-    }
-    let tx = db.transaction().map_err(sqlite)?;
-    tx.execute_batch("CREATE TEMP TABLE keep (hnum INTEGER PRIMARY KEY)")
-        .map_err(sqlite)?;
-    for hnum in keep {
-        tx.execute("INSERT OR IGNORE INTO temp.keep VALUES (?1)", [hnum])
-            .map_err(sqlite)?;
-    }
-    for (kind, name) in &declared {
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        let sql = match kind.as_str() {
-            "trigger" => format!("DROP TRIGGER IF EXISTS main.{quoted}"),
-            "view" => format!("DROP VIEW IF EXISTS main.{quoted}"),
-            _ if name.starts_with("sqlite_") || !has_hnum(&tx, name) => continue,
-            _ => {
-                format!("DELETE FROM main.{quoted} WHERE hnum NOT IN (SELECT hnum FROM temp.keep)")
-            }
-        };
-        tx.execute_batch(&sql).map_err(sqlite)?;
-    }
-    tx.execute_batch("DROP TABLE temp.keep").map_err(sqlite)?;
-    tx.commit().map_err(sqlite)?;
-    db.execute_batch("VACUUM").map_err(sqlite)?;
-    let data = db.serialize(MAIN_DB).map_err(sqlite)?;
-    Ok(Some((path, data.to_vec())))
-}
-
-/// True when table `name` has a column `hnum`.
-fn has_hnum(db: &Connection, name: &str) -> bool {
-    db.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = 'hnum'")
-        .and_then(|mut s| s.exists([name]))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
