@@ -4,7 +4,8 @@
 //! installs them into an rpm 4.16+ sqlite database. Then `elfroot packages`
 //! must name the owners with rpm's versions, a bundle's SPDX document must
 //! validate with rpm purls, syft and trivy on the bundle must find exactly
-//! the packages shipped, and rpm itself must read the cut database; a
+//! the packages shipped, and rpm itself must read the cut database (and
+//! elfroot, in an OCI image of the bundle); a
 //! damaged database is one error line, a damaged header one warning.
 
 use std::collections::BTreeSet;
@@ -229,7 +230,15 @@ fn packages_names_the_rpm_owners_of_the_closure() {
     assert_eq!(glibc["license"], "LGPL-2.1-or-later");
     assert_eq!(glibc["source"]["name"], "glibc");
     assert_eq!(glibc["source"]["version"], "2.36-9");
-    // The same from the root as a layer tarball.
+    // The same from the root as a layer tarball, and from an OCI image of
+    // its bundle (whose database is the cut copy).
+    let image = BundleTest::new(["/usr/bin/hello"])
+        .args(["--root", &root, "--format", "oci"])
+        .run()
+        .success();
+    let spec = format!("oci:{}", image.out.display());
+    let from_image = elfroot(&["packages", "--root", &spec, "/usr/bin/hello"]);
+    assert_eq!(from_image.stdout, list.stdout, "{}", from_image.stderr);
     let dir = tempfile::tempdir().unwrap();
     let layer = dir.path().join("layer.tar");
     run_ok(
