@@ -100,6 +100,14 @@ enum Checksums {
     File(PathBuf),
     /// Read with the database (apk).
     Inline(Vec<(PathBuf, Checksum)>),
+    /// rpm's digests, one a line, line for line with the package's list,
+    /// turned into checksums when asked (most are never asked for).
+    Rpm {
+        /// rpm's digest algorithm number (`FILEDIGESTALGO`).
+        algorithm: u32,
+        /// The digests in hex, one a line (empty: none).
+        digests: Vec<u8>,
+    },
     /// Nowhere.
     None,
 }
@@ -305,6 +313,9 @@ impl Package {
         match &self.checksums {
             Checksums::Inline(sums) => Ok(sums.clone()),
             Checksums::File(path) => dpkg::md5sums(root, path),
+            Checksums::Rpm { algorithm, digests } => {
+                Ok(rpm::checksums(&self.list, *algorithm, digests))
+            }
             Checksums::None => Ok(Vec::new()),
         }
     }

@@ -239,7 +239,8 @@ fn package(hnum: i64, blob: &[u8], budget: &mut usize) -> std::result::Result<Pa
         None => format!("{version}-{release}"),
     };
     let arch = field(tag::ARCH)?.unwrap_or_default();
-    let (list, sums, notices) = files(&h, budget)?;
+    let (list, digests, notices) = files(&h, budget)?;
+    let algorithm = h.int32s(tag::FILEDIGESTALGO)?.first().copied().unwrap_or(1);
     let license = field(tag::LICENSE)?;
     let source_rpm = field(tag::SOURCERPM)?;
     let mut stanza = String::new();
@@ -268,7 +269,7 @@ fn package(hnum: i64, blob: &[u8], budget: &mut usize) -> std::result::Result<Pa
         kind: Kind::Rpm,
         stanza,
         list: List::built(list),
-        checksums: Checksums::Inline(sums),
+        checksums: Checksums::Rpm { algorithm, digests },
         license: OnceCell::from(license),
         record: Some(hnum),
         notices,
@@ -290,8 +291,9 @@ fn source(file: &str) -> Option<Source> {
 }
 
 /// A package's file list (absolute paths, one a line), the digests the
-/// header has of them, and its `%license` files.
-type FileList = (Vec<u8>, Vec<(PathBuf, Checksum)>, Vec<String>);
+/// header has of them (hex, one a line, line for line; empty for none),
+/// and its `%license` files.
+type FileList = (Vec<u8>, Vec<u8>, Vec<String>);
 
 /// The header's file list and digests, the list's length charged to `budget`.
 fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String> {
@@ -312,16 +314,14 @@ fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String
         ));
     }
     let digests = h.strings(tag::FILEDIGESTS)?;
-    let algorithm = h.int32s(tag::FILEDIGESTALGO)?.first().copied().unwrap_or(1);
     let flags = h.int32s(tag::FILEFLAGS)?;
-    let mut list = Vec::new();
-    let mut sums = Vec::new();
-    let mut notices = Vec::new();
+    let (mut list, mut sums, mut notices) = (Vec::new(), Vec::new(), Vec::new());
     for (i, (name, &d)) in names.iter().zip(&index).enumerate() {
         let dir = dirs
             .get(d as usize)
             .ok_or_else(|| format!("file {i}: directory index {d} of {}", dirs.len()))?;
-        if !dir.starts_with(b"/") || dir.contains(&b'\n') || name.contains(&b'\n') {
+        let hex = digests.get(i).copied().unwrap_or_default();
+        if !dir.starts_with(b"/") || [*dir, name, hex].iter().any(|s| s.contains(&b'\n')) {
             continue;
         }
         let start = list.len();
@@ -330,19 +330,29 @@ fn files(h: &Header, budget: &mut usize) -> std::result::Result<FileList, String
             list.push(b'/');
         }
         list.extend_from_slice(name);
-        let path = PathBuf::from(OsStr::from_bytes(&list[start..]));
-        list.push(b'\n');
         if flags.get(i).is_some_and(|f| f & tag::FILE_LICENSE != 0) {
-            notices.push(path.to_string_lossy().into_owned());
+            notices.push(String::from_utf8_lossy(&list[start..]).into_owned());
         }
-        if let Some(sum) = digests.get(i).and_then(|hex| digest(algorithm, hex)) {
-            sums.push((path, sum));
-        }
+        list.push(b'\n');
+        sums.extend_from_slice(hex);
+        sums.push(b'\n');
     }
     *budget = budget
-        .checked_sub(list.len())
+        .checked_sub(list.len() + sums.len())
         .ok_or_else(|| format!("file lists over {} MiB in all", MAX_LISTS_TOTAL >> 20))?;
     Ok((list, sums, notices))
+}
+
+/// The checksums of a package's files: its list and the digests read with
+/// it ([`files`]), line for line, by rpm's algorithm number.
+pub(super) fn checksums(list: &[u8], algorithm: u32, digests: &[u8]) -> Vec<(PathBuf, Checksum)> {
+    list.split(|&c| c == b'\n')
+        .zip(digests.split(|&c| c == b'\n'))
+        .filter_map(|(path, hex)| {
+            let sum = digest(algorithm, hex)?;
+            Some((PathBuf::from(OsStr::from_bytes(path)), sum))
+        })
+        .collect()
 }
 
 /// A file's digest as a checksum, by rpm's algorithm number (PGP's hash
@@ -377,6 +387,14 @@ mod tests {
         );
         assert!(source("bash.src.rpm").is_none());
         assert!(source("(none)").is_none());
+    }
+
+    #[test]
+    fn checksums_go_line_for_line_with_the_list() {
+        let sums = checksums(b"/usr/bin\n/usr/bin/a\n/usr/bin/b\n", 8, b"\nAB\ncd\n");
+        let want = [("/usr/bin/a", "ab"), ("/usr/bin/b", "cd")]
+            .map(|(p, h)| (PathBuf::from(p), Checksum::Digest("sha256", h.into())));
+        assert_eq!(sums, want);
     }
 
     #[test]
