@@ -52,8 +52,8 @@ const OLD_DATABASES: [&str; 4] = [
     "/usr/lib/sysimage/rpm/Packages.db",
 ];
 
-/// The largest rpmdb.sqlite read: 512 MiB (a Fedora desktop's is about
-/// 150 MiB, a container's 5 to 30 MiB).
+/// The largest rpmdb.sqlite read: 512 MiB (CBL-Mariner 2.0's base image
+/// has 3.6 MiB for 129 packages: this is room for some 15 000).
 pub const MAX_RPMDB: usize = 512 << 20;
 /// The largest header read: 32 MiB (rpm's largest packages have a few).
 pub const MAX_HEADER: usize = 32 << 20;
