@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(musl-tools qemu-user-static binutils runc umoci skopeo podman make tar python3 python3-venv strace)
+# RPM roots (tests/integration/rpm.rs): rpmbuild and rpm build and install test packages.
+packages+=(rpm)
 # Bundled by real_programs.rs, as a new user would bundle them.
 packages+=(curl git gnupg openssh-client openssl locales imagemagick graphicsmagick file
   ghostscript php-cli ruby gawk gdb openjdk-17-jre-headless aspell aspell-en zip unzip

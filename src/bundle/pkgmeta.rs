@@ -4,8 +4,9 @@
 //! When the root has a package database, every regular file of the plan is
 //! mapped to the package that owns it (files elfroot generates, and those
 //! no package ships, are unowned); then, unless asked not to:
-//! - each owning dpkg package's copyright file comes along
-//!   (`/usr/share/doc/PKG/copyright`, license compliance);
+//! - each owning package's license texts come along (license compliance):
+//!   dpkg's `/usr/share/doc/PKG/copyright`, rpm's `%license` files
+//!   (under `/usr/share/licenses`);
 //! - distroless's layout is written for dpkg packages:
 //!   `/var/lib/dpkg/status.d/PKG` holds the package's stanza as the status
 //!   file has it (its `Conffiles` cut to those shipped), and
@@ -19,9 +20,14 @@
 //!   kept one twice; dpkg reads only the status;
 //! - for apk packages, `/lib/apk/db/installed` with their records, each
 //!   listing only the files shipped;
+//! - for rpm packages, the root's `rpmdb.sqlite` (at its path in the root)
+//!   holding only their records, headers whole (rpm checks their digests;
+//!   syft and trivy read the headers and ignore the other tables);
 //! - `/etc/os-release`, from which scanners take the distribution (the
 //!   purl's namespace and `distro`, the vulnerability feed), and
-//!   `/etc/debian_version` or `/etc/alpine-release`, where trivy looks.
+//!   `/etc/debian_version`, `/etc/alpine-release`, `/etc/redhat-release` or
+//!   `/etc/fedora-release` (and the link `/etc/system-release`), where
+//!   trivy looks.
 //!
 //! The database is read once per plan, lazily (discovery may already have
 //! read it). `inventory` turns a planned bundle into the SBOM's input.
@@ -82,10 +88,11 @@ impl Planner<'_> {
         }
         let mut owned = self.owned(&db, Vec::new());
         if copyright {
-            for p in owning(&owned).iter().filter(|p| p.kind == Kind::Dpkg) {
-                let path = format!("/usr/share/doc/{}/copyright", p.name);
+            for p in owning(&owned) {
                 let why = format!("license of {}", p.name);
-                self.layout.add_path(self.root(), &path, &why)?;
+                for path in p.license_files() {
+                    self.layout.add_path(self.root(), &path, &why)?;
+                }
             }
         }
         if metadata {
@@ -94,12 +101,16 @@ impl Planner<'_> {
                 "/etc/os-release",
                 "/etc/debian_version",
                 "/etc/alpine-release",
+                "/etc/redhat-release",
+                "/etc/system-release",
+                "/etc/fedora-release",
             ] {
                 let why = "names the distribution for scanners";
                 self.layout.add_path(self.root(), release, why)?;
             }
             owned = self.owned(&db, owned);
             self.write_database(&owned)?;
+            self.write_rpm_database(&db, &owned)?;
         }
         if !metadata && copyright {
             owned = self.owned(&db, owned);
@@ -171,6 +182,7 @@ impl Planner<'_> {
                     apk.push_str(&apk_record(self.root(), p, &shipped));
                     apk.push('\n');
                 }
+                Kind::Rpm => {}
             }
         }
         if let Some(status) = status {
@@ -180,6 +192,18 @@ impl Planner<'_> {
         if !apk.is_empty() {
             self.layout
                 .add_data(APK_INSTALLED, apk.into_bytes(), 0o644, WHY_DB)?;
+        }
+        Ok(())
+    }
+
+    /// The root's rpm database cut to the rpm packages owning files of the
+    /// plan, in place of the root's (kept by `--add`) or added.
+    fn write_rpm_database(&mut self, db: &Packages, owned: &[Owned]) -> Result<()> {
+        if let Some((at, bytes)) = db.rpm_database_cut(self.root(), &owning(owned))? {
+            let at = at.to_string_lossy();
+            if !self.layout.replace_file(&at, bytes.clone(), WHY_DB) {
+                self.layout.add_data(&at, bytes, 0o644, WHY_DB)?;
+            }
         }
         Ok(())
     }
@@ -266,6 +290,7 @@ pub(super) fn describe(root: &Root, p: &Package, license: bool) -> sbom::Package
         ecosystem: match p.kind {
             Kind::Dpkg => sbom::Ecosystem::Deb,
             Kind::Apk => sbom::Ecosystem::Apk,
+            Kind::Rpm => sbom::Ecosystem::Rpm,
         },
         source: p
             .source
@@ -278,6 +303,7 @@ pub(super) fn describe(root: &Root, p: &Package, license: bool) -> sbom::Package
             .field(match p.kind {
                 Kind::Dpkg => "Maintainer",
                 Kind::Apk => "m",
+                Kind::Rpm => "Vendor",
             })
             .map(|m| m.trim().to_string()),
     }

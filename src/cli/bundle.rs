@@ -383,7 +383,8 @@ pub(crate) struct PackageArgs {
     /// for the packages whose files are bundled.
     #[arg(long)]
     pub(crate) no_package_db: bool,
-    /// Do not bring each package's copyright file (/usr/share/doc/PKG/copyright).
+    /// Do not bring each package's copyright file (/usr/share/doc/PKG/copyright; rpm's %license
+    /// files).
     #[arg(long)]
     pub(crate) no_copyright: bool,
     /// Also write an SBOM of what is written to FILE (SPDX 2.3 JSON, or CycloneDX 1.5 JSON for

@@ -15,6 +15,9 @@ enum FormatArg {
     Apt,
     /// One `apk add name=version ...` line.
     Apk,
+    /// One `dnf install -y name-[epoch:]version-release ...` line (microdnf and yum take
+    /// the same).
+    Dnf,
 }
 
 /// `elfroot packages`.
@@ -49,6 +52,7 @@ impl PackagesArgs {
                 (false, FormatArg::List) => Format::List,
                 (false, FormatArg::Apt) => Format::Apt,
                 (false, FormatArg::Apk) => Format::Apk,
+                (false, FormatArg::Dnf) => Format::Dnf,
             },
         }
     }

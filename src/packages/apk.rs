@@ -103,6 +103,8 @@ fn package(text: &str) -> std::result::Result<Package, String> {
         list: List::built(r.list),
         checksums: Checksums::Inline(r.sums),
         license: OnceCell::from(r.license.map(str::to_string)),
+        record: None,
+        notices: Vec::new(),
     })
 }
 

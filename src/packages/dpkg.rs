@@ -81,6 +81,8 @@ fn package(s: &Stanza, need_status: bool) -> std::result::Result<Option<Package>
         list: List::built(Vec::new()),
         checksums: Checksums::None,
         license: OnceCell::new(),
+        record: None,
+        notices: Vec::new(),
     }))
 }
 

@@ -10,10 +10,10 @@
 //!   packages carry their architecture), checksums from `PKG[:ARCH].md5sums`
 //!   (read when asked), and distroless's `/var/lib/dpkg/status.d/*` (one
 //!   stanza per file, the file list from the `.md5sums` beside it);
-//! - **apk**: `/lib/apk/db/installed`.
-//!
-//! RPM is not read: its database is SQLite (or Berkeley DB), and no
-//! maintained pure-Rust reader of it is worth the dependency yet.
+//! - **apk**: `/lib/apk/db/installed`;
+//! - **rpm** (4.16+): `rpmdb.sqlite`, opened in memory with SQLite, its
+//!   package headers parsed here (`rpm`, `rpmheader`; `rpmcut` writes
+//!   the copy bundles carry).
 //!
 //! A list names a file as the package shipped it (`/lib/x/libc.so.6`), while
 //! the root may reach it another way (`/usr/lib/x/libc.so.6` on a merged-/usr
@@ -33,6 +33,9 @@ mod apk;
 mod deb822;
 mod dpkg;
 mod index;
+mod rpm;
+mod rpmcut;
+mod rpmheader;
 mod run;
 
 use std::cell::OnceCell;
@@ -43,6 +46,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::root::{Contents, Lookup, Root};
 
+pub use rpm::{MAX_FILES as MAX_RPM_FILES, MAX_HEADER as MAX_RPM_HEADER, MAX_RPMDB};
 pub use run::{Format, PackagesConfig, run};
 
 /// The largest database file read (dpkg's status, apk's installed): 64 MiB,
@@ -64,6 +68,8 @@ pub enum Kind {
     Dpkg,
     /// Alpine's apk (`/lib/apk/db/installed`).
     Apk,
+    /// RPM's (`rpmdb.sqlite`).
+    Rpm,
 }
 
 /// The source package a binary package was built from.
@@ -82,6 +88,9 @@ pub enum Checksum {
     Md5(String),
     /// apk's `Z:` field: `Q1` and a base64 SHA-1 digest, as written.
     ApkQ1(String),
+    /// rpm's file digest other than MD5: the algorithm (`sha256`, `sha1`,
+    /// `sha384`, `sha512`) and the digest in lower-case hex.
+    Digest(&'static str, String),
 }
 
 /// Where a package's checksums are.
@@ -91,6 +100,14 @@ enum Checksums {
     File(PathBuf),
     /// Read with the database (apk).
     Inline(Vec<(PathBuf, Checksum)>),
+    /// rpm's digests, one a line, line for line with the package's list,
+    /// turned into checksums when asked (most are never asked for).
+    Rpm {
+        /// rpm's digest algorithm number (`FILEDIGESTALGO`).
+        algorithm: u32,
+        /// The digests in hex, one a line (empty: none).
+        digests: Vec<u8>,
+    },
     /// Nowhere.
     None,
 }
@@ -110,13 +127,20 @@ pub struct Package {
     /// The database it comes from.
     pub kind: Kind,
     /// Its record exactly as the database holds it (a dpkg stanza, an apk
-    /// record), for writing it out again.
+    /// record), for writing it out again; for rpm, whose records are
+    /// binary headers, its main tags as `Key: value` lines.
     pub stanza: String,
     /// Absolute paths as the database lists them, one a line.
     list: List,
     checksums: Checksums,
-    /// apk's license, set when read; dpkg's, filled from the copyright file when asked.
+    /// apk's and rpm's license, set when read; dpkg's, filled from the
+    /// copyright file when asked.
     license: OnceCell<Option<String>>,
+    /// Its record's key in the database, for a copy cut to some packages
+    /// (rpm's `hnum`); None for the text databases.
+    record: Option<i64>,
+    /// rpm's `%license` files, as listed.
+    notices: Vec<String>,
 }
 
 /// The packages installed in a root, and which owns what.
@@ -128,12 +152,14 @@ pub struct Packages {
 }
 
 impl Packages {
-    /// Reads the root's package databases (dpkg and apk); empty when it has
-    /// none. Damaged records and oversized lists are warnings, not errors.
+    /// Reads the root's package databases (dpkg, apk and rpm); empty when it
+    /// has none. Damaged records and oversized lists are warnings, not
+    /// errors; an rpm database SQLite cannot read is an error.
     pub fn read(root: &Root) -> Result<Packages> {
         let mut warnings = Vec::new();
         let mut packages = dpkg::read(root, &mut warnings)?;
         packages.extend(apk::read(root, &mut warnings)?);
+        packages.extend(rpm::read(root, &mut warnings)?);
         Ok(Packages {
             packages,
             warnings,
@@ -196,6 +222,25 @@ impl Packages {
             .map(|i| &self.packages[i])
     }
 
+    /// The root's rpm database holding only `keep` (its rpm packages; others
+    /// are ignored), for scanners: its path inside the root and its bytes;
+    /// None when the root has no rpm database or `keep` no rpm package.
+    pub fn rpm_database_cut(
+        &self,
+        root: &Root,
+        keep: &[&Package],
+    ) -> Result<Option<(PathBuf, Vec<u8>)>> {
+        let records: Vec<i64> = keep
+            .iter()
+            .filter(|p| p.kind == Kind::Rpm)
+            .filter_map(|p| p.record)
+            .collect();
+        if records.is_empty() {
+            return Ok(None);
+        }
+        rpmcut::cut(root, &records)
+    }
+
     /// The package that owns what `path` leads to: for a file, the first of
     /// [`owners`](Self::owners); for a directory, the one package that owns
     /// it, when only one does. None when no package owns it.
@@ -230,7 +275,7 @@ impl Package {
     /// `Installed-Size`; apk's one-letter keys), first line and continuations.
     pub fn field(&self, name: &str) -> Option<&str> {
         match self.kind {
-            Kind::Dpkg => deb822::stanzas(&self.stanza)
+            Kind::Dpkg | Kind::Rpm => deb822::stanzas(&self.stanza)
                 .into_iter()
                 .next()?
                 .ok()?
@@ -239,7 +284,7 @@ impl Package {
         }
     }
 
-    /// Its license: apk's `L:` field; for dpkg, the `License:` fields of
+    /// Its license: apk's `L:` field, rpm's `License` tag; for dpkg, the `License:` fields of
     /// `/usr/share/doc/NAME/copyright` when it is machine-readable
     /// (copyright-format 1.0), deduplicated and joined with `AND`. None when
     /// there is no such file or it is free-form. Read once, when first asked.
@@ -251,12 +296,26 @@ impl Package {
         Ok(self.license.get_or_init(|| found).as_deref())
     }
 
+    /// Where its license texts are, for bundles to carry: dpkg's copyright
+    /// file (`/usr/share/doc/NAME/copyright`), rpm's `%license` files; none
+    /// for apk.
+    pub fn license_files(&self) -> Vec<String> {
+        match self.kind {
+            Kind::Dpkg => vec![format!("/usr/share/doc/{}/copyright", self.name)],
+            Kind::Rpm => self.notices.clone(),
+            Kind::Apk => Vec::new(),
+        }
+    }
+
     /// (path, checksum) for each file the database has a checksum of; dpkg's
     /// md5sums file is read now (paths made absolute, as in the list).
     pub fn checksums(&self, root: &Root) -> Result<Vec<(PathBuf, Checksum)>> {
         match &self.checksums {
             Checksums::Inline(sums) => Ok(sums.clone()),
             Checksums::File(path) => dpkg::md5sums(root, path),
+            Checksums::Rpm { algorithm, digests } => {
+                Ok(rpm::checksums(&self.list, *algorithm, digests))
+            }
             Checksums::None => Ok(Vec::new()),
         }
     }

@@ -1,7 +1,7 @@
 //! `elfroot packages` as one call: the closure of each FILE (the
 //! interpreter and every resolved library, as `list --paths` prints them),
 //! the package that owns each of those files, and the packages as a list,
-//! an apt or apk command line, or JSON (docs/json.md).
+//! an apt, apk or dnf command line, or JSON (docs/json.md).
 //!
 //! Uses `config` (the root), `closure` and `report` (the analysis) and the
 //! database reader of this module.
@@ -36,6 +36,10 @@ pub enum Format {
     Apt,
     /// One `apk add name=version ...` line.
     Apk,
+    /// One `dnf install -y name-[epoch:]version-release ...` line (the
+    /// NEVRA form dnf, microdnf and yum all take; `.arch` added when the root
+    /// has the package for several architectures).
+    Dnf,
     /// The JSON document (docs/json.md).
     Json,
 }
@@ -175,7 +179,7 @@ fn diagnose(report: &Report, packages: &Packages, owned: &[Owned]) -> Outcome {
     }
     if packages.is_empty() {
         outcome.warning(format!(
-            "{}: no package database (dpkg or apk) found",
+            "{}: no package database (dpkg, apk or rpm) found",
             report.root.display()
         ));
     }
@@ -223,6 +227,17 @@ fn write_text(
     let command = match format {
         Format::Apt => "apt-get install -y --no-install-recommends",
         Format::Apk => "apk add",
+        Format::Dnf if !owning.is_empty() => {
+            let specs: Vec<String> = owning
+                .iter()
+                .map(|p| match packages.is_ambiguous(&p.name) {
+                    true => format!("{}-{}.{}", p.name, p.version, p.arch),
+                    false => format!("{}-{}", p.name, p.version),
+                })
+                .collect();
+            return writeln!(out, "dnf install -y {}", specs.join(" "));
+        }
+        Format::Dnf => return Ok(()),
         _ => {
             for p in owning {
                 let arch = if p.arch.is_empty() { "-" } else { &p.arch };

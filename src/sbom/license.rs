@@ -4,7 +4,9 @@
 //! `Expat`, `BSD-3-clause`), joined with `and`/`or`; Alpine's `L:` field
 //! mostly uses SPDX ids already. Each name that is, or is Debian's alias of,
 //! an SPDX license id (a table of the ids seen in distributions) becomes
-//! that id; any other becomes a `LicenseRef-` id, which a document must
+//! that id; so do the short names of RPM distributions before SPDX
+//! (`GPLv2+`, `LGPLv2+`, `ASL 2.0`: RHEL, CentOS, Amazon and Azure Linux);
+//! any other becomes a `LicenseRef-` id, which a document must
 //! declare with the original name. A text that is not an expression at all
 //! is one `LicenseRef-` as a whole.
 
@@ -48,6 +50,20 @@ const DEBIAN: &[(&str, &str)] = &[
     ("Python", "Python-2.0"), ("zlib/libpng", "Zlib"),
 ];
 
+/// The short names of RPM distributions (Fedora's before 2023, RHEL's)
+/// that differ from the SPDX ids (matched ignoring case). `ASL 2.0` and
+/// `ASL 1.1` are spelt with a space: see [`expression`].
+#[rustfmt::skip]
+const RPM: &[(&str, &str)] = &[
+    ("AGPLv3", "AGPL-3.0-only"), ("AGPLv3+", "AGPL-3.0-or-later"), ("Apache-2", "Apache-2.0"),
+    ("ASL-2.0", "Apache-2.0"), ("ASL-1.1", "Apache-1.1"), ("Boost", "BSL-1.0"),
+    ("GFDLv1.3+", "GFDL-1.3-or-later"), ("GPLv1+", "GPL-1.0-or-later"), ("GPLv2", "GPL-2.0-only"),
+    ("GPLv2+", "GPL-2.0-or-later"), ("GPLv3", "GPL-3.0-only"), ("GPLv3+", "GPL-3.0-or-later"),
+    ("LGPLv2", "LGPL-2.0-only"), ("LGPLv2+", "LGPL-2.0-or-later"), ("LGPLv2.1", "LGPL-2.1-only"),
+    ("LGPLv2.1+", "LGPL-2.1-or-later"), ("LGPLv3", "LGPL-3.0-only"), ("LGPLv3+", "LGPL-3.0-or-later"),
+    ("MPLv1.1", "MPL-1.1"), ("MPLv2.0", "MPL-2.0"),
+];
+
 /// A license expression and the `LicenseRef-` ids it uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expression {
@@ -65,7 +81,7 @@ impl Expression {
 }
 
 /// The SPDX id of a license name: itself (in the list's spelling) or
-/// Debian's alias of it.
+/// Debian's or RPM's alias of it.
 pub fn spdx_id(name: &str) -> Option<&'static str> {
     let bare = name.trim_end_matches(',');
     IDS.iter()
@@ -74,14 +90,19 @@ pub fn spdx_id(name: &str) -> Option<&'static str> {
         .or_else(|| {
             DEBIAN
                 .iter()
+                .chain(RPM)
                 .find(|(alias, _)| alias.eq_ignore_ascii_case(bare))
                 .map(|(_, id)| *id)
         })
 }
 
-/// The expression for a license text as a package states it.
+/// The expression for a license text as a package states it (RPM's `ASL
+/// 2.0`, the one name with a space in common use, read as one word).
 pub fn expression(text: &str) -> Expression {
-    parse(text).unwrap_or_else(|| {
+    let joined = text
+        .replace("ASL 2.0", "ASL-2.0")
+        .replace("ASL 1.1", "ASL-1.1");
+    parse(&joined).unwrap_or_else(|| {
         let id = license_ref(text);
         Expression {
             text: id.clone(),
@@ -162,6 +183,17 @@ mod tests {
             "GPL-2.0-or-later AND (LGPL-2.1-or-later OR MIT) AND BSD-3-Clause"
         );
         assert!(e.is_spdx());
+    }
+
+    #[test]
+    fn rpm_names_become_spdx_ids() {
+        let e = expression("GPLv2+ and LGPLv2+ and ASL 2.0");
+        assert_eq!(
+            e.text,
+            "GPL-2.0-or-later AND LGPL-2.0-or-later AND Apache-2.0"
+        );
+        let e = expression("GPLv3+ and Public Domain");
+        assert!(!e.is_spdx(), "two words, no operator: one reference");
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub enum Ecosystem {
     Deb,
     /// Alpine (`pkg:apk`).
     Apk,
+    /// RPM distributions: Fedora, RHEL and their rebuilds, openSUSE (`pkg:rpm`).
+    Rpm,
 }
 
 /// The distribution the packages belong to, from os-release.
@@ -196,23 +198,32 @@ fn short_hash(text: &str) -> String {
 }
 
 /// The package URL of a package (purl-spec: `pkg:deb/debian/NAME@VERSION?
-/// arch=ARCH&distro=debian-12&upstream=SOURCE`, `pkg:apk/alpine/...`),
-/// qualifiers sorted by key.
+/// arch=ARCH&distro=debian-12&upstream=SOURCE`, `pkg:apk/alpine/...`,
+/// `pkg:rpm/fedora/NAME@VERSION-RELEASE?arch=ARCH&distro=fedora-40&epoch=1&
+/// upstream=NAME-VERSION-RELEASE.src.rpm`), qualifiers sorted by key. An rpm
+/// purl's namespace is the distribution's ID, left out when it is unknown
+/// (there is no default vendor); its epoch is a qualifier, not part of the
+/// version, and its upstream the source package file's name, as syft writes it.
 pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
     let (kind, default_ns) = match p.ecosystem {
         Ecosystem::Deb => ("deb", "debian"),
         Ecosystem::Apk => ("apk", "alpine"),
+        Ecosystem::Rpm => ("rpm", ""),
     };
     let ns = distro
         .map(|d| d.id.as_str())
         .filter(|id| !id.is_empty())
         .unwrap_or(default_ns);
-    let mut s = format!(
-        "pkg:{kind}/{}/{}@{}",
-        encode(&ns.to_ascii_lowercase()),
-        encode(&p.name),
-        encode(&p.version)
-    );
+    let (epoch, version) = match p.ecosystem {
+        Ecosystem::Rpm => rpm_epoch(&p.version),
+        _ => (None, p.version.as_str()),
+    };
+    let mut s = format!("pkg:{kind}/");
+    if !ns.is_empty() {
+        s.push_str(&encode(&ns.to_ascii_lowercase()));
+        s.push('/');
+    }
+    s.push_str(&format!("{}@{}", encode(&p.name), encode(version)));
     let mut q: Vec<(&str, String)> = Vec::new();
     if !p.arch.is_empty() {
         q.push(("arch", p.arch.clone()));
@@ -220,12 +231,16 @@ pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
     if let Some(d) = distro.filter(|d| !d.id.is_empty() && !d.version_id.is_empty()) {
         q.push(("distro", format!("{}-{}", d.id, d.version_id)));
     }
+    if let Some(e) = epoch {
+        q.push(("epoch", e.to_string()));
+    }
     if let Some((name, version)) = &p.source
-        && name != &p.name
+        && (name != &p.name || p.ecosystem == Ecosystem::Rpm)
     {
-        let upstream = match version == &p.version {
-            true => name.clone(),
-            false => format!("{name}@{version}"),
+        let upstream = match (p.ecosystem, version == &p.version) {
+            (Ecosystem::Rpm, _) => format!("{name}-{version}.src.rpm"),
+            (_, true) => name.clone(),
+            (_, false) => format!("{name}@{version}"),
         };
         q.push(("upstream", upstream));
     }
@@ -236,6 +251,16 @@ pub fn purl(p: &Package, distro: Option<&Distro>) -> String {
         s.push_str(&encode(v));
     }
     s
+}
+
+/// rpm's `EPOCH:VERSION-RELEASE` as (epoch, `VERSION-RELEASE`).
+fn rpm_epoch(version: &str) -> (Option<&str>, &str) {
+    match version.split_once(':') {
+        Some((e, rest)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
+            (Some(e), rest)
+        }
+        _ => (None, version),
+    }
 }
 
 /// Percent-encodes all but the unreserved characters and `:` (purl-spec).
@@ -293,6 +318,32 @@ mod tests {
         );
         let p = pkg("libc6", "1:2.36-9", None);
         assert_eq!(purl(&p, None), "pkg:deb/debian/libc6@1:2.36-9?arch=amd64");
+    }
+
+    #[test]
+    fn rpm_purls_put_the_epoch_in_a_qualifier() {
+        let d = Distro {
+            id: "fedora".into(),
+            version_id: "40".into(),
+        };
+        let mut p = pkg(
+            "openssl-libs",
+            "1:3.2.1-2.fc40",
+            Some(("openssl", "3.2.1-2.fc40")),
+        );
+        p.ecosystem = Ecosystem::Rpm;
+        p.arch = "x86_64".into();
+        assert_eq!(
+            purl(&p, Some(&d)),
+            "pkg:rpm/fedora/openssl-libs@3.2.1-2.fc40?arch=x86_64&distro=fedora-40&epoch=1&upstream=openssl-3.2.1-2.fc40.src.rpm"
+        );
+        let mut p = pkg("bash", "5.2.26-3.fc40", Some(("bash", "5.2.26-3.fc40")));
+        p.ecosystem = Ecosystem::Rpm;
+        p.arch = "x86_64".into();
+        assert_eq!(
+            purl(&p, None),
+            "pkg:rpm/bash@5.2.26-3.fc40?arch=x86_64&upstream=bash-5.2.26-3.fc40.src.rpm"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod packages;
 mod paths;
 mod platforms;
 mod real_programs;
+mod rpm;
 mod runtime_files;
 mod sbom;
 mod slim;

@@ -182,6 +182,8 @@ fn keep_whole(path: &Path, size: u64, head: &[u8]) -> bool {
         // The package databases (and the licenses they point to) are read too.
         || path.starts_with("/var/lib/dpkg")
         || path.starts_with("/lib/apk/db")
+        || path.starts_with("/var/lib/rpm")
+        || path.starts_with("/usr/lib/sysimage/rpm")
         || (path.starts_with("/usr/share/doc") && path.ends_with("copyright"))
 }
 
@@ -287,6 +289,8 @@ mod keep_tests {
             "/var/lib/dpkg/status",
             "/var/lib/dpkg/info/libc6:amd64.list",
             "/lib/apk/db/installed",
+            "/var/lib/rpm/rpmdb.sqlite",
+            "/usr/lib/sysimage/rpm/rpmdb.sqlite",
             "/usr/share/doc/libc6/copyright",
             "/etc/big.conf",
         ] {
