@@ -44,13 +44,11 @@ impl Tree {
                 Data::Bytes(bytes) => {
                     std::fs::write(&staged, &bytes[..]).map_err(|e| Error::io(&staged, e))?;
                 }
-                Data::Spooled { offset, len, .. } => {
-                    let spool = self
-                        .spool
-                        .as_ref()
-                        .ok_or_else(|| Error::Internal("a spooled file without a spool".into()))?;
-                    spool
-                        .copy_to(*offset, *len, &staged)
+                Data::Spooled {
+                    spool, offset, len, ..
+                } => {
+                    self.spool(*spool)
+                        .and_then(|s| s.copy_to(*offset, *len, &staged))
                         .map_err(|e| Error::io(&staged, e))?;
                 }
                 Data::Head { layer, entry, .. } => {
