@@ -20,6 +20,7 @@ mod config;
 mod digest;
 mod docker;
 mod docker_write;
+mod layer;
 mod layout;
 mod platform;
 mod read;
