@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn whole_files_come_out_of_the_layer_that_has_them_last() {
         let t = tempfile::tempdir().unwrap();
-        let big = |c: u8| vec![c; 200 * 1024];
+        let big = |c: u8| vec![c; super::super::read::KEEP_SMALL as usize + 1000];
         let layer = |name: &str, entries: &[Entry]| {
             let p = t.path().join(name);
             std::fs::write(&p, write_tar(entries, 0, Vec::new()).unwrap()).unwrap();
@@ -215,20 +215,22 @@ mod tests {
     fn files_from_spools_and_layers_come_out_whole_side_by_side() {
         let t = tempfile::tempdir().unwrap();
         // ELF files are spooled whole; big data files are streamed again.
-        let body = |i: usize, magic: &[u8]| {
+        let body = |i: usize, magic: &[u8], len: usize| {
             let mut b = magic.to_vec();
-            b.extend((0..70_000).map(|j| ((i * 7 + j) % 251) as u8));
+            b.extend((0..len).map(|j| ((i * 7 + j) % 251) as u8));
             b
         };
-        let mut entries = Vec::new();
-        for i in 0..120 {
-            entries.push(Entry::data(
-                format!("/lib/{i}.so"),
-                body(i, b"\x7fELF"),
-                0o755,
-            ));
-            entries.push(Entry::data(format!("/data/{i}"), body(i, b"data"), 0o644));
-        }
+        let big = super::super::read::KEEP_SMALL as usize + 10;
+        let want = |n: usize| match n % 13 {
+            12 => (format!("/data/{n}"), body(n, b"data", big)),
+            _ => (format!("/lib/{n}.so"), body(n, b"\x7fELF", 70_000)),
+        };
+        let entries: Vec<Entry> = (0..8 * 13)
+            .map(|n| {
+                let (path, bytes) = want(n);
+                Entry::data(path, bytes, 0o644)
+            })
+            .collect();
         let layer = t.path().join("l.tar");
         std::fs::write(&layer, write_tar(&entries, 0, Vec::new()).unwrap()).unwrap();
         let tree = Tree::load(&[layer]).unwrap();
@@ -236,13 +238,8 @@ mod tests {
         std::fs::create_dir(&staging).unwrap();
         let paths: Vec<PathBuf> = entries.iter().map(|e| PathBuf::from(&e.path)).collect();
         let got = tree.extract(&paths, &staging).unwrap();
-        for (i, file) in got.iter().enumerate() {
-            let magic: &[u8] = if i % 2 == 0 { b"\x7fELF" } else { b"data" };
-            assert!(
-                std::fs::read(file).unwrap() == body(i / 2, magic),
-                "{}",
-                paths[i].display()
-            );
+        for (n, file) in got.iter().enumerate() {
+            assert!(std::fs::read(file).unwrap() == want(n).1, "{n}");
         }
     }
 }

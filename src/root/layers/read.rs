@@ -17,8 +17,11 @@ use crate::error::{Error, Result};
 use crate::progress::{Counting, Progress};
 use crate::root::{Kind, Meta, host};
 
-/// Files up to this size are kept whole, whatever they are.
-const KEEP_SMALL: u64 = 64 * 1024;
+/// Files up to this size are kept whole (in the spool, on disk), whatever
+/// they are: a kept file that was not costs a second stream of its layer
+/// up to it, and most of what a language runtime brings (the modules of
+/// its standard library) is smaller.
+pub(super) const KEEP_SMALL: u64 = 1 << 20;
 /// The bytes kept of a file that is not kept whole.
 const HEAD: usize = 4096;
 /// The longest path an entry may have, in bytes: the kernel's PATH_MAX. A
