@@ -518,7 +518,12 @@ section_slim() {
         "$(fmt_mib $(( $(cat "${layers[@]}" | wc -c) / 1024 )))" \
         "$(fmt_mib $(( $(for l in "${layers[@]}"; do gzip -dc "$l"; done | wc -c) / 1024 )))"
     R_MODE[tar-x]="tar -xf LAYER -C fresh dir, each layer in order"
+    sync
     time_cmd tar-x bash -c 'o=$(mktemp -d -p "$1"); shift; for l; do tar -xf "$l" -C "$o"; done' _ "$d" "${layers[@]}"
+    # The unpacked trees go, untimed, and what tar left to write back is
+    # written before slim runs, so that slim does not pay for tar's disk.
+    rm -rf -- "$d"/tmp.*
+    sync
     for tag in python pipeline ls; do
         R_MODE[slim-$tag]="elfroot slim oci:fat:$tag -o x.oci.tar"
         time_cmd "slim-$tag" "$ELFROOT" slim "oci:$layout:$tag" -o "$d/$tag.oci.tar"

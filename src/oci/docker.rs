@@ -303,6 +303,7 @@ fn legacy(
         config,
         layers,
         layer_paths,
+        unchecked: Vec::new(),
         _temp: temp,
     })
 }

@@ -14,11 +14,13 @@
 //! image config, `write` and `read` the two directions, `store` the files
 //! of a layout directory or archive.
 
+mod check;
 mod choose;
 mod config;
 mod digest;
 mod docker;
 mod docker_write;
+mod layer;
 mod layout;
 mod platform;
 mod read;
@@ -33,8 +35,8 @@ pub use config::{DEFAULT_PATH, RunConfig, parse_command};
 pub use digest::{Algorithm, Digest};
 pub use platform::Platform;
 pub use read::{
-    Image, ImageKind, image_platforms, is_image_spec, open_image, open_image_for, open_path,
-    open_path_for,
+    Image, ImageKind, image_platforms, is_image_spec, open_image, open_image_for,
+    open_image_streaming_for, open_path, open_path_for,
 };
 pub use referrer::Artifact;
 pub use spec::{BASE_DIGEST, BASE_NAME, Descriptor};
@@ -247,12 +249,23 @@ mod tests {
         let w = write(&entries(), &out, &options(false, Compression::Gzip)).unwrap();
         let spec = format!("oci:{}", out.display());
         let layer = out.join(Digest::parse(&w.layer_digest).unwrap().blob_path());
+        let streamed = |spec: &str| {
+            let img = open_image_streaming_for(spec, None).unwrap();
+            crate::Root::layers_checked(img.layers_to_read(), &crate::progress::Silent)
+        };
+        assert!(streamed(&spec).is_ok());
 
         let mut bytes = std::fs::read(&layer).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&layer, &bytes).unwrap();
         let err = open_image(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains(&w.layer_digest[7..]) && err.contains("digest mismatch"),
+            "{err}"
+        );
+        // Checked as the layer is read, its trailer too.
+        let err = streamed(&spec).err().unwrap().to_string();
         assert!(
             err.contains(&w.layer_digest[7..]) && err.contains("digest mismatch"),
             "{err}"

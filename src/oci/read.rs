@@ -47,6 +47,9 @@ pub struct Image {
     pub(super) config: Value,
     pub(super) layers: Vec<Descriptor>,
     pub(super) layer_paths: Vec<PathBuf>,
+    /// The digest each layer blob must have, when not checked yet (a
+    /// layout's, until [`Image::check_now`] or the read of the layers).
+    pub(super) unchecked: Vec<Option<Digest>>,
     /// Where an archive's layers were extracted; removed on drop.
     pub(super) _temp: Option<tempfile::TempDir>,
 }
@@ -174,6 +177,15 @@ pub fn open_image(spec: &str) -> Result<Image> {
 /// its only one; an image for another platform than one asked for is an
 /// error listing those it has.
 pub fn open_image_for(spec: &str, platform: Option<&Platform>) -> Result<Image> {
+    let mut image = open_image_streaming_for(spec, platform)?;
+    image.check_now()?;
+    Ok(image)
+}
+
+/// [`open_image_for`], except that a layout directory's layer digests are
+/// checked as [`Image::layers_to_read`] are read (by
+/// [`crate::Root::layers_checked`]: each blob read once instead of twice).
+pub fn open_image_streaming_for(spec: &str, platform: Option<&Platform>) -> Result<Image> {
     let Some((kind, rest)) = parse_spec(spec) else {
         return Err(Error::Usage(format!(
             "{spec}: not an image reference (expected oci:DIR[:TAG], oci-archive:FILE[:TAG] \
@@ -204,7 +216,9 @@ pub fn open_path_for(spec: &str, platform: Option<&Platform>) -> Result<Image> {
     let (path, tag) = split_reference(spec, spec)?;
     let path = Path::new(path);
     if !path.is_file() {
-        return open_store(Store::dir(path)?, path, ImageKind::Layout, tag, platform);
+        let mut image = open_store(Store::dir(path)?, path, ImageKind::Layout, tag, platform)?;
+        image.check_now()?;
+        return Ok(image);
     }
     let store = Store::archive(path)?;
     let kind = if !store.has("oci-layout")? && store.has("manifest.json")? {
@@ -235,7 +249,12 @@ pub fn image_platforms(spec: &str) -> Result<Vec<Platform>> {
             .iter()
             .filter_map(|d| d.platform.as_ref().and_then(Platform::from_json))
             .collect()),
-        Candidates::One(_) => Ok(open_path(spec)?.platform().into_iter().collect()),
+        Candidates::One(d) => {
+            let digest = store.digest_of(&d, "index.json")?;
+            let manifest = store.read_json_blob(&d, &digest, "manifest")?;
+            let (_, config, _) = read_config(&store, &manifest, &digest.blob_path())?;
+            Ok(Platform::from_json(&config).into_iter().collect())
+        }
     }
 }
 
@@ -296,10 +315,11 @@ pub(super) fn from_manifest(
     }
     let temp = layer_dir(&store, layers.len())?;
     // A blob listed twice is checked (and copied out of an archive) once.
-    let mut checked: HashMap<(&str, u64), PathBuf> = HashMap::new();
+    let mut checked: HashMap<(&str, u64), (PathBuf, Option<Digest>)> = HashMap::new();
     let mut layer_paths = Vec::with_capacity(layers.len());
+    let mut unchecked = Vec::with_capacity(layers.len());
     for d in &layers {
-        let path = match checked.get(&(d.digest.as_str(), d.size)) {
+        let (path, check) = match checked.get(&(d.digest.as_str(), d.size)) {
             Some(p) => p.clone(),
             None => {
                 let p = store.layer(d, &manifest_digest, temp.as_ref().map(|t| t.path()))?;
@@ -308,6 +328,7 @@ pub(super) fn from_manifest(
             }
         };
         layer_paths.push(path);
+        unchecked.push(check);
     }
     Ok(Image {
         source: path.to_path_buf(),
@@ -321,6 +342,7 @@ pub(super) fn from_manifest(
         config,
         layers,
         layer_paths,
+        unchecked,
         _temp: temp,
     })
 }

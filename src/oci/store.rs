@@ -330,38 +330,34 @@ impl Store {
         Ok(())
     }
 
-    /// The host path of a layer blob of the manifest `manifest`, checked;
-    /// an archive's is copied into `temp`.
+    /// The host path of a layer blob of the manifest `manifest`, its size
+    /// checked; an archive's is copied into `temp`, its digest checked on
+    /// the way. A layout directory's is used in place: its digest, to check
+    /// when it is read, comes back with it.
     pub(crate) fn layer(
         &self,
         d: &Descriptor,
         manifest: &Digest,
         temp: Option<&Path>,
-    ) -> Result<PathBuf> {
+    ) -> Result<(PathBuf, Option<Digest>)> {
         let digest = self.digest_of(d, &manifest.blob_path())?;
         let rel = digest.blob_path();
         self.blob_size(d, &digest, "layer")?;
-        let reader = HashingReader::new(self.open(&rel)?, digest.algorithm());
-        let (host, actual) = match (self, temp) {
-            (Store::Dir(dir), _) => {
-                let (actual, _) = reader.drain().map_err(|e| Error::io(self.shown(&rel), e))?;
-                (dir.join(&rel), actual)
-            }
-            (Store::Archive { .. }, Some(temp)) => {
-                let host = temp.join(digest.hex());
-                let mut out = File::create(&host).map_err(|e| Error::io(&host, e))?;
-                let mut reader = reader;
-                io::copy(&mut reader, &mut out).map_err(|e| Error::io(self.shown(&rel), e))?;
-                out.flush().map_err(|e| Error::io(&host, e))?;
-                let (actual, _) = reader.drain().map_err(|e| Error::io(self.shown(&rel), e))?;
-                (host, actual)
-            }
+        let temp = match (self, temp) {
+            (Store::Dir(dir), _) => return Ok((dir.join(&rel), Some(digest))),
+            (Store::Archive { .. }, Some(temp)) => temp,
             (Store::Archive { .. }, None) => {
                 return Err(Error::Internal("no directory for layers".into()));
             }
         };
+        let mut reader = HashingReader::new(self.open(&rel)?, digest.algorithm());
+        let host = temp.join(digest.hex());
+        let mut out = File::create(&host).map_err(|e| Error::io(&host, e))?;
+        io::copy(&mut reader, &mut out).map_err(|e| Error::io(self.shown(&rel), e))?;
+        out.flush().map_err(|e| Error::io(&host, e))?;
+        let (actual, _) = reader.drain().map_err(|e| Error::io(self.shown(&rel), e))?;
         self.check_digest(&rel, &digest, &actual)?;
-        Ok(host)
+        Ok((host, None))
     }
 }
 

@@ -5,23 +5,21 @@
 //! docker-archive, through [`crate::archive::write`]: atomic, byte-stable.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::BundleFormat;
 use super::config::{self, RunConfig};
-use super::digest::{Algorithm, Digest, HashingReader, HashingWriter};
+use super::digest::Digest;
 use super::platform::Platform;
 use super::read::Image;
 use super::spec::{
     self, Descriptor, MEDIA_CONFIG, MEDIA_LAYER, MEDIA_LAYER_GZIP, MEDIA_LAYER_ZSTD,
     MEDIA_MANIFEST, to_json,
 };
-use super::{docker_write, layout};
-use crate::archive::{self, Entry, Format, WriteOptions, compress};
+use super::{docker_write, layer, layout};
+use crate::archive::{self, Entry, Format};
 use crate::error::{Error, Result};
 /// How the new layer is compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,16 +54,7 @@ impl Compression {
         }
     }
 
-    /// The decoder's name for the same compression.
-    fn codec(self) -> compress::Compression {
-        match self {
-            Compression::Gzip => compress::Compression::Gzip,
-            Compression::Zstd => compress::Compression::Zstd,
-            Compression::None => compress::Compression::None,
-        }
-    }
-
-    fn format(self) -> Format {
+    pub(super) fn format(self) -> Format {
         match self {
             Compression::Gzip => Format::TarGz,
             Compression::Zstd => Format::TarZst,
@@ -255,16 +244,8 @@ impl Built {
         }
         let staging = staging_dir(out)?;
         let layer_path = staging.path.join("layer");
-        let bytes = archive::write(
-            entries,
-            &layer_path,
-            &WriteOptions {
-                format: opts.compression.format(),
-                mtime: opts.mtime,
-                force: false,
-            },
-        )?;
-        let (layer_digest, layer_size, diff_id) = digests(&layer_path, opts.compression)?;
+        let (bytes, (layer_digest, layer_size, diff_id)) =
+            layer::write(entries, &layer_path, opts)?;
         let created = spec::rfc3339(opts.mtime);
         let mut config = config::build(
             opts.base.as_ref().map(Image::config),
@@ -374,20 +355,6 @@ fn oci_media_type(d: &Descriptor) -> Descriptor {
         d.media_type = m.to_string();
     }
     d
-}
-
-/// The layer blob's digest and size, and the digest of its uncompressed
-/// contents (the diff_id), in one read of the file.
-fn digests(path: &Path, compression: Compression) -> Result<(Digest, u64, Digest)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut blob = HashingReader::new(BufReader::new(file), Algorithm::Sha256);
-    let mut plain = HashingWriter::new(io::sink(), Algorithm::Sha256);
-    compress::decoder(compression.codec(), BufReader::new(&mut blob))
-        .and_then(|mut d| io::copy(&mut d, &mut plain))
-        .map_err(|e| Error::io(path, e))?;
-    let (digest, size) = blob.drain().map_err(|e| Error::io(path, e))?;
-    let (_, diff_id, _) = plain.finish();
-    Ok((digest, size, diff_id))
 }
 
 /// A directory for the layer blob before it has a name: beside OUT (on its

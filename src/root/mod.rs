@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 pub use glob::{MAX_MATCHES, is_pattern};
+pub use layers::{Layer, LayerCheck};
 pub use resolve::{Lookup, Trace};
 pub use walk::{TreeEntry, TreeKind};
 
@@ -197,20 +198,30 @@ impl Root {
         layers: &[PathBuf],
         progress: &dyn crate::progress::Progress,
     ) -> Result<Root> {
-        if let [one] = layers
-            && one.is_dir()
+        Root::layers_checked(Layer::unchecked(layers), progress)
+    }
+
+    /// [`Root::layers_with`], each tar layer's bytes shown to its check as
+    /// they are read (an image's digests: `oci::Image::layers_to_read`).
+    pub fn layers_checked(
+        layers: Vec<Layer>,
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<Root> {
+        if let [one] = &layers[..]
+            && one.path.is_dir()
         {
-            return Root::open(one);
+            return Root::open(&one.path);
         }
-        let tree = layers::Tree::load_with(layers, progress)?;
+        let dir = PathBuf::from(
+            layers
+                .iter()
+                .map(|l| l.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join("+"),
+        );
+        let tree = layers::Tree::load_checked(layers, progress)?;
         Ok(Root {
-            dir: PathBuf::from(
-                layers
-                    .iter()
-                    .map(|l| l.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join("+"),
-            ),
+            dir,
             host: false,
             tree: Some(tree),
             dirs: RefCell::default(),

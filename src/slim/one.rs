@@ -50,8 +50,8 @@ pub(super) fn slim(
         (Some(p), None) => format!("{} ({})", config.image, p.display()),
         _ => config.image.clone(),
     };
-    let image = oci::open_image_for(&config.image, platform)?;
-    let root = Root::layers_with(image.layer_paths(), progress).map_err(|e| Error::Root {
+    let image = oci::open_image_streaming_for(&config.image, platform)?;
+    let root = Root::layers_checked(image.layers_to_read(), progress).map_err(|e| Error::Root {
         root: label.clone(),
         source: Box::new(e),
     })?;

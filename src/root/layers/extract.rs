@@ -12,17 +12,32 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Data, NodeKind, Tree};
 use crate::archive::compress;
 use crate::error::{Error, Result};
 
+/// One piece of the work of [`Tree::extract`], done by whichever thread
+/// comes to it.
+enum Task<'t> {
+    /// Stream the layer at this path once more, copying the numbered
+    /// entries' contents to their files.
+    Layer(&'t Path, BTreeMap<usize, Vec<PathBuf>>),
+    /// Write out files kept in memory or in a spool.
+    Copies(&'t [(&'t Data, PathBuf)]),
+}
+
 impl Tree {
     /// The host file holding the whole contents of each file at `paths`
     /// (canonical paths of regular files), in order; files written are
-    /// named by their position under `dir`.
+    /// named by their position under `dir`. The layers streamed again and
+    /// the files written from memory and the spools are independent: they
+    /// are shared out among a thread per core.
     pub(in crate::root) fn extract(&self, paths: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
         let mut out: Vec<PathBuf> = Vec::with_capacity(paths.len());
+        let mut copies = Vec::new();
         // layer -> entry -> the staged files that want its contents.
         let mut wanted: BTreeMap<usize, BTreeMap<usize, Vec<PathBuf>>> = BTreeMap::new();
         // A hard link of a layer is a copy of its target's node, with the
@@ -51,18 +66,7 @@ impl Tree {
                     out.push(host.clone());
                     continue;
                 }
-                Data::Bytes(bytes) => {
-                    std::fs::write(&staged, &bytes[..]).map_err(|e| Error::io(&staged, e))?;
-                }
-                Data::Spooled { offset, len, .. } => {
-                    let spool = self
-                        .spool
-                        .as_ref()
-                        .ok_or_else(|| Error::Internal("a spooled file without a spool".into()))?;
-                    spool
-                        .copy_to(*offset, *len, &staged)
-                        .map_err(|e| Error::io(&staged, e))?;
-                }
+                Data::Bytes(_) | Data::Spooled { .. } => copies.push((data, staged.clone())),
                 Data::Head { layer, entry, .. } => {
                     let to = wanted.entry(*layer).or_default().entry(*entry).or_default();
                     to.push(staged.clone());
@@ -70,13 +74,68 @@ impl Tree {
             }
             out.push(staged);
         }
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mut tasks = Vec::new();
         for (layer, entries) in wanted {
             let path = self.layers.get(layer).ok_or_else(|| {
                 Error::Internal(format!("a file names layer {layer}, which is not there"))
             })?;
-            copy_entries(path, &entries)?;
+            tasks.push(Task::Layer(path, entries));
         }
+        let chunk = copies.len().div_ceil(workers).max(1);
+        tasks.extend(copies.chunks(chunk).map(Task::Copies));
+        self.run(tasks, workers)?;
         Ok(out)
+    }
+
+    /// Does `tasks` on up to `workers` threads; the first task's error, in
+    /// their order, if any failed.
+    fn run(&self, tasks: Vec<Task<'_>>, workers: usize) -> Result<()> {
+        let next = AtomicUsize::new(0);
+        let tasks: Vec<Mutex<Option<Task<'_>>>> =
+            tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+        let results: Vec<Mutex<Result<()>>> = tasks.iter().map(|_| Mutex::new(Ok(()))).collect();
+        std::thread::scope(|s| {
+            for _ in 0..workers.min(tasks.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = tasks.get(i) else {
+                            break;
+                        };
+                        let r = match slot.lock().ok().and_then(|mut t| t.take()) {
+                            Some(Task::Layer(path, entries)) => copy_entries(path, &entries),
+                            Some(Task::Copies(copies)) => self.copy_out(copies),
+                            None => Ok(()),
+                        };
+                        if let Ok(mut result) = results[i].lock() {
+                            *result = r;
+                        }
+                    }
+                });
+            }
+        });
+        results.into_iter().try_for_each(|r| {
+            r.into_inner()
+                .unwrap_or_else(|_| Err(Error::Internal("a task panicked".into())))
+        })
+    }
+
+    /// Writes each file kept in memory or in a spool to its path.
+    fn copy_out(&self, copies: &[(&Data, PathBuf)]) -> Result<()> {
+        for (data, staged) in copies {
+            match data {
+                Data::Bytes(bytes) => std::fs::write(staged, &bytes[..]),
+                Data::Spooled {
+                    spool, offset, len, ..
+                } => self
+                    .spool(*spool)
+                    .and_then(|s| s.copy_to(*offset, *len, staged)),
+                _ => Err(io::Error::other("not a file kept whole")),
+            }
+            .map_err(|e| Error::io(staged, e))?;
+        }
+        Ok(())
     }
 }
 
@@ -124,7 +183,7 @@ mod tests {
     #[test]
     fn whole_files_come_out_of_the_layer_that_has_them_last() {
         let t = tempfile::tempdir().unwrap();
-        let big = |c: u8| vec![c; 200 * 1024];
+        let big = |c: u8| vec![c; super::super::read::KEEP_SMALL as usize + 1000];
         let layer = |name: &str, entries: &[Entry]| {
             let p = t.path().join(name);
             std::fs::write(&p, write_tar(entries, 0, Vec::new()).unwrap()).unwrap();
@@ -160,5 +219,37 @@ mod tests {
             .extract(&[PathBuf::from("/data")], &staging)
             .unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn files_from_spools_and_layers_come_out_whole_side_by_side() {
+        let t = tempfile::tempdir().unwrap();
+        // ELF files are spooled whole; big data files are streamed again.
+        let body = |i: usize, magic: &[u8], len: usize| {
+            let mut b = magic.to_vec();
+            b.extend((0..len).map(|j| ((i * 7 + j) % 251) as u8));
+            b
+        };
+        let big = super::super::read::KEEP_SMALL as usize + 10;
+        let want = |n: usize| match n % 13 {
+            12 => (format!("/data/{n}"), body(n, b"data", big)),
+            _ => (format!("/lib/{n}.so"), body(n, b"\x7fELF", 70_000)),
+        };
+        let entries: Vec<Entry> = (0..8 * 13)
+            .map(|n| {
+                let (path, bytes) = want(n);
+                Entry::data(path, bytes, 0o644)
+            })
+            .collect();
+        let layer = t.path().join("l.tar");
+        std::fs::write(&layer, write_tar(&entries, 0, Vec::new()).unwrap()).unwrap();
+        let tree = Tree::load(&[layer]).unwrap();
+        let staging = t.path().join("staging");
+        std::fs::create_dir(&staging).unwrap();
+        let paths: Vec<PathBuf> = entries.iter().map(|e| PathBuf::from(&e.path)).collect();
+        let got = tree.extract(&paths, &staging).unwrap();
+        for (n, file) in got.iter().enumerate() {
+            assert!(std::fs::read(file).unwrap() == want(n).1, "{n}");
+        }
     }
 }

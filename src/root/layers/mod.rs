@@ -13,6 +13,7 @@
 //! (through `read`).
 
 mod extract;
+mod load;
 mod read;
 mod spool;
 
@@ -23,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Contents, Kind, Meta, host};
-use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::error::Result;
+pub use load::{Layer, LayerCheck};
 use read::Item;
 
 /// Where a file's contents are.
@@ -34,10 +35,11 @@ enum Data {
     Bytes(Arc<Vec<u8>>),
     /// A file of a directory layer: read when asked.
     Host(PathBuf),
-    /// Kept whole in the tree's spool, at `offset`, `len` long; `head`
-    /// holds the first bytes.
+    /// Kept whole in the tree's spool number `spool`, at `offset`, `len`
+    /// long; `head` holds the first bytes.
     Spooled {
         head: Arc<Vec<u8>>,
+        spool: usize,
         offset: u64,
         len: u64,
     },
@@ -97,8 +99,9 @@ pub struct Tree {
     layers: Vec<PathBuf>,
     nodes: HashMap<PathBuf, Node>,
     children: HashMap<PathBuf, BTreeSet<OsString>>,
-    /// Where the files kept whole are (None until a tar layer is read).
-    spool: Option<spool::Spool>,
+    /// Where the files kept whole are: the spool of each thread that read
+    /// layers (None when it read no tar layer).
+    spools: Vec<Option<spool::Spool>>,
 }
 
 /// A file-system object described in memory (see [`Tree::from_virtual`]).
@@ -130,36 +133,7 @@ pub enum Virtual {
 impl Tree {
     /// Applies `layers` in order.
     pub fn load(layers: &[PathBuf]) -> Result<Tree> {
-        Tree::load_with(layers, &crate::progress::Silent)
-    }
-
-    /// Applies `layers` in order, reporting the bytes of tar files read.
-    pub fn load_with(layers: &[PathBuf], progress: &dyn Progress) -> Result<Tree> {
-        let mut t = Tree::default();
-        t.nodes
-            .insert(PathBuf::from("/"), Node::new(NodeKind::Dir, 0o755));
-        t.layers = layers.to_vec();
-        let total = layers
-            .iter()
-            .filter_map(|l| std::fs::metadata(l).ok().filter(|m| m.is_file()))
-            .map(|m| m.len())
-            .sum();
-        progress.stage("reading layers", Some(total));
-        for (i, layer) in layers.iter().enumerate() {
-            let items = if layer.is_dir() {
-                read::dir_layer(layer)?
-            } else {
-                let spool = match &mut t.spool {
-                    Some(s) => s,
-                    None => t.spool.insert(
-                        spool::Spool::new().map_err(|e| Error::io(std::env::temp_dir(), e))?,
-                    ),
-                };
-                read::tar_layer(layer, i, progress, spool)?
-            };
-            t.apply(items);
-        }
-        Ok(t)
+        Tree::load_checked(Layer::unchecked(layers), &crate::progress::Silent)
     }
 
     /// `layers` applied in order, then the given objects on top (paths
@@ -276,7 +250,9 @@ impl Tree {
     pub(super) fn file_identity(&self, path: &Path) -> Option<(u64, u64, u64)> {
         match &self.nodes.get(path)?.kind {
             NodeKind::File(Data::Bytes(b)) => Some((0, Arc::as_ptr(b) as u64, 0)),
-            NodeKind::File(Data::Spooled { offset, .. }) => Some((1, *offset, 0)),
+            NodeKind::File(Data::Spooled { spool, offset, .. }) => {
+                Some((1, *spool as u64, *offset))
+            }
             NodeKind::File(Data::Head { layer, entry, .. }) => {
                 Some((2, *layer as u64, *entry as u64))
             }
@@ -320,10 +296,9 @@ impl Tree {
         match self.kind(path)? {
             NodeKind::File(Data::Bytes(b)) => Ok(Contents::Shared(b.clone())),
             NodeKind::File(Data::Host(p)) => host::read_file(p),
-            NodeKind::File(Data::Spooled { offset, len, .. }) => match &self.spool {
-                Some(s) => s.contents(*offset, *len),
-                None => Err(io::Error::other("a spooled file without a spool")),
-            },
+            NodeKind::File(Data::Spooled {
+                spool, offset, len, ..
+            }) => self.spool(*spool)?.contents(*offset, *len),
             NodeKind::File(Data::Head { .. }) => Err(io::Error::other(
                 "only the first bytes of this file were kept from its layer",
             )),
@@ -339,6 +314,14 @@ impl Tree {
             NodeKind::File(Data::Host(p)) => host::head(p, n),
             _ => Err(io::Error::from_raw_os_error(21)),
         }
+    }
+
+    /// The spool number `n`.
+    fn spool(&self, n: usize) -> io::Result<&spool::Spool> {
+        self.spools
+            .get(n)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| io::Error::other("a spooled file without a spool"))
     }
 
     pub(super) fn read_dir(&self, path: &Path) -> Vec<OsString> {

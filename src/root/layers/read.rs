@@ -5,10 +5,11 @@
 //! `root`'s host reads and `archive::compress`.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::LayerCheck;
 use super::spool::Spool;
 use super::{Data, Node, NodeKind};
 use crate::archive::compress;
@@ -16,8 +17,11 @@ use crate::error::{Error, Result};
 use crate::progress::{Counting, Progress};
 use crate::root::{Kind, Meta, host};
 
-/// Files up to this size are kept whole, whatever they are.
-const KEEP_SMALL: u64 = 64 * 1024;
+/// Files up to this size are kept whole (in the spool, on disk), whatever
+/// they are: a kept file that was not costs a second stream of its layer
+/// up to it, and most of what a language runtime brings (the modules of
+/// its standard library) is smaller.
+pub(super) const KEEP_SMALL: u64 = 1 << 20;
 /// The bytes kept of a file that is not kept whole.
 const HEAD: usize = 4096;
 /// The longest path an entry may have, in bytes: the kernel's PATH_MAX. A
@@ -25,11 +29,13 @@ const HEAD: usize = 4096;
 /// which also bounds the depth of the tree (at most 2048 directories).
 pub(super) const PATH_MAX: usize = 4096;
 
-/// Where an entry is: its layer's index and its place in that layer.
+/// Where an entry is: its layer's index and its place in that layer; and
+/// the number of the spool its contents go to.
 #[derive(Clone, Copy)]
 struct Origin {
     layer: usize,
     entry: usize,
+    spool: usize,
 }
 
 /// One entry of a layer, before whiteouts are applied.
@@ -44,16 +50,71 @@ pub(super) enum Item {
     Opaque(PathBuf),
 }
 
-/// The entries of the tar file at `path`, in order.
+/// The entries of the tar file at `path`, in order; `at` gives the
+/// layer's index and the number of `spool`, which keeps the contents of
+/// the files the analysis may read. `check` sees every byte of the file
+/// (when it fails, its error is the layer's: a damaged blob says so
+/// before anything its damage did).
 pub(super) fn tar_layer(
     path: &Path,
-    layer: usize,
+    at: (usize, usize),
     progress: &dyn Progress,
     spool: &mut Spool,
+    mut check: Option<Box<dyn LayerCheck>>,
 ) -> Result<Vec<Item>> {
     let io_err = |e: io::Error| Error::io(path, e);
-    let file = BufReader::new(Counting::new(File::open(path).map_err(io_err)?, progress));
-    let reader = compress::sniffed_decoder(file).map_err(io_err)?;
+    let file = File::open(path).map_err(io_err)?;
+    let read = {
+        let tap = Tap {
+            file: &file,
+            check: check.as_deref_mut(),
+        };
+        tar_entries(
+            BufReader::new(Counting::new(tap, progress)),
+            path,
+            at,
+            spool,
+        )
+    };
+    if let Some(mut c) = check {
+        // What the tar reader left (end blocks, a compressed trailer).
+        io::copy(
+            &mut Tap {
+                file: &file,
+                check: Some(&mut *c),
+            },
+            &mut io::sink(),
+        )
+        .map_err(io_err)?;
+        c.finish()?;
+    }
+    read
+}
+
+/// Reads the file, showing every byte read to the check.
+struct Tap<'a> {
+    file: &'a File,
+    check: Option<&'a mut (dyn LayerCheck + 'static)>,
+}
+
+impl Read for Tap<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(c) = &mut self.check {
+            c.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// The entries of the tar file at `path`, read from `raw`.
+fn tar_entries(
+    raw: impl BufRead,
+    path: &Path,
+    (layer, spool_no): (usize, usize),
+    spool: &mut Spool,
+) -> Result<Vec<Item>> {
+    let reader = compress::sniffed_decoder(raw).map_err(|e| Error::io(path, e))?;
     let bad = |e: io::Error| Error::Unsupported {
         path: path.to_path_buf(),
         reason: format!("not a directory or a readable layer tarball ({e})"),
@@ -66,6 +127,7 @@ pub(super) fn tar_layer(
         let at = Origin {
             layer,
             entry: entries,
+            spool: spool_no,
         };
         entries += 1;
         let raw = entry.path().map_err(bad)?.into_owned();
@@ -162,6 +224,7 @@ fn file_data(
         let (offset, len) = spool.append(&head, entry)?;
         Data::Spooled {
             head: Arc::new(head),
+            spool: at.spool,
             offset,
             len,
         }

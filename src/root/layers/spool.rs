@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::root::Contents;
@@ -57,14 +58,22 @@ impl Spool {
         Ok(Contents::Mapped(map))
     }
 
-    /// Copies the bytes at `offset`, `len` long, to a new file at `to`.
+    /// Copies the bytes at `offset`, `len` long, to a new file at `to`
+    /// (with reads at an offset: copies may run on several threads).
     pub(super) fn copy_to(&self, offset: u64, len: u64, to: &Path) -> io::Result<()> {
-        let mut from = &self.file;
-        from.seek(SeekFrom::Start(offset))?;
         let mut out = File::create(to)?;
-        let copied = io::copy(&mut from.take(len), &mut out)?;
-        if copied != len {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        let mut buf = vec![0; len.clamp(1, 1 << 16) as usize];
+        let mut done = 0;
+        while done < len {
+            let want = buf
+                .len()
+                .min(usize::try_from(len - done).unwrap_or(usize::MAX));
+            let n = self.file.read_at(&mut buf[..want], offset + done)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+            out.write_all(&buf[..n])?;
+            done += n as u64;
         }
         Ok(())
     }
