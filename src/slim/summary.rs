@@ -37,13 +37,15 @@ impl Stats {
         plan: &Bundle,
         written: &Written,
     ) -> Result<Stats> {
-        let (mut files_before, mut bytes_before) = (0, 0);
-        for e in root.walk_tree(Path::new("/"))? {
-            if e.kind == TreeKind::File {
-                files_before += 1;
-                bytes_before += root.meta(&e.path).map_or(0, |m| m.size);
-            }
-        }
+        // The names of one file (hard links) count once, before and after.
+        let everything = root.walk_tree(Path::new("/"))?;
+        let files_before = everything
+            .iter()
+            .filter(|e| e.kind == TreeKind::File)
+            .count() as u64;
+        let bytes_before = root.files_size(&everything);
+        let mut sources = std::collections::HashSet::new();
+        let mut bytes_after = 0;
         let reasons: HashMap<String, String> = plan
             .layout
             .manifest()
@@ -52,16 +54,21 @@ impl Stats {
             .collect();
         let mut largest = Vec::new();
         for e in entries {
-            let size = match &e.kind {
-                EntryKind::File { .. } => root.meta(Path::new(&e.path)).map_or(0, |m| m.size),
-                EntryKind::Data(d) => d.len() as u64,
+            let (size, first) = match &e.kind {
+                EntryKind::File { source } => (
+                    root.meta(Path::new(&e.path)).map_or(0, |m| m.size),
+                    sources.insert(source),
+                ),
+                EntryKind::Data(d) => (d.len() as u64, true),
                 _ => continue,
             };
+            if first {
+                bytes_after += size;
+            }
             let reason = reasons.get(&e.path).cloned().unwrap_or_default();
             largest.push((size, e.path.clone(), reason));
         }
         let files_after = largest.len() as u64;
-        let bytes_after = largest.iter().map(|(s, _, _)| s).sum();
         largest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         largest.truncate(LARGEST);
         Ok(Stats {
