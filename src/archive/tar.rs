@@ -52,16 +52,18 @@ pub(crate) fn write_file(
     out: &Path,
 ) -> Result<(File, u64)> {
     let fd = file.as_raw_fd();
-    write_to(items, mtime, file, out, Some(fd))
+    let writeback = copy::Writeback::start(&file);
+    write_to(items, mtime, file, out, Some((fd, writeback)))
 }
 
-/// [`write`]; `direct` is `w`'s own descriptor, when it is a file.
+/// [`write`]; `direct` is `w`'s own descriptor, when it is a file, with
+/// the writeback of what is written.
 fn write_to<W: Write>(
     items: &[Item<'_>],
     mtime: u64,
     w: W,
     out: &Path,
-    direct: Option<RawFd>,
+    direct: Option<(RawFd, copy::Writeback)>,
 ) -> Result<(W, u64)> {
     let mut t = Stream {
         w: BufWriter::with_capacity(copy::CHUNK, w),
@@ -76,6 +78,9 @@ fn write_to<W: Write>(
         payload += t.entry(item, &mut buf)?;
     }
     t.finish()?;
+    if let Some((_, writeback)) = t.direct.take() {
+        writeback.finish();
+    }
     let w =
         t.w.into_inner()
             .map_err(|e| Error::io(out, e.into_error()))?;
@@ -88,8 +93,9 @@ struct Stream<'p, W: Write> {
     /// Bytes written so far, to pad the end to a whole record.
     written: u64,
     mtime: u64,
-    /// The descriptor `w` writes to, when it is a file.
-    direct: Option<RawFd>,
+    /// The descriptor `w` writes to, when it is a file, and the writeback
+    /// of what is written to it.
+    direct: Option<(RawFd, copy::Writeback)>,
 }
 
 impl<W: Write> Stream<'_, W> {
@@ -116,10 +122,13 @@ impl<W: Write> Stream<'_, W> {
                 let (mut file, size) = copy::open(source)?;
                 self.header(item, name, size, REGULAR, "")?;
                 let mut done = 0;
-                if let Some(fd) = self.direct.filter(|_| size >= copy::IN_KERNEL_FROM) {
+                if let Some((fd, writeback)) = self.direct.as_mut()
+                    && size >= copy::IN_KERNEL_FROM
+                {
                     // What is buffered goes first.
                     self.w.flush().map_err(|e| Error::io(self.out, e))?;
-                    done = copy::copy_in_kernel(&file, fd, size);
+                    done = copy::copy_in_kernel(&file, *fd, size);
+                    writeback.written(self.written + done);
                 }
                 let left = size - done;
                 copy::copy_exact(&mut file, left, source, &mut self.w, self.out, buf)?;
@@ -321,6 +330,29 @@ mod tests {
         assert_eq!(a.len() as u64 % RECORD, 0);
         let c = write_tar(&entries, 1, Vec::new()).unwrap();
         assert_ne!(a, c, "the mtime is in the headers");
+    }
+
+    #[test]
+    fn a_file_output_has_the_bytes_of_the_stream() {
+        // Large files go through copy_file_range and the writeback thread
+        // (more than one step of it), small ones through the buffer.
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries = Vec::new();
+        for (name, size) in [("big", (17 << 20) + 3), ("mid", 70_000), ("small", 10)] {
+            let src = dir.path().join(name);
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            fs::write(&src, bytes).unwrap();
+            entries.push(Entry::file(format!("/{name}"), src, 0o644));
+        }
+        let out = dir.path().join("root.tar");
+        let opts = crate::archive::WriteOptions {
+            format: crate::archive::Format::Tar,
+            mtime: 1,
+            force: false,
+        };
+        crate::archive::write(&entries, &out, &opts).unwrap();
+        let stream = write_tar(&entries, 1, Vec::new()).unwrap();
+        assert!(fs::read(&out).unwrap() == stream);
     }
 
     #[test]
