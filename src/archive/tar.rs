@@ -244,7 +244,9 @@ impl Header<'_> {
         // The checksum is computed with its own field read as spaces.
         h[148..156].fill(b' ');
         let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        put_str(&mut h[148..156], format!("{sum:06o}\0 ").as_bytes());
+        octal(&mut h[148..154], u64::from(sum));
+        h[154] = 0;
+        h[155] = b' ';
         h
     }
 }
@@ -262,8 +264,7 @@ fn put_str(field: &mut [u8], value: &[u8]) {
 fn put_num(field: &mut [u8], value: u64) {
     let digits = field.len() - 1;
     if digits * 3 >= 64 || value < 1 << (digits * 3) {
-        let s = format!("{value:0digits$o}");
-        field[..digits].copy_from_slice(s.as_bytes());
+        octal(&mut field[..digits], value);
         field[digits] = 0;
     } else {
         field.fill(0);
@@ -272,6 +273,14 @@ fn put_num(field: &mut [u8], value: u64) {
         let len = field.len();
         let n = be.len().min(len - 1);
         field[len - n..].copy_from_slice(&be[be.len() - n..]);
+    }
+}
+
+/// The low digits of `value` in octal, zero-padded to fill `digits`.
+fn octal(digits: &mut [u8], mut value: u64) {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (value & 7) as u8;
+        value >>= 3;
     }
 }
 
