@@ -23,15 +23,32 @@ use crate::error::{Error, Result};
 /// Writes a file output: `body` gets the open temporary file and returns
 /// it, fully written, with a result; the file then replaces `out`.
 pub(crate) fn write_file<T>(out: &Path, body: impl FnOnce(File) -> Result<(File, T)>) -> Result<T> {
+    match write_file_if(out, body, || Ok(true))? {
+        Some(value) => Ok(value),
+        None => unreachable!("an output always kept was not"),
+    }
+}
+
+/// [`write_file`], the complete file replacing `out` only when `keep()`
+/// says so; None when it does not (nothing written).
+pub(crate) fn write_file_if<T>(
+    out: &Path,
+    body: impl FnOnce(File) -> Result<(File, T)>,
+    keep: impl FnOnce() -> Result<bool>,
+) -> Result<Option<T>> {
     let name = file_name(out)?;
     remove_stale_siblings(out, name);
     if let Some(file) = unnamed_file(out) {
         let (file, value) = body(file)?;
+        if !keep()? {
+            // Unnamed: closing it leaves nothing.
+            return Ok(None);
+        }
         let tmp = Temp::name_for(out, name);
         link(&file, &tmp.path).map_err(|e| Error::io(out, e))?;
         drop(file);
         tmp.persist(out)?;
-        return Ok(value);
+        return Ok(Some(value));
     }
     let tmp = Temp::new(out, false)?;
     let file = OpenOptions::new()
@@ -44,8 +61,12 @@ pub(crate) fn write_file<T>(out: &Path, body: impl FnOnce(File) -> Result<(File,
     let (file, value) = body(file)?;
     // Nothing is buffered in a `File`; dropping it only closes it.
     drop(file);
+    if !keep()? {
+        // Dropping `tmp` removes it.
+        return Ok(None);
+    }
     tmp.persist(out)?;
-    Ok(value)
+    Ok(Some(value))
 }
 
 /// The directory OUT goes in.

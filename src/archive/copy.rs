@@ -104,3 +104,105 @@ pub(crate) fn copy_in_kernel(src: &File, dst: RawFd, len: u64) -> u64 {
     }
     done
 }
+
+/// How much of the output is handed to the disk at a time ([`Writeback`]).
+const WRITEBACK_STEP: u64 = 8 << 20;
+
+/// Starts writing a file output's pages to disk as it grows, on a thread
+/// of its own (sync_file_range(2), which does not wait for the disk but may
+/// wait for room in its queue), so that the disk works while the rest is
+/// copied. Without it, all of it would be flushed at the end: ext4 writes a
+/// file out when it is renamed over an existing one (80 MB took 70-80 ms
+/// here, on the main thread). Nothing waits for the disk to finish: when
+/// [`Writeback::finish`] is called, the thread stops after the range it is
+/// starting, if any; the rest is the kernel's to write, as before.
+pub(crate) struct Writeback {
+    /// The end of the output written so far, to the thread.
+    tx: Option<std::sync::mpsc::Sender<u64>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The end last sent.
+    sent: u64,
+}
+
+impl Writeback {
+    /// Writeback of `file` (a regular file written from offset 0); inert
+    /// when its descriptor cannot be duplicated or no thread can start.
+    pub(crate) fn start(file: &File) -> Writeback {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let stop = done.clone();
+        let thread = file.try_clone().ok().and_then(|file| {
+            std::thread::Builder::new()
+                .name("writeback".into())
+                .spawn(move || write_back(&file, &rx, &stop))
+                .ok()
+        });
+        Writeback {
+            tx: thread.is_some().then_some(tx),
+            done,
+            thread,
+            sent: 0,
+        }
+    }
+
+    /// The output now holds `end` bytes, all of them in the file (none
+    /// left in a buffer).
+    pub(crate) fn written(&mut self, end: u64) {
+        if end - self.sent < WRITEBACK_STEP {
+            return;
+        }
+        if let Some(tx) = &self.tx
+            && tx.send(end).is_ok()
+        {
+            self.sent = end;
+        }
+    }
+
+    /// Stops the thread (after the range it is starting, if any).
+    pub(crate) fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Writeback {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The writeback thread: starts writing each new range out, the latest
+/// end first taking in those sent since (best effort: an error only means
+/// the kernel writes those pages later, as it would have).
+fn write_back(
+    file: &File,
+    rx: &std::sync::mpsc::Receiver<u64>,
+    done: &std::sync::atomic::AtomicBool,
+) {
+    let mut from = 0;
+    while let Ok(mut end) = rx.recv() {
+        while let Ok(later) = rx.try_recv() {
+            end = later;
+        }
+        if done.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let (Ok(offset), Ok(len)) = (i64::try_from(from), i64::try_from(end - from)) else {
+            return;
+        };
+        // SAFETY: the descriptor is open for the call; the call only reads
+        // its arguments.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+        }
+        from = end;
+    }
+}

@@ -234,15 +234,37 @@ pub struct WriteOptions {
 /// is either the old file or the complete new one. Returns the number of
 /// bytes of file contents written (before compression), for reporting.
 pub fn write(entries: &[Entry], out: &Path, opts: &WriteOptions) -> Result<u64> {
+    Ok(write_if(entries, out, opts, || Ok(true))?.unwrap_or(0))
+}
+
+/// [`write()`], the output appearing only when `keep()` says so: None when
+/// it does not (nothing written). A tar file is written beside `out` before
+/// `keep()` is asked, so that what decides can run while it is written;
+/// standard output and a directory are written after.
+pub fn write_if(
+    entries: &[Entry],
+    out: &Path,
+    opts: &WriteOptions,
+    keep: impl FnOnce() -> Result<bool>,
+) -> Result<Option<u64>> {
     let items = planned(entries)?;
     let stdout = out.as_os_str() == "-";
+    let mut keep = Some(keep);
+    let mut kept = || keep.take().map_or(Ok(true), |k| k());
+    if (stdout || opts.format == Format::Dir) && !kept()? {
+        return Ok(None);
+    }
     match opts.format {
         Format::Dir if stdout => Err(Error::Usage(
             "-: cannot write a directory bundle to standard output (use --format tar)".into(),
         )),
-        Format::Dir => dir::write(&items, out, opts.mtime, opts.force),
-        format if stdout => write_stdout(&items, opts.mtime, format),
-        format => atomic::write_file(out, |file| encode(&items, opts.mtime, format, file, out)),
+        Format::Dir => dir::write(&items, out, opts.mtime, opts.force).map(Some),
+        format if stdout => write_stdout(&items, opts.mtime, format).map(Some),
+        format => atomic::write_file_if(
+            out,
+            |file| encode(&items, opts.mtime, format, file, out),
+            kept,
+        ),
     }
 }
 
@@ -367,5 +389,28 @@ mod tests {
         };
         let err = write(&[], Path::new("-"), &opts).unwrap_err();
         assert!(matches!(err, Error::Usage(_)), "{err}");
+    }
+
+    #[test]
+    fn a_file_output_has_the_bytes_of_the_stream() {
+        // Large files go through copy_file_range and the writeback thread
+        // (more than one step of it), small ones through the buffer.
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries = Vec::new();
+        for (name, size) in [("big", (17 << 20) + 3), ("mid", 70_000), ("small", 10)] {
+            let src = dir.path().join(name);
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&src, bytes).unwrap();
+            entries.push(Entry::file(format!("/{name}"), src, 0o644));
+        }
+        let out = dir.path().join("root.tar");
+        let opts = WriteOptions {
+            format: Format::Tar,
+            mtime: 1,
+            force: false,
+        };
+        write(&entries, &out, &opts).unwrap();
+        let stream = write_tar(&entries, 1, Vec::new()).unwrap();
+        assert!(std::fs::read(&out).unwrap() == stream);
     }
 }

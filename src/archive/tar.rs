@@ -54,16 +54,18 @@ pub(crate) fn write_file(
     out: &Path,
 ) -> Result<(File, u64)> {
     let fd = file.as_raw_fd();
-    write_to(items, mtime, file, out, Some(fd))
+    let writeback = copy::Writeback::start(&file);
+    write_to(items, mtime, file, out, Some((fd, writeback)))
 }
 
-/// [`write`]; `direct` is `w`'s own descriptor, when it is a file.
+/// [`write`]; `direct` is `w`'s own descriptor, when it is a file, with
+/// the writeback of what is written.
 fn write_to<W: Write>(
     items: &[Item<'_>],
     mtime: u64,
     w: W,
     out: &Path,
-    direct: Option<RawFd>,
+    direct: Option<(RawFd, copy::Writeback)>,
 ) -> Result<(W, u64)> {
     let mut t = Stream {
         w: BufWriter::with_capacity(copy::CHUNK, w),
@@ -78,6 +80,9 @@ fn write_to<W: Write>(
         payload += t.entry(item, &mut buf)?;
     }
     t.finish()?;
+    if let Some((_, writeback)) = t.direct.take() {
+        writeback.finish();
+    }
     let w =
         t.w.into_inner()
             .map_err(|e| Error::io(out, e.into_error()))?;
@@ -90,8 +95,9 @@ struct Stream<'p, W: Write> {
     /// Bytes written so far, to pad the end to a whole record.
     written: u64,
     mtime: u64,
-    /// The descriptor `w` writes to, when it is a file.
-    direct: Option<RawFd>,
+    /// The descriptor `w` writes to, when it is a file, and the writeback
+    /// of what is written to it.
+    direct: Option<(RawFd, copy::Writeback)>,
 }
 
 impl<W: Write> Stream<'_, W> {
@@ -123,10 +129,13 @@ impl<W: Write> Stream<'_, W> {
                 let (mut file, size) = copy::open(source)?;
                 self.header(item, name, size, REGULAR, "")?;
                 let mut done = 0;
-                if let Some(fd) = self.direct.filter(|_| size >= copy::IN_KERNEL_FROM) {
+                if let Some((fd, writeback)) = self.direct.as_mut()
+                    && size >= copy::IN_KERNEL_FROM
+                {
                     // What is buffered goes first.
                     self.w.flush().map_err(|e| Error::io(self.out, e))?;
-                    done = copy::copy_in_kernel(&file, fd, size);
+                    done = copy::copy_in_kernel(&file, *fd, size);
+                    writeback.written(self.written + done);
                 }
                 let left = size - done;
                 copy::copy_exact(&mut file, left, source, &mut self.w, self.out, buf)?;
@@ -242,7 +251,9 @@ impl Header<'_> {
         // The checksum is computed with its own field read as spaces.
         h[148..156].fill(b' ');
         let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        put_str(&mut h[148..156], format!("{sum:06o}\0 ").as_bytes());
+        octal(&mut h[148..154], u64::from(sum));
+        h[154] = 0;
+        h[155] = b' ';
         h
     }
 }
@@ -260,8 +271,7 @@ fn put_str(field: &mut [u8], value: &[u8]) {
 fn put_num(field: &mut [u8], value: u64) {
     let digits = field.len() - 1;
     if digits * 3 >= 64 || value < 1 << (digits * 3) {
-        let s = format!("{value:0digits$o}");
-        field[..digits].copy_from_slice(s.as_bytes());
+        octal(&mut field[..digits], value);
         field[digits] = 0;
     } else {
         field.fill(0);
@@ -270,6 +280,14 @@ fn put_num(field: &mut [u8], value: u64) {
         let len = field.len();
         let n = be.len().min(len - 1);
         field[len - n..].copy_from_slice(&be[be.len() - n..]);
+    }
+}
+
+/// The low digits of `value` in octal, zero-padded to fill `digits`.
+fn octal(digits: &mut [u8], mut value: u64) {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (value & 7) as u8;
+        value >>= 3;
     }
 }
 

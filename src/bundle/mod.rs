@@ -14,6 +14,7 @@ mod profiled;
 mod run;
 mod runtime;
 mod users;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 
@@ -26,9 +27,9 @@ pub use crate::profile::Extra;
 pub use add::AddSpec;
 pub use layout::{Layout, ManifestEntry, Owner};
 use planner::Planner;
-pub(crate) use run::judge;
 pub use run::{BundleConfig, ImageConfig, run};
 pub use users::UserSpec;
+pub(crate) use verdict::judge;
 
 /// Which dlopen-note priorities are followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,5 +1,5 @@
 //! `elfroot bundle` as one call: plan the bundle, decide whether it may be
-//! written (the refusal rule lives here and only here), write it as a root
+//! written (the refusal rule is `verdict`'s), write it as a root
 //! file system or an image, then the depfile and the JSON manifest. With
 //! platform roots, the same files are planned in each root (each analysed
 //! natively, whatever its architecture) and written as one image index.
@@ -7,11 +7,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Bundle, BundleOptions, plan, verify};
+use super::{Bundle, BundleOptions, plan, verdict};
 use crate::archive::{EntryKind, Output, WriteOptions};
 use crate::closure::Analyzer;
 use crate::config::RootConfig;
-use crate::doctor::{Code, Severity};
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::oci::{self, BundleFormat};
@@ -92,16 +91,19 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
     };
     let mut outcome = Outcome::new(Status::Clean);
     let mut plans = Vec::new();
+    let defer = defers_verdict(config, format);
     for (root, declared) in roots(config) {
-        plans.push(plan_root(&root, declared.as_ref(), config, &mut outcome)?);
+        plans.push(plan_root(
+            &root,
+            declared.as_ref(),
+            config,
+            &mut outcome,
+            defer,
+        )?);
     }
     let refused = plans.iter().any(|p| p.refused);
     if refused {
-        outcome.status = Status::Findings;
-        outcome.problem(format!(
-            "nothing written to {}: the bundle would not start",
-            config.output
-        ));
+        nothing_written(config, &mut outcome);
     }
     if config.json {
         let shown = PathBuf::from(config.output.to_string());
@@ -120,13 +122,52 @@ pub fn run(config: &BundleConfig, out: &mut dyn Write) -> Result<Outcome> {
             )?),
             None => None,
         };
-        let summary = write(plans, config, format, mtime, sbom.as_ref(), out)?;
-        if let (Some((path, _)), Some(doc)) = (&config.sbom, &sbom) {
-            crate::archive::write_small_file(path, &doc.bytes)?;
+        let written = write(plans, config, format, mtime, sbom.as_ref(), out)?;
+        match written {
+            Written::Summary(summary) => {
+                if let (Some((path, _)), Some(doc)) = (&config.sbom, &sbom) {
+                    crate::archive::write_small_file(path, &doc.bytes)?;
+                }
+                outcome.note(summary);
+            }
+            Written::Refused(problems) => {
+                for p in problems {
+                    outcome.problem(p);
+                }
+                nothing_written(config, &mut outcome);
+            }
         }
-        outcome.note(summary);
     }
     Ok(outcome)
+}
+
+/// Whether the doctor's verdict on the planned bundle is reached while it
+/// is written rather than before (it is the bundle's to keep or drop): a
+/// root file system of one root, with nothing printed or written from the
+/// plan before the bundle (no JSON manifest, no SBOM).
+fn defers_verdict(config: &BundleConfig, format: BundleFormat) -> bool {
+    matches!(format, BundleFormat::Root(_))
+        && !config.json
+        && config.sbom.is_none()
+        && config.image.platform_roots.is_empty()
+}
+
+/// Reports a bundle refused: nothing written.
+fn nothing_written(config: &BundleConfig, outcome: &mut Outcome) {
+    outcome.status = Status::Findings;
+    outcome.problem(format!(
+        "nothing written to {}: the bundle would not start",
+        config.output
+    ));
+}
+
+/// What [`write`] did.
+enum Written {
+    /// Wrote the bundle: the summary line.
+    Summary(String),
+    /// Wrote nothing: the doctor's verdict, reached while writing, refused
+    /// it for these reasons.
+    Refused(Vec<String>),
 }
 
 /// A bundle planned in one root.
@@ -135,6 +176,8 @@ struct Planned {
     platform: oci::Platform,
     base: Option<oci::Image>,
     refused: bool,
+    /// Whether the doctor's verdict is still to be reached (while writing).
+    pending: bool,
     /// The files taken out of a root of layers (see [`crate::layout::Layout::stage`]).
     _staging: Option<crate::archive::Temp>,
 }
@@ -161,6 +204,7 @@ fn plan_root(
     declared: Option<&oci::Platform>,
     config: &BundleConfig,
     outcome: &mut Outcome,
+    defer: bool,
 ) -> Result<Planned> {
     let (fs, options) = root.open()?;
     let inputs: Vec<PathBuf> = config.files.iter().map(|f| fs.absolute(f)).collect();
@@ -202,36 +246,21 @@ fn plan_root(
         .map(|b| b.layer_paths().to_vec())
         .unwrap_or_default();
     let allow = (config.allow_missing, config.allow_broken);
-    let refused = judge(&plan, allow, &base_layers, outcome)?;
+    let (refused, pending) = match defer {
+        true => {
+            let refused = verdict::missing(&plan, allow.0, outcome);
+            (refused, !refused && !allow.1)
+        }
+        false => (verdict::judge(&plan, allow, &base_layers, outcome)?, false),
+    };
     Ok(Planned {
         plan,
         platform,
         base,
         refused,
+        pending,
         _staging: staging,
     })
-}
-
-/// Reports what is missing and, when the planned bundle must not be
-/// written ([`refusal`]), why; true when it is refused.
-pub(crate) fn judge(
-    plan: &Bundle,
-    allow: (bool, bool),
-    base: &[PathBuf],
-    outcome: &mut Outcome,
-) -> Result<bool> {
-    for m in &plan.missing {
-        outcome.problem(format!(
-            "{}: {} (needed by {})",
-            m.name, m.status, m.needed_by
-        ));
-    }
-    let refusal = refusal(plan, allow, base)?;
-    let refused = refusal.is_some();
-    for r in refusal.unwrap_or_default() {
-        outcome.problem(r);
-    }
-    Ok(refused)
 }
 
 /// Requests that cannot be carried out as made.
@@ -270,41 +299,6 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
     Ok(())
 }
 
-/// Whether the planned bundle must not be written: `None` to write it,
-/// else one line for each program that would not start from it and why
-/// (no line when the reason is a missing library, already reported).
-///
-/// A missing library refuses the bundle unless `allow_missing`; a program
-/// the doctor says would not start (checked on the bundle laid over the
-/// base image's layers) refuses it unless `allow_broken`; with
-/// `allow_missing`, a missing library is no such reason either.
-fn refusal(
-    plan: &Bundle,
-    (allow_missing, allow_broken): (bool, bool),
-    base: &[PathBuf],
-) -> Result<Option<Vec<String>>> {
-    if !plan.missing.is_empty() && !allow_missing {
-        return Ok(Some(Vec::new()));
-    }
-    if allow_broken {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    for v in verify(plan, base)? {
-        for f in &v.findings {
-            let fatal =
-                f.severity == Severity::Error && !(allow_missing && f.code == Code::LibraryMissing);
-            if fatal {
-                out.push(format!(
-                    "{}: would not start from the bundle: [{}] {}",
-                    v.file, f.code, f.cause
-                ));
-            }
-        }
-    }
-    Ok((!out.is_empty()).then_some(out))
-}
-
 /// Writes the bundle (one image per platform, or one root file system),
 /// then the depfile; returns the summary line.
 fn write(
@@ -314,7 +308,7 @@ fn write(
     mtime: u64,
     sbom: Option<&oci::Artifact>,
     out: &mut dyn Write,
-) -> Result<String> {
+) -> Result<Written> {
     let target = config.output.as_path();
     let entries: Vec<_> = plans.iter().map(|p| p.plan.layout.entries()).collect();
     let depfile =
@@ -325,16 +319,16 @@ fn write(
         .count();
     let (digest, bytes) = match format {
         BundleFormat::Root(format) => {
-            let bytes = crate::archive::write(
-                &entries[0],
-                target,
-                &WriteOptions {
-                    format,
-                    mtime,
-                    force: config.force,
-                },
-            )?;
-            (None, bytes)
+            let opts = WriteOptions {
+                format,
+                mtime,
+                force: config.force,
+            };
+            let first = (&plans[0].plan, plans[0].pending);
+            match verdict::write_root(first, &entries[0], target, &opts, config.allow_missing)? {
+                Ok(bytes) => (None, bytes),
+                Err(problems) => return Ok(Written::Refused(problems)),
+            }
         }
         _ => {
             let (digest, bytes) =
@@ -351,11 +345,11 @@ fn write(
     if let (Some(dep), Some(text)) = (&config.depfile, depfile) {
         crate::archive::write_small_file(dep, text.as_bytes())?;
     }
-    Ok(format!(
+    Ok(Written::Summary(format!(
         "bundled {files} files, {} into {}",
         output::size(bytes),
         config.output
-    ))
+    )))
 }
 
 /// Writes the planned bundles as an image (or an index of them); the digest

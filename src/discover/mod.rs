@@ -220,12 +220,8 @@ pub fn discover(
         if objects.is_empty() {
             break;
         }
-        for (shown, real) in objects {
-            if relevance::is_libc(&shown) {
-                // What the libc opens at run time is profile's to say.
-                continue;
-            }
-            d.named_paths(&shown, &real)?;
+        for (shown, real, literals) in d.scan(objects)? {
+            d.named_paths(&shown, &real, literals)?;
             // python3 is a link to python3.11: the real name has the version.
             d.python(&real.to_string_lossy())?;
         }
@@ -269,6 +265,23 @@ impl<'a> Discovery<'a> {
     /// The package database, when the root has one.
     fn db(&self) -> Option<&'a Packages> {
         self.db.get(self.root())
+    }
+
+    /// The paths each of `objects` (shown, real) names, but the libc's
+    /// (what the libc opens at run time is profile's to say). Read, with
+    /// their symbols (for [`Discovery::imported`]), before any is looked up
+    /// in the package database, which the host's is still being read on
+    /// another thread: this work overlaps it rather than waiting for it.
+    fn scan(&self, objects: Vec<(String, PathBuf)>) -> Result<Vec<(String, PathBuf, Vec<String>)>> {
+        let mut scanned = Vec::with_capacity(objects.len());
+        for (shown, real) in objects {
+            let _ = self.analyzer.files().symbols(&real);
+            if !relevance::is_libc(&shown) {
+                let literals = self.literals(&real)?;
+                scanned.push((shown, real, literals));
+            }
+        }
+        Ok(scanned)
     }
 
     /// True when `path` is known or already found.

@@ -28,9 +28,14 @@ fn prefix_of(real: &Path) -> Option<String> {
 }
 
 impl Discovery<'_> {
-    /// The paths the object at `real` names that are relevant, found.
-    pub(super) fn named_paths(&mut self, shown: &str, real: &Path) -> Result<()> {
-        let literals = self.literals(real)?;
+    /// Of the paths the object at `real` names ([`Discovery::literals`]),
+    /// the relevant ones, found.
+    pub(super) fn named_paths(
+        &mut self,
+        shown: &str,
+        real: &Path,
+        literals: Vec<String>,
+    ) -> Result<()> {
         // The source packages of the naming object, read on first need.
         let mut named_by: Option<Option<Naming>> = None;
         for path in literals {
@@ -113,7 +118,7 @@ impl Discovery<'_> {
 
     /// The paths the object at `real` names: the absolute ones, and the
     /// prefix-relative ones that exist under its prefix.
-    fn literals(&self, real: &Path) -> Result<Vec<String>> {
+    pub(super) fn literals(&self, real: &Path) -> Result<Vec<String>> {
         let crate::files::Probe::Elf(elf) = self.analyzer.files().probe(real) else {
             return Ok(Vec::new());
         };

@@ -62,9 +62,8 @@ impl Index {
                 start = end + 1;
             }
         }
-        entries.sort_unstable_by_key(|e| e.key);
         Index {
-            entries,
+            entries: sorted(entries),
             resolved: RefCell::default(),
         }
     }
@@ -132,6 +131,38 @@ impl Index {
     }
 }
 
+/// `entries` sorted by key. The keys are hashes, spread evenly: one pass
+/// puts each entry in the bucket of its top bits, in order of buckets, then
+/// each bucket (a few entries, or the paths of one common name) is sorted:
+/// a fifth of the instructions of sorting them all by comparison.
+fn sorted(entries: Vec<Entry>) -> Vec<Entry> {
+    const BITS: u32 = 16;
+    let bucket = |e: &Entry| (e.key >> (64 - BITS)) as usize;
+    let mut ends = vec![0usize; 1 << BITS];
+    for e in &entries {
+        ends[bucket(e)] += 1;
+    }
+    let mut next = Vec::with_capacity(ends.len());
+    let mut total = 0;
+    for n in &mut ends {
+        next.push(total);
+        total += *n;
+        *n = total;
+    }
+    let mut out = entries.clone();
+    for e in entries {
+        let at = &mut next[bucket(&e)];
+        out[*at] = e;
+        *at += 1;
+    }
+    let mut start = 0;
+    for end in ends {
+        out[start..end].sort_unstable_by_key(|e| e.key);
+        start = end;
+    }
+    out
+}
+
 /// The line of a package's list an entry indexes.
 fn line<'p>(packages: &'p [Package], e: &Entry) -> &'p [u8] {
     let list = &packages[e.package as usize].list[e.start as usize..];
@@ -166,7 +197,27 @@ fn hash(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{Entry, sorted, split};
+
+    #[test]
+    fn entries_come_out_sorted_by_key_all_of_them() {
+        let keys: Vec<u64> = (0..50_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i % 7) << 60)
+            .chain([0, u64::MAX, 5, 5, 5])
+            .collect();
+        let entries = keys.iter().enumerate().map(|(i, &key)| Entry {
+            key,
+            package: i as u32,
+            start: 0,
+        });
+        let out = sorted(entries.collect());
+        let mut want = keys.clone();
+        want.sort_unstable();
+        assert_eq!(out.iter().map(|e| e.key).collect::<Vec<_>>(), want);
+        let mut packages: Vec<u32> = out.iter().map(|e| e.package).collect();
+        packages.sort_unstable();
+        assert!(packages.iter().enumerate().all(|(i, &p)| p as usize == i));
+    }
 
     #[test]
     fn splits_at_the_last_slash() {

@@ -216,6 +216,23 @@ fn glibc_version_newer_than_the_targets() {
         refused.run.stderr
     );
     assert!(!refused.out.exists());
+    // A tar file is written while the doctor decides, then dropped: the
+    // one already there stays as it was, with nothing left beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("app.tar");
+    std::fs::write(&tar, "old").unwrap();
+    let refused = app_in_t().output(&tar).run().status(1);
+    let stderr = &refused.run.stderr;
+    assert!(stderr.contains("version-missing"), "{stderr}");
+    assert!(stderr.contains("nothing written to"), "{stderr}");
+    assert_eq!(std::fs::read(&tar).unwrap(), b"old");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    let written = app_in_t()
+        .output(&tar)
+        .arg("--allow-broken")
+        .run()
+        .success();
+    assert!(tar_listing(&written.out).contains("app"));
     // ...unless told to write it anyway.
     let written = app_in_t().arg("--allow-broken").run().success();
     assert!(written.out.join("app").is_file());
