@@ -213,6 +213,7 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
     p.ld_so_cache()?;
     let programs: Vec<(PathBuf, PathBuf)> = inputs.iter().cloned().zip(placed.clone()).collect();
     let ownership = p.package_metadata(opts, &programs)?;
+    warnings.extend(p.db.problems().iter().cloned());
     Ok(Bundle {
         layout: p.layout,
         placed,

@@ -126,9 +126,12 @@ pub struct Discovered {
 /// One value serves every run of discovery in the same root.
 #[derive(Default)]
 pub struct Database {
-    reading: std::cell::Cell<Option<std::thread::JoinHandle<Option<Packages>>>>,
-    read: OnceCell<Option<Rc<Packages>>>,
+    reading: std::cell::Cell<Option<std::thread::JoinHandle<Read>>>,
+    read: OnceCell<(Option<Rc<Packages>>, Vec<String>)>,
 }
+
+/// A database read: the packages, when there are any, and what went wrong.
+type Read = (Option<Packages>, Vec<String>);
 
 impl Database {
     /// Starts reading the database of `root` in the background, when it is
@@ -141,12 +144,12 @@ impl Database {
             .name("packages".into())
             .spawn(|| {
                 let root = Root::host();
-                let db = read_database(&root);
+                let read = read_database(&root);
                 // Its index of paths is built on first look-up: here too.
-                if let Some(db) = &db {
+                if let Some(db) = &read.0 {
                     db.owners(&root, Path::new("/"));
                 }
-                db
+                read
             })
             .ok();
         Database {
@@ -158,21 +161,29 @@ impl Database {
     /// The database of `root` (the one prefetched, if any), when it has one.
     /// `root` must be the same for every call.
     pub fn get(&self, root: &Root) -> Option<&Packages> {
-        self.cell(root).as_deref()
+        self.cell(root).0.as_deref()
     }
 
     /// [`Database::get`], shared: for a holder that changes while it reads.
     pub fn shared(&self, root: &Root) -> Option<Rc<Packages>> {
-        self.cell(root).clone()
+        self.cell(root).0.clone()
     }
 
-    fn cell(&self, root: &Root) -> &Option<Rc<Packages>> {
+    /// What went wrong reading the database, if it was read: a database that
+    /// could not be read at all, or the parts of it that were skipped (one
+    /// line each, for the user: a bundle without the package metadata it
+    /// should have must say why).
+    pub fn problems(&self) -> &[String] {
+        self.read.get().map_or(&[], |(_, p)| p)
+    }
+
+    fn cell(&self, root: &Root) -> &(Option<Rc<Packages>>, Vec<String>) {
         self.read.get_or_init(|| {
-            match self.reading.take().map(|t| t.join()) {
-                Some(Ok(db)) => db,
+            let (db, problems) = match self.reading.take().map(|t| t.join()) {
+                Some(Ok(read)) => read,
                 _ => read_database(root),
-            }
-            .map(Rc::new)
+            };
+            (db.map(Rc::new), problems)
         })
     }
 }
@@ -180,14 +191,24 @@ impl Database {
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
-            .field("read", &self.read.get().map(Option::is_some))
+            .field("read", &self.read.get().map(|r| r.0.is_some()))
             .finish_non_exhaustive()
     }
 }
 
-/// The package database of `root`, when it has one.
-fn read_database(root: &Root) -> Option<Packages> {
-    Packages::read(root).ok().filter(|p| !p.is_empty())
+/// The package database of `root`, when it has one, and what went wrong.
+fn read_database(root: &Root) -> Read {
+    match Packages::read(root) {
+        Ok(p) => {
+            let problems = p
+                .warnings()
+                .iter()
+                .map(|w| format!("package database: {w}"))
+                .collect();
+            (Some(p).filter(|p| !p.is_empty()), problems)
+        }
+        Err(e) => (None, vec![format!("package database not read: {e}")]),
+    }
 }
 
 /// Finds the run-time files of `closures` in the analyser's root. What

@@ -456,3 +456,34 @@ fn formats_and_exit_codes() {
     );
     assert_eq!(elfroot(&["packages", "--root", &root, "/nothing"]).code, 2);
 }
+
+/// A bundle from a root whose package database cannot be read still gets
+/// made, but says why it carries no package metadata, naming the file.
+#[test]
+fn a_bundle_says_when_the_package_database_cannot_be_read() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    t.exe("usr/bin/app", "int main(void) { return 0; }\n", &[]);
+    t.write("var/lib/rpm/rpmdb.sqlite", vec![0xa5u8; 8192]);
+    let out = t.at("app.tar");
+    let run = elfroot(&[
+        "bundle",
+        "--root",
+        &t.s(""),
+        "/usr/bin/app",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("package database not read") && l.contains("rpmdb.sqlite"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", run.stderr);
+    assert!(
+        !tar_listing(&out).contains("var/lib/rpm"),
+        "{}",
+        tar_listing(&out)
+    );
+}
