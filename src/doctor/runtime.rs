@@ -106,7 +106,7 @@ pub(super) fn imports(
                 Code::RuntimeFileMissing,
                 vec!["(no error at start: iconv_open() fails with EINVAL for any conversion glibc does not build in)".into()],
                 format!("{s} converts character sets ({}), and the target has no gconv modules", rule.reason),
-                format!("add glibc's gconv directory (elfroot bundle {s} brings it)"),
+                format!("add glibc's gconv directory, if the program converts to or from a character set glibc does not build in (elfroot bundle --with gconv {s} brings it)"),
             ),
             _ => continue,
         };
@@ -133,7 +133,7 @@ pub(super) fn discovered(
         std::slice::from_ref(&closure),
         &|p| known.contains(p),
         host_db,
-        None,
+        Some(discover::DEFAULT_MAX_TREE_BYTES),
     )?;
     let mut out = Vec::new();
     let mut dirs = Vec::new();
@@ -150,6 +150,30 @@ pub(super) fn discovered(
             vec!["(no error at start: what it reads there is not found)".into()],
             format!("{} ({}), absent in the target", f.path, f.reason),
             format!("add {} (elfroot bundle {s} brings it)", f.path),
+        ));
+    }
+    // What bundles leave out unless asked: the fix says how to ask.
+    for l in &found.left_out {
+        if target.lookup(Path::new(&l.path))? != Lookup::Absent {
+            continue;
+        }
+        let why = match l.why {
+            discover::Why::TooLarge { bytes, cap } => format!(
+                "{} MiB, over the discovery cap of {} MiB",
+                bytes >> 20,
+                cap >> 20
+            ),
+            discover::Why::SetId { .. } => "set-user-ID or set-group-ID".to_string(),
+        };
+        out.push(Finding::new(
+            Code::RuntimeFileMissing,
+            vec!["(no error at start: what it reads or runs there is not found)".into()],
+            format!("{} ({}), absent in the target", l.path, l.reason),
+            format!(
+                "add {} if the program needs it (bundles leave it out: {why}; \
+                 elfroot bundle {s} --add {} brings it)",
+                l.path, l.path
+            ),
         ));
     }
     if !dirs.is_empty() {

@@ -118,3 +118,40 @@ fn set_id_files_come_only_when_added() {
         b.run.stderr
     );
 }
+
+/// The doctor names what bundles leave out (git's helper suite, over the
+/// cap; ssh's set-user-ID ssh-keysign) and says how to bring it.
+#[test]
+fn the_doctor_says_how_to_bring_what_bundles_leave_out() {
+    for (program, left_out, why) in [
+        (
+            "/usr/bin/git",
+            "/usr/lib/git-core",
+            "over the discovery cap",
+        ),
+        (
+            "/usr/bin/ssh",
+            "/usr/lib/openssh/ssh-keysign",
+            "set-user-ID",
+        ),
+    ] {
+        if !std::path::Path::new(left_out).exists() {
+            elfroot::testing::skip(&format!(
+                "{left_out} is not installed (scripts/test.sh installs it)"
+            ));
+            continue;
+        }
+        let b = BundleTest::new([program])
+            .args(["--format", "dir"])
+            .run()
+            .success();
+        let run = elfroot(&["doctor", "--root", &b.out.to_string_lossy(), program]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let fix = format!("elfroot bundle {program} --add {left_out} brings it");
+        let said = run
+            .stdout
+            .lines()
+            .any(|l| l.contains(&fix) && l.contains(why));
+        assert!(said, "{program}: {}", run.stdout);
+    }
+}
