@@ -240,6 +240,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn matches_reach_back_across_block_cuts() {
+        // 20 KiB of noise repeated: one deflate stream stores it about
+        // once; blocks without the previous block's tail as dictionary
+        // would store it once per block.
+        let noise = &corpus()[..20 << 10];
+        let input: Vec<u8> = noise.iter().copied().cycle().take(4 << 20).collect();
+        let mut one = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        one.write_all(&input).unwrap();
+        let one = one.finish().unwrap().len();
+        let ours = gz(&input, 2, CHUNK).len();
+        assert!(ours < one * 2, "{ours} bytes against {one} in one stream");
+    }
+
     /// `gzip -t` accepts `gz` and `gzip -dc` gives back `plain`.
     fn gzip_tool_reads(gz: &[u8], plain: &[u8]) {
         use std::process::{Command, Stdio};
@@ -260,6 +274,35 @@ mod tests {
             out.status.success() && out.stdout == plain,
             "gzip -dc differs"
         );
+    }
+
+    /// A sink that takes `room` bytes, then fails.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::other("disk full"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_is_an_error_not_a_hang() {
+        let input = &corpus()[..4 << 20];
+        for room in [0, 10, 300_000] {
+            let mut enc = gzip_with(Full { room }, 2);
+            let failed = enc.write_all(input).is_err() || enc.finish().and_then(unbuffer).is_err();
+            assert!(failed, "writing into {room} bytes of room succeeded");
+        }
     }
 
     #[test]
