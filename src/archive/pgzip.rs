@@ -251,7 +251,8 @@ fn work(level: u32, jobs: &Mutex<Receiver<Job>>, done: &Sender<Piece>) {
 /// zeroes a new one's window, but a reset one keeps the bytes of the block
 /// it compressed before, and they reach the output (seen: a block's output
 /// changed with which block its worker had compressed before), which would
-/// make the bytes depend on timing. A new one costs a few hundred KiB of
+/// make the bytes depend on timing (zlib-rs issue 459, zlib-ng issue 2100:
+/// fixed upstream after the zlib-rs 0.6.8 this builds with). A new one costs a few hundred KiB of
 /// zeroing per 128 KiB block, little next to deflating it.
 fn deflate(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result<Vec<u8>> {
     let mut c = Compress::new(flate2::Compression::new(level), false);
