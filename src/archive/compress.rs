@@ -4,16 +4,16 @@
 //! and decodes one ([`decoder`]), for layer tarballs and image blobs.
 //!
 //! gzip: level 6 (gzip's default), header mtime 0, no file name, OS byte 3
-//! (Unix, what `gzip -n` writes). zstd: level 3 (zstd's default) with a
+//! (Unix, what `gzip -n` writes), compressed on all CPUs in fixed blocks
+//! ([`super::pgzip`]), so the bytes do not depend on the CPU count. zstd: level 3 (zstd's default) with a
 //! content checksum, as the zstd tool writes it, compressed on all CPUs;
 //! multithreaded zstd output depends on the level and parameters but not on
 //! the number of worker threads, which the tests check.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 
-use flate2::{GzBuilder, write::GzEncoder};
-
 use super::copy::CHUNK;
+use super::pgzip::GzWriter;
 
 /// gzip's default level.
 pub(crate) const GZIP_LEVEL: u32 = 6;
@@ -70,23 +70,43 @@ pub(crate) fn sniffed_decoder<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<d
     decoder(kind, r)
 }
 
-/// A gzip encoder writing through a buffer to `w` (the encoders emit small
-/// pieces; the buffer makes the writes to a file or pipe large).
-pub(crate) fn gzip<W: Write>(w: W) -> GzEncoder<BufWriter<W>> {
-    GzBuilder::new()
-        .mtime(0)
-        .operating_system(GZIP_OS_UNIX)
-        .write(
-            BufWriter::with_capacity(CHUNK, w),
-            flate2::Compression::new(GZIP_LEVEL),
-        )
+/// A gzip encoder writing through a buffer to `w`, using one worker thread
+/// per CPU.
+pub(crate) fn gzip<W: Write>(w: W) -> GzWriter<BufWriter<W>> {
+    gzip_with(w, workers())
+}
+
+pub(super) fn gzip_with<W: Write>(w: W, workers: usize) -> GzWriter<BufWriter<W>> {
+    // Deflate, no flags (no name), mtime 0, no extra flags, OS.
+    let header = [
+        GZIP_MAGIC[0],
+        GZIP_MAGIC[1],
+        8,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        GZIP_OS_UNIX,
+    ];
+    GzWriter::new(
+        BufWriter::with_capacity(CHUNK, w),
+        header,
+        GZIP_LEVEL,
+        workers,
+    )
+}
+
+/// The CPUs this process may use.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A zstd encoder writing through a buffer to `w`, using one worker thread
 /// per CPU.
 pub(crate) fn zstd<W: Write>(w: W) -> io::Result<zstd::Encoder<'static, BufWriter<W>>> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    zstd_with(w, u32::try_from(workers).unwrap_or(u32::MAX))
+    zstd_with(w, u32::try_from(workers()).unwrap_or(u32::MAX))
 }
 
 fn zstd_with<W: Write>(w: W, workers: u32) -> io::Result<zstd::Encoder<'static, BufWriter<W>>> {
@@ -164,6 +184,125 @@ mod tests {
             decoder(Compression::Zstd, &b"not zstd"[..])
                 .is_ok_and(|mut d| { d.read_to_end(&mut Vec::new()).is_err() })
         );
+    }
+
+    fn gz(input: &[u8], workers: usize, piece: usize) -> Vec<u8> {
+        let mut enc = gzip_with(Vec::new(), workers);
+        for part in input.chunks(piece.max(1)) {
+            enc.write_all(part).unwrap();
+        }
+        unbuffer(enc.finish().unwrap()).unwrap()
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut plain)
+            .unwrap();
+        plain
+    }
+
+    #[test]
+    fn gzip_output_does_not_depend_on_workers_or_write_sizes() {
+        let input = &corpus()[..(3 << 20) + 12_345];
+        let one = gz(input, 1, CHUNK);
+        // Several rounds: with workers that reused their compressor, the
+        // bytes changed with timing in one round out of a few.
+        let cases = [(2, CHUNK), (3, 1000), (8, 1 << 20), (2, input.len())];
+        for (workers, piece) in cases.into_iter().cycle().take(12) {
+            assert!(
+                gz(input, workers, piece) == one,
+                "{workers} workers writing {piece} at a time differ from 1"
+            );
+        }
+        assert!(gunzip(&one) == input);
+    }
+
+    #[test]
+    fn gzip_blocks_round_trip_through_gzip_itself() {
+        let input = corpus();
+        let block = super::super::pgzip::BLOCK;
+        for len in [
+            0,
+            1,
+            block - 1,
+            block,
+            block + 1,
+            2 * block,
+            3 * block + 32_768,
+        ] {
+            let gz = gz(&input[..len], 2, 4096);
+            assert!(gunzip(&gz) == input[..len], "{len} bytes do not round trip");
+            let mut isize = [0u8; 4];
+            isize.copy_from_slice(&gz[gz.len() - 4..]);
+            assert_eq!(u32::from_le_bytes(isize) as usize, len);
+            gzip_tool_reads(&gz, &input[..len]);
+        }
+    }
+
+    #[test]
+    fn matches_reach_back_across_block_cuts() {
+        // 20 KiB of noise repeated: one deflate stream stores it about
+        // once; blocks without the previous block's tail as dictionary
+        // would store it once per block.
+        let noise = &corpus()[..20 << 10];
+        let input: Vec<u8> = noise.iter().copied().cycle().take(4 << 20).collect();
+        let mut one = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        one.write_all(&input).unwrap();
+        let one = one.finish().unwrap().len();
+        let ours = gz(&input, 2, CHUNK).len();
+        assert!(ours < one * 2, "{ours} bytes against {one} in one stream");
+    }
+
+    /// `gzip -t` accepts `gz` and `gzip -dc` gives back `plain`.
+    fn gzip_tool_reads(gz: &[u8], plain: &[u8]) {
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.gz");
+        fs::write(&file, gz).unwrap();
+        let Ok(test) = Command::new("gzip").arg("-t").arg(&file).status() else {
+            return crate::testing::skip("gzip is not installed");
+        };
+        assert!(test.success(), "gzip -t rejects the stream");
+        let out = Command::new("gzip")
+            .arg("-dc")
+            .arg(&file)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stdout == plain,
+            "gzip -dc differs"
+        );
+    }
+
+    /// A sink that takes `room` bytes, then fails.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::other("disk full"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_is_an_error_not_a_hang() {
+        let input = &corpus()[..4 << 20];
+        for room in [0, 10, 300_000] {
+            let mut enc = gzip_with(Full { room }, 2);
+            let failed = enc.write_all(input).is_err() || enc.finish().and_then(unbuffer).is_err();
+            assert!(failed, "writing into {room} bytes of room succeeded");
+        }
     }
 
     #[test]

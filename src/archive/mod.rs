@@ -19,6 +19,7 @@ pub(crate) mod compress;
 mod copy;
 mod dir;
 mod links;
+mod pgzip;
 mod plan;
 mod tar;
 #[cfg(test)]
