@@ -11,6 +11,8 @@
 #           target/debian-image when missing, as root) vs tar -x of its layers
 #   trace   elfroot trace vs strace -f -e trace=%file vs untraced, for python3 imports
 #           and a git clone of a local repository (needs strace, git)
+#   slimbig slim of a 1.1 GB image (the fat image's python tag plus a layer of the host's
+#           /usr/lib/x86_64-linux-gnu and /usr/lib/gcc under /opt/extra) vs tar -x of its layers
 #   growth  sizes, not times: what run-time discovery adds to the .tar bundle of each plain
 #           program (target: at most 15 %) and of each program of tests/integration/real_programs.rs
 #
@@ -46,7 +48,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-SECTIONS=(list bundle doctor slim trace growth)
+SECTIONS=(list bundle doctor slim slimbig trace growth)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
@@ -533,6 +535,77 @@ section_slim() {
     print_table tar-x slim-python slim-pipeline slim-ls
     target_line slim-python tar-x "> 1 (well under unpacking)"
     target_line slim-ls tar-x "> 1"
+}
+
+# ---------------------------------------------------------------------------
+# Section: slimbig
+# The same race on an image of a gigabyte: the fat image's python tag with one
+# more layer, 0.9 GB of the host's libraries under /opt/extra (which slim reads
+# the headers of and leaves out), made here with GNU tar and gzip.
+# ---------------------------------------------------------------------------
+section_slimbig() {
+    echo "== section: slimbig =="
+    ensure_elfroot
+    local fat="$REPO_ROOT/target/debian-image/fat" d="$WORK/slimbig" layers=()
+    if [ ! -f "$fat/index.json" ] || ! command -v python3 > /dev/null; then
+        echo "slimbig: skipped (no $fat: run the slim section first, as root; needs python3)"
+        return
+    fi
+    mkdir -p "$d"
+    cp -a "$fat" "$d/big"
+    tar -C / --transform 's,^usr/lib,opt/extra,' -cf "$d/extra.tar" usr/lib/x86_64-linux-gnu usr/lib/gcc
+    gzip -c "$d/extra.tar" > "$d/extra.tar.gz"
+    python3 - "$d/big" "$d/extra.tar" "$d/extra.tar.gz" > "$d/layers" <<'PY'
+import hashlib, json, os, shutil, sys
+big, plain, packed = sys.argv[1:]
+blobs = os.path.join(big, "blobs", "sha256")
+def digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+def put(doc):
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return d, len(data)
+layer = digest(packed)
+shutil.copy(packed, os.path.join(blobs, layer))
+index = json.load(open(os.path.join(big, "index.json")))
+index["manifests"] = [m for m in index["manifests"]
+                      if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "python"]
+m = index["manifests"][0]
+manifest = json.load(open(os.path.join(blobs, m["digest"][7:])))
+config = json.load(open(os.path.join(blobs, manifest["config"]["digest"][7:])))
+config["rootfs"]["diff_ids"].append("sha256:" + digest(plain))
+d, n = put(config)
+manifest["config"].update(digest="sha256:" + d, size=n)
+manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                           "digest": "sha256:" + layer, "size": os.path.getsize(packed)})
+d, n = put(manifest)
+m.update(digest="sha256:" + d, size=n)
+json.dump(index, open(os.path.join(big, "index.json"), "w"))
+for l in manifest["layers"]:
+    print(os.path.join(blobs, l["digest"][7:]))
+PY
+    rm -f "$d/extra.tar" "$d/extra.tar.gz"
+    while read -r l; do layers+=("$l"); done < "$d/layers"
+    printf 'input: %d layers, %s MiB compressed, %s MiB unpacked\n' "${#layers[@]}" \
+        "$(fmt_mib $(( $(cat "${layers[@]}" | wc -c) / 1024 )))" \
+        "$(fmt_mib $(( $(for l in "${layers[@]}"; do gzip -dc "$l"; done | wc -c) / 1024 )))"
+    R_MODE[tar-x-big]="tar -xf LAYER -C fresh dir, each layer in order"
+    sync
+    time_cmd tar-x-big bash -c 'o=$(mktemp -d -p "$1"); shift; for l; do tar -xf "$l" -C "$o"; done' _ "$d" "${layers[@]}"
+    rm -rf -- "$d"/tmp.*
+    sync
+    R_MODE[slim-big]="elfroot slim oci:big:python -o x.oci.tar"
+    time_cmd slim-big "$ELFROOT" slim "oci:$d/big:python" -o "$d/python.oci.tar"
+    printf 'python: %s\n' "$(grep -m 1 'slimmed' "$WORK/slim-big.err" | sed 's/.*): //')"
+    echo "runs: median of $RUNS"
+    print_table tar-x-big slim-big
+    target_line slim-big tar-x-big "> 1 (well under unpacking)"
+    rm -rf -- "$d/big"
 }
 
 # ---------------------------------------------------------------------------
