@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::sbom::{syft_packages, validates, venv_tool};
+use crate::sbom::{syft_packages, trivy_packages, validates, venv_tool};
 use crate::util::*;
 
 /// rpm's database directory in the roots made here (Debian's rpm defaults
@@ -321,39 +321,12 @@ fn bundles_carry_a_cut_rpmdb_that_rpm_syft_and_trivy_read() {
         assert_eq!(found, shipped, "syft on the bundle: {other:?}");
     }
     if let Some(trivy) = venv_tool("trivy") {
-        assert_eq!(trivy_rpms(&trivy, &b.out), shipped, "trivy on the bundle");
+        assert_eq!(
+            trivy_packages(&trivy, &b.out),
+            shipped,
+            "trivy on the bundle"
+        );
     }
-}
-
-/// `name version` of the rpm packages trivy finds in a directory (offline).
-fn trivy_rpms(trivy: &Path, dir: &Path) -> BTreeSet<String> {
-    let cache = tempfile::tempdir().unwrap();
-    let out = run_ok(
-        Command::new(trivy)
-            .args(["rootfs", "--format", "cyclonedx", "--offline-scan"])
-            .args(["--skip-db-update", "--quiet", "--cache-dir"])
-            .arg(cache.path())
-            .arg(dir),
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("trivy json");
-    doc["components"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| {
-            c["purl"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("pkg:rpm/fedora/"))
-        })
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["name"].as_str().unwrap(),
-                c["version"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 #[test]

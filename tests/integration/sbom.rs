@@ -91,7 +91,9 @@ pub(crate) fn trivy_packages(trivy: &Path, dir: &Path) -> BTreeSet<String> {
         .iter()
         .filter(|c| {
             let purl = c["purl"].as_str().unwrap_or("");
-            purl.starts_with("pkg:deb/") || purl.starts_with("pkg:apk/")
+            ["pkg:deb/", "pkg:apk/", "pkg:rpm/"]
+                .iter()
+                .any(|k| purl.starts_with(k))
         })
         .map(|c| {
             format!(
