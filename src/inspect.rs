@@ -41,6 +41,9 @@ pub struct InspectConfig {
     /// Also find and show the run-time files a bundle of each would hold
     /// (`--runtime`), with their reasons.
     pub runtime: bool,
+    /// The cap on a directory discovery takes whole, in bytes (None: no
+    /// cap), as `bundle --discover-max` sets it.
+    pub discover_max: Option<u64>,
 }
 
 /// Analyses the files and writes the chosen view to `out`.
@@ -48,10 +51,14 @@ pub fn run(config: &InspectConfig, out: &mut dyn Write) -> Result<Outcome> {
     let (root, options) = config.root.open()?;
     let analyzer = crate::Analyzer::new(crate::files::Files::new(root), options);
     let mut report = crate::report::analyze_in(&analyzer, &config.files);
-    if config.runtime {
-        report.discover(&analyzer);
-    }
+    let left_out = match config.runtime {
+        true => report.discover(&analyzer, config.discover_max),
+        false => Vec::new(),
+    };
     let mut outcome = Outcome::new(report.status());
+    for l in &left_out {
+        outcome.warning(l.to_string());
+    }
     for entry in &report.entries {
         if let Err(e) = &entry.result {
             outcome.problem(e.to_string());

@@ -6,6 +6,22 @@ use std::fmt;
 
 pub use crate::report::Status;
 
+/// Bytes for people: `812 B`, `4.0 KiB`, `31.2 MiB`, `1.1 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 /// One line for standard error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Diagnostic {

@@ -62,9 +62,16 @@ impl Report {
     /// Finds the run-time files of each input's closure
     /// ([`discover`](crate::discover)), as a bundle of that input alone
     /// would hold them. What stops it for one input (an unreadable
-    /// directory) is a warning, and that input shows none.
-    pub fn discover(&mut self, analyzer: &Analyzer) {
+    /// directory) is a warning, and that input shows none. `max_tree` caps
+    /// a directory taken whole, as in a bundle. Returns what discovery left
+    /// out, each thing once.
+    pub fn discover(
+        &mut self,
+        analyzer: &Analyzer,
+        max_tree: Option<u64>,
+    ) -> Vec<crate::discover::LeftOut> {
         let db = crate::discover::Database::default();
+        let mut left_out: Vec<crate::discover::LeftOut> = Vec::new();
         for entry in &mut self.entries {
             let Ok(c) = &entry.result else { continue };
             let known: HashSet<String> = c
@@ -77,13 +84,21 @@ impl Report {
                 std::slice::from_ref(c),
                 &|p| known.contains(p),
                 &db,
-                Some(crate::discover::DEFAULT_MAX_TREE_BYTES),
+                max_tree,
             );
             match found {
-                Ok(found) => entry.runtime = found.found,
+                Ok(found) => {
+                    entry.runtime = found.found;
+                    for l in found.left_out {
+                        if !left_out.contains(&l) {
+                            left_out.push(l);
+                        }
+                    }
+                }
                 Err(e) => self.warnings.push(e),
             }
         }
+        left_out
     }
 
     /// The worst outcome of all inputs.

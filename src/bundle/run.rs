@@ -347,7 +347,7 @@ fn write(
     }
     Ok(Written::Summary(format!(
         "bundled {files} files, {} into {}",
-        output::size(bytes),
+        crate::outcome::size(bytes),
         config.output
     )))
 }

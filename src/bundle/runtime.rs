@@ -118,7 +118,7 @@ impl Planner<'_> {
         let found =
             crate::discover::discover(self.analyzer, &self.closures, &known, &self.db, max_tree)?;
         self.layout.merge(found.layout)?;
-        let warnings = found.left_out.iter().map(left_out).collect();
+        let warnings = found.left_out.iter().map(ToString::to_string).collect();
         for c in found.closures {
             self.closure(c);
         }
@@ -215,28 +215,5 @@ impl Planner<'_> {
             0o644,
             "libraries outside the default directories",
         )
-    }
-}
-
-/// The warning for what discovery left out, saying how to bring it.
-fn left_out(l: &crate::discover::LeftOut) -> String {
-    use crate::discover::Why;
-    let (path, reason) = (&l.path, &l.reason);
-    match l.why {
-        Why::TooLarge { bytes, cap } => format!(
-            "{path} ({reason}) holds {}, over the discovery cap of {}: left out; --add it, or raise --discover-max",
-            crate::output::size(bytes),
-            crate::output::size(cap)
-        ),
-        Why::SetId { mode, uid, gid } => {
-            let what = match mode & 0o4000 {
-                0 => format!("set-group-ID (group {gid})"),
-                _ if uid == 0 => "set-user-ID root".to_string(),
-                _ => format!("set-user-ID (owner {uid})"),
-            };
-            format!(
-                "{path} ({reason}) is {what}: left out (discovery never takes such a file); --add it to bundle it"
-            )
-        }
     }
 }

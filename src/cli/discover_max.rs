@@ -1,4 +1,4 @@
-//! `--discover-max SIZE` (bundle and slim): the cap on a directory that
+//! `--discover-max SIZE` (bundle, slim, tree and list --runtime): the cap on a directory that
 //! run-time discovery takes whole, as typed.
 
 /// A cap in bytes, or none.

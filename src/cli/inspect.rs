@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::discover_max::DiscoverMax;
+
 use elfroot::config::{RootConfig, split_path_list};
 use elfroot::inspect::{InspectConfig, View};
 use elfroot::oci::Platform;
@@ -61,6 +63,11 @@ pub struct Common {
     /// its reason: what `bundle --discover auto` adds.
     #[arg(long)]
     runtime: bool,
+    /// With --runtime: leave out a directory discovery would take whole (not a language
+    /// runtime's) whose files add up to more than SIZE (default 16M; none: no cap), as
+    /// `bundle --discover-max` does.
+    #[arg(long, value_name = "SIZE", requires = "runtime", value_parser = DiscoverMax::parse)]
+    discover_max: Option<DiscoverMax>,
 }
 
 impl Common {
@@ -70,6 +77,7 @@ impl Common {
             files: self.files,
             view: if self.json { View::Json } else { view },
             runtime: self.runtime,
+            discover_max: DiscoverMax::bytes(self.discover_max),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What discovery leaves out unless asked: a directory it would take whole
-//! (named, or widened to) whose files add up to more than a cap, and any
-//! set-user-ID or set-group-ID file. Each is reported ([`LeftOut`]; the
+//! (named, or widened to) whose files add up to more than a cap, any
+//! set-user-ID or set-group-ID file, and hardware helpers (`devices`). Each is reported ([`LeftOut`]; the
 //! bundle warns), so that `--add` can bring it.
 //!
 //! The cap keeps plain programs from growing by their helper suites (git's
@@ -34,7 +34,7 @@ pub struct LeftOut {
 }
 
 /// Why a [`LeftOut`] was not taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Why {
     /// A directory whose files add up to `bytes`, over the `cap`.
@@ -53,6 +53,45 @@ pub enum Why {
         /// Its group.
         gid: u32,
     },
+    /// A program or library whose closure needs `library`, which reaches
+    /// devices (`reaches`) that the inputs' closures do not: a container
+    /// has them only when given them.
+    Device {
+        /// The device library's file name (`libfido2.so.1`).
+        library: String,
+        /// What it reaches (`FIDO security keys`).
+        reaches: &'static str,
+    },
+}
+
+impl std::fmt::Display for LeftOut {
+    /// The warning: what was left out, why, and how to bring it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, reason) = (&self.path, &self.reason);
+        match &self.why {
+            Why::TooLarge { bytes, cap } => write!(
+                f,
+                "{path} ({reason}) holds {}, over the discovery cap of {}: left out; --add it, or raise --discover-max",
+                crate::outcome::size(*bytes),
+                crate::outcome::size(*cap)
+            ),
+            Why::SetId { mode, uid, gid } => {
+                let what = match mode & 0o4000 {
+                    0 => format!("set-group-ID (group {gid})"),
+                    _ if *uid == 0 => "set-user-ID root".to_string(),
+                    _ => format!("set-user-ID (owner {uid})"),
+                };
+                write!(
+                    f,
+                    "{path} ({reason}) is {what}: left out (discovery never takes such a file); --add it to bundle it"
+                )
+            }
+            Why::Device { library, reaches } => write!(
+                f,
+                "{path} ({reason}) needs {library}, for {reaches}, which a container reaches only when given the device: left out; --add it to bundle it"
+            ),
+        }
+    }
 }
 
 impl Discovery<'_> {

@@ -34,7 +34,11 @@
 //!   left is P itself when the widened directory was too large, and then
 //!   the files named inside it;
 //! - no set-user-ID or set-group-ID file comes in this way, by any rule
-//!   (ssh names its setuid-root ssh-keysign): those come only when asked.
+//!   (ssh names its setuid-root ssh-keysign): those come only when asked;
+//! - nor does a hardware helper: a file whose closure needs a library that
+//!   only talks to devices (libfido2, libusb, libudev...) which the inputs'
+//!   closures do not (ssh names ssh-sk-helper, for FIDO keys): a container
+//!   reaches devices only when given them (`devices`).
 //!
 //! What is left out is reported ([`LeftOut`]), for the bundle to warn.
 //!
@@ -45,6 +49,7 @@
 //! its closure, whose objects may name more paths), at most [`MAX_ROUNDS`]
 //! times.
 
+mod devices;
 mod limits;
 mod named;
 mod relevance;
@@ -226,6 +231,7 @@ pub fn discover(
 ) -> Result<Discovered> {
     let mut d = Discovery {
         analyzer,
+        inputs: closures,
         known,
         db,
         max_tree,
@@ -270,6 +276,8 @@ pub fn startable_closure(analyzer: &Analyzer, real: &Path) -> Result<Option<Clos
 /// One run: the root, what is known, and what is found so far.
 struct Discovery<'a> {
     analyzer: &'a Analyzer,
+    /// The closures of the inputs.
+    inputs: &'a [Closure],
     known: &'a dyn Fn(&str) -> bool,
     /// The root's package database, read when a named path first needs it.
     db: &'a Database,
@@ -364,19 +372,25 @@ impl<'a> Discovery<'a> {
         let dropped = self.drop_set_id();
         self.record(path, rule, reason);
         for f in files.iter().filter(|f| !dropped.contains(*f)) {
-            self.closure_of(f, optional)?;
+            if let Some(c) = startable_closure(self.analyzer, f)? {
+                let shown = f.to_string_lossy();
+                if self.hardware(&shown, reason, &c) {
+                    self.out.layout.take(&shown);
+                } else {
+                    self.keep(c, optional);
+                }
+            }
         }
         Ok(())
     }
 
-    fn closure_of(&mut self, real: &Path, optional: bool) -> Result<()> {
-        if let Some(c) = startable_closure(self.analyzer, real)? {
-            match optional {
-                true => self.out.optional.push(c),
-                false => self.out.closures.push(c),
-            }
+    /// Keeps the closure of a file found, as one whose missing libraries
+    /// count or not.
+    fn keep(&mut self, closure: Closure, optional: bool) {
+        match optional {
+            true => self.out.optional.push(closure),
+            false => self.out.closures.push(closure),
         }
-        Ok(())
     }
 
     /// A file, or a directory that is not too large (at most `cap` bytes,
@@ -399,9 +413,15 @@ impl<'a> Discovery<'a> {
                 Ok(true)
             }
             Lookup::File(real) => {
+                let closure = startable_closure(self.analyzer, &real)?;
+                if let Some(c) = &closure
+                    && self.hardware(path, reason, c)
+                {
+                    return Ok(false);
+                }
                 let taken = self.single(path, Rule::Named, reason)?;
-                if taken {
-                    self.closure_of(&real, true)?;
+                if let Some(c) = closure.filter(|_| taken) {
+                    self.keep(c, true);
                 }
                 Ok(taken)
             }

@@ -157,13 +157,16 @@ pub(super) fn discovered(
         if target.lookup(Path::new(&l.path))? != Lookup::Absent {
             continue;
         }
-        let why = match l.why {
+        let why = match &l.why {
             discover::Why::TooLarge { bytes, cap } => format!(
                 "{} MiB, over the discovery cap of {} MiB",
                 bytes >> 20,
                 cap >> 20
             ),
             discover::Why::SetId { .. } => "set-user-ID or set-group-ID".to_string(),
+            discover::Why::Device { library, reaches } => {
+                format!("a hardware helper: {library}, for {reaches}")
+            }
         };
         out.push(Finding::new(
             Code::RuntimeFileMissing,

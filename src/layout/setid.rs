@@ -1,6 +1,7 @@
 //! What a planned tree must not hold unless it was asked for by name: files
 //! that run with their owner's or group's rights (set-user-ID,
-//! set-group-ID), which run-time discovery takes out of what it plans.
+//! set-group-ID), which run-time discovery takes out of what it plans, and
+//! any file it takes out for a reason of its own (a hardware helper).
 
 use super::{Item, ItemKind, Layout};
 
@@ -22,5 +23,10 @@ impl Layout {
             .into_iter()
             .filter_map(|p| self.items.remove(&p).map(|i| (p, i)))
             .collect()
+    }
+
+    /// Takes what is planned at `path` out of the layout.
+    pub(crate) fn take(&mut self, path: &str) -> Option<Item> {
+        self.items.remove(&super::normalise(path))
     }
 }

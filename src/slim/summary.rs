@@ -10,7 +10,7 @@ use crate::archive::{Entry, EntryKind, Output};
 use crate::bundle::Bundle;
 use crate::error::Result;
 use crate::oci::{Image, Written};
-use crate::output::size;
+use crate::outcome::size;
 use crate::root::{Root, TreeKind};
 
 /// How many of the largest kept files the summary names.

@@ -1,7 +1,8 @@
 //! What run-time discovery leaves out unless asked: a named directory over
 //! the size cap (`--discover-max`; the files named inside it still come),
-//! and set-user-ID or set-group-ID files, each with a warning naming it and
-//! how to bring it; a language runtime's directories are not capped.
+//! set-user-ID or set-group-ID files, and hardware helpers, each with a
+//! warning naming it and how to bring it; a language runtime's directories
+//! are not capped.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -85,6 +86,44 @@ fn a_directory_over_the_cap_is_left_out_but_what_is_named_inside_comes() {
     // A language runtime's directories are not capped.
     let b = bundle(&t, "/usr/bin/ruby3.1", &["--discover-max", "1M"]);
     assert!(has(&b, "usr/lib/app/helpers/big"));
+
+    // `tree --runtime` shows what the bundle would hold, under the same cap.
+    let tree = |cap: &str| {
+        let run = elfroot(&[
+            "tree",
+            "--root",
+            &t.s("/"),
+            "--runtime",
+            "--discover-max",
+            cap,
+            "/usr/bin/app",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run
+    };
+    let capped = tree("1M");
+    assert!(
+        !capped.stdout.contains("/usr/lib/app/helpers "),
+        "{}",
+        capped.stdout
+    );
+    assert!(
+        capped.stdout.contains("/usr/lib/app/helpers/named-tool "),
+        "{}",
+        capped.stdout
+    );
+    assert!(
+        capped.stderr.contains("over the discovery cap of 1.0 MiB"),
+        "{}",
+        capped.stderr
+    );
+    let whole = tree("none");
+    assert!(
+        whole.stdout.contains("/usr/lib/app/helpers "),
+        "{}",
+        whole.stdout
+    );
+    assert!(!whole.stderr.contains("cap"), "{}", whole.stderr);
 }
 
 #[test]
@@ -120,7 +159,8 @@ fn set_id_files_come_only_when_added() {
 }
 
 /// The doctor names what bundles leave out (git's helper suite, over the
-/// cap; ssh's set-user-ID ssh-keysign) and says how to bring it.
+/// cap; ssh's set-user-ID ssh-keysign and its FIDO helper) and says how to
+/// bring it.
 #[test]
 fn the_doctor_says_how_to_bring_what_bundles_leave_out() {
     for (program, left_out, why) in [
@@ -133,6 +173,11 @@ fn the_doctor_says_how_to_bring_what_bundles_leave_out() {
             "/usr/bin/ssh",
             "/usr/lib/openssh/ssh-keysign",
             "set-user-ID",
+        ),
+        (
+            "/usr/bin/ssh",
+            "/usr/lib/openssh/ssh-sk-helper",
+            "a hardware helper: libfido2.so.1",
         ),
     ] {
         if !std::path::Path::new(left_out).exists() {
@@ -154,4 +199,54 @@ fn the_doctor_says_how_to_bring_what_bundles_leave_out() {
             .any(|l| l.contains(&fix) && l.contains(why));
         assert!(said, "{program}: {}", run.stdout);
     }
+}
+
+/// Names a helper that drives security keys through a device library.
+const TOKEN_APP: &str = r#"#include <stdio.h>
+int main(void) { puts("/usr/lib/app/token-helper"); return 0; }
+"#;
+
+/// A helper whose closure needs a device library (here one named as
+/// libfido2) comes only when added, or when the program needs such a
+/// library itself: ssh names ssh-sk-helper, for FIDO keys.
+#[test]
+fn hardware_helpers_come_when_added_or_when_the_program_reaches_devices() {
+    let t = Tree::new();
+    t.with_host_glibc();
+    let libdir = t.s("usr/lib/x86_64-linux-gnu");
+    t.lib(
+        "usr/lib/x86_64-linux-gnu/libfido2.so.1",
+        "int fido_init(void) { return 0; }\n",
+        &[],
+    );
+    let link = ["-Wl,--no-as-needed", "-L", &libdir, "-l:libfido2.so.1"];
+    t.exe(
+        "usr/lib/app/token-helper",
+        "int fido_init(void);\nint main(void) { return fido_init(); }\n",
+        &link,
+    );
+    t.exe("usr/bin/app", TOKEN_APP, &[]);
+    t.exe("usr/bin/keys", TOKEN_APP, &link);
+    let helper = "usr/lib/app/token-helper";
+    let fido = "usr/lib/x86_64-linux-gnu/libfido2.so.1";
+
+    let b = bundle(&t, "/usr/bin/app", &[]);
+    assert!(!has(&b, helper) && !has(&b, fido), "{}", b.run.stderr);
+    let w = warnings(&b);
+    assert!(
+        w.contains(
+            &"elfroot: warning: /usr/lib/app/token-helper (path named in /usr/bin/app) needs \
+              libfido2.so.1, for FIDO security keys, which a container reaches only when given \
+              the device: left out; --add it to bundle it"
+        ),
+        "{w:?}"
+    );
+
+    let b = bundle(&t, "/usr/bin/app", &["--add", "/usr/lib/app/token-helper"]);
+    assert!(has(&b, helper) && has(&b, fido), "{}", b.run.stderr);
+    assert!(warnings(&b).is_empty(), "{}", b.run.stderr);
+
+    let b = bundle(&t, "/usr/bin/keys", &[]);
+    assert!(has(&b, helper) && has(&b, fido), "{}", b.run.stderr);
+    assert!(warnings(&b).is_empty(), "{}", b.run.stderr);
 }

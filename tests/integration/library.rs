@@ -49,6 +49,7 @@ fn inspect(t: &Tree, file: &str, view: View) -> (elfroot::outcome::Outcome, Stri
         files: vec![PathBuf::from(file)],
         view,
         runtime: false,
+        discover_max: None,
     };
     let mut out = Vec::new();
     let outcome = elfroot::inspect::run(&config, &mut out).expect("inspect");
