@@ -2,9 +2,10 @@
 //! however large the bundle, and each error names the side that failed: the
 //! source file when reading, the output when writing.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -22,21 +23,27 @@ pub(crate) fn buffer() -> Vec<u8> {
     vec![0; CHUNK]
 }
 
-/// Opens `path` for reading and returns it with its size, taken from the
-/// open file so that header and contents agree. Refuses anything but a
-/// regular file (after following symbolic links): opening a FIFO would
-/// block, and a directory has no contents to copy.
-pub(crate) fn open(path: &Path) -> Result<(File, u64)> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+/// Opens `path` for reading and returns it with its metadata, taken from
+/// the open file so that header and contents agree (and, by its device
+/// and inode, which sources are one file: `links`). Refuses anything but a
+/// regular file (after following symbolic links): a FIFO is opened without
+/// waiting for a writer (`O_NONBLOCK`, which changes nothing for reading a
+/// regular file) and then refused, as is a directory, which has no
+/// contents to copy. One open and one fstat: the path is walked once.
+pub(crate) fn open(path: &Path) -> Result<(File, fs::Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::io(
             path,
             io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
         ));
     }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    Ok((file, size))
+    Ok((file, meta))
 }
 
 /// Copies exactly `size` bytes from `src` to `dst` through `buf`. A source

@@ -248,7 +248,7 @@ pub fn write_if(
     opts: &WriteOptions,
     keep: impl FnOnce() -> Result<bool>,
 ) -> Result<Option<u64>> {
-    let items = planned(entries)?;
+    let items = plan::plan(entries)?;
     let stdout = out.as_os_str() == "-";
     let mut keep = Some(keep);
     let mut kept = || keep.take().map_or(Ok(true), |k| k());
@@ -274,17 +274,9 @@ pub fn write_if(
 /// The same checks and ordering as [`write()`] apply. Write errors name the
 /// pseudo-path `<tar stream>`; errors reading a source file name that file.
 pub fn write_tar<W: Write>(entries: &[Entry], mtime: u64, w: W) -> Result<W> {
-    let items = planned(entries)?;
+    let items = plan::plan(entries)?;
     let (w, _) = tar::write(&items, mtime, w, Path::new("<tar stream>"))?;
     Ok(w)
-}
-
-/// The entries planned ([`plan::plan`]), files that are one host file
-/// turned into hard links ([`links::resolve`]).
-fn planned(entries: &[Entry]) -> Result<Vec<plan::Item<'_>>> {
-    let mut items = plan::plan(entries)?;
-    links::resolve(&mut items);
-    Ok(items)
 }
 
 /// Writes a small generated file (a depfile, a manifest) at `path` the same

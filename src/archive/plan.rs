@@ -37,8 +37,6 @@ pub(crate) enum ItemKind<'a> {
     File(&'a Path),
     Data(&'a [u8]),
     Symlink(&'a str),
-    /// A hard link to the file written at this path before it (`links`).
-    HardLink(&'a str),
 }
 
 impl<'a> Item<'a> {
@@ -86,7 +84,6 @@ impl<'a> Item<'a> {
                 self.mode
             ),
             ItemKind::Symlink(t) => format!("symbolic link to {t} ({owner})"),
-            ItemKind::HardLink(t) => format!("hard link to {t} ({owner})"),
         }
     }
 }
@@ -204,7 +201,7 @@ mod tests {
             .map(|i| {
                 let tag = match i.kind {
                     ItemKind::Dir => "d",
-                    ItemKind::File(_) | ItemKind::Data(_) | ItemKind::HardLink(_) => "f",
+                    ItemKind::File(_) | ItemKind::Data(_) => "f",
                     ItemKind::Symlink(_) => "l",
                 };
                 (format!("{tag} {}", i.path), i.mode)

@@ -16,6 +16,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 use super::copy;
+use super::links::Links;
 use super::plan::{Item, ItemKind};
 use crate::error::{Error, Result};
 
@@ -60,8 +61,8 @@ pub(crate) fn write_file(
 
 /// [`write`]; `direct` is `w`'s own descriptor, when it is a file, with
 /// the writeback of what is written.
-fn write_to<W: Write>(
-    items: &[Item<'_>],
+fn write_to<'a, W: Write>(
+    items: &[Item<'a>],
     mtime: u64,
     w: W,
     out: &Path,
@@ -73,6 +74,7 @@ fn write_to<W: Write>(
         written: 0,
         mtime,
         direct,
+        links: Links::default(),
     };
     let mut buf = copy::buffer();
     let mut payload = 0;
@@ -89,7 +91,7 @@ fn write_to<W: Write>(
     Ok((w, payload))
 }
 
-struct Stream<'p, W: Write> {
+struct Stream<'p, 'a, W: Write> {
     w: BufWriter<W>,
     out: &'p Path,
     /// Bytes written so far, to pad the end to a whole record.
@@ -98,11 +100,13 @@ struct Stream<'p, W: Write> {
     /// The descriptor `w` writes to, when it is a file, and the writeback
     /// of what is written to it.
     direct: Option<(RawFd, copy::Writeback)>,
+    /// The files written so far, for those that are one host file.
+    links: Links<'a>,
 }
 
-impl<W: Write> Stream<'_, W> {
+impl<'a, W: Write> Stream<'_, 'a, W> {
     /// Writes one entry and returns its content size.
-    fn entry(&mut self, item: &Item<'_>, buf: &mut [u8]) -> Result<u64> {
+    fn entry(&mut self, item: &Item<'a>, buf: &mut [u8]) -> Result<u64> {
         let name = item.relative();
         match item.kind {
             ItemKind::Dir => {
@@ -113,11 +117,6 @@ impl<W: Write> Stream<'_, W> {
                 self.header(item, name, 0, SYMLINK, target)?;
                 Ok(0)
             }
-            // Named as archives name paths, without the leading slash.
-            ItemKind::HardLink(first) => {
-                self.header(item, name, 0, HARDLINK, &first[1..])?;
-                Ok(0)
-            }
             ItemKind::Data(data) => {
                 let size = data.len() as u64;
                 self.header(item, name, size, REGULAR, "")?;
@@ -126,7 +125,14 @@ impl<W: Write> Stream<'_, W> {
                 Ok(size)
             }
             ItemKind::File(source) => {
-                let (mut file, size) = copy::open(source)?;
+                let (mut file, meta) = copy::open(source)?;
+                // A later name of a file written before: a hard link,
+                // named as archives name paths, without the leading slash.
+                if let Some(first) = self.links.earlier(item, &meta) {
+                    self.header(item, name, 0, HARDLINK, &first[1..])?;
+                    return Ok(0);
+                }
+                let size = meta.len();
                 self.header(item, name, size, REGULAR, "")?;
                 let mut done = 0;
                 if let Some((fd, writeback)) = self.direct.as_mut()
