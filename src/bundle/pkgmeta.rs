@@ -30,7 +30,9 @@
 //!   trivy looks.
 //!
 //! The database is read once per plan, lazily (discovery may already have
-//! read it). `inventory` turns a planned bundle into the SBOM's input.
+//! read it), and not at all for this when nothing is written from it and
+//! no manifest or SBOM asks who owns what. `inventory` turns a planned
+//! bundle into the SBOM's input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,11 @@ impl Planner<'_> {
         programs: &[(PathBuf, PathBuf)],
     ) -> Result<Ownership> {
         let (metadata, copyright, licenses) = (opts.package_db, opts.copyright, opts.licenses);
+        // Nothing to write and no one to tell who owns what: the database
+        // is not read for it (23 ms for python3 and its stdlib here).
+        if !metadata && !copyright && !licenses {
+            return Ok(Ownership::default());
+        }
         let db = self.packages();
         if db.is_empty() {
             return Ok(self.ownership(&db, &[], programs, licenses));
