@@ -120,7 +120,10 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 /// wait for room in its queue), so that the disk works while the rest is
 /// copied. Without it, all of it would be flushed at the end: ext4 writes a
 /// file out when it is renamed over an existing one (80 MB took 70-80 ms
-/// here, on the main thread). Nothing waits for the disk to finish: when
+/// here, on the main thread). A file that replaces nothing is not written
+/// out at its rename: its pages are left to the kernel's own writeback, as
+/// any program's writes are, and no thread is started ([`Writeback::none`]):
+/// its work would only add CPU time. Nothing waits for the disk to finish: when
 /// [`Writeback::finish`] is called, the thread stops after the range it is
 /// starting, if any; the rest is the kernel's to write, as before.
 pub(crate) struct Writeback {
@@ -149,6 +152,16 @@ impl Writeback {
             tx: thread.is_some().then_some(tx),
             done,
             thread,
+            sent: 0,
+        }
+    }
+
+    /// No writeback of our own: the kernel's.
+    pub(crate) fn none() -> Writeback {
+        Writeback {
+            tx: None,
+            done: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            thread: None,
             sent: 0,
         }
     }

@@ -175,13 +175,7 @@ fn parents(path: &str) -> impl Iterator<Item = &str> {
 }
 
 fn check_path(path: &str) -> Result<()> {
-    let ok = path.len() > 1
-        && path.starts_with('/')
-        && !path.contains('\0')
-        && path[1..]
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..");
-    if ok {
+    if is_normal(path) && !path.contains('\0') {
         Ok(())
     } else {
         Err(Error::Usage(format!(
@@ -189,6 +183,16 @@ fn check_path(path: &str) -> Result<()> {
              components, no trailing slash) and not \"/\""
         )))
     }
+}
+
+/// True when `path` is absolute and normalised (no empty, `.` or `..`
+/// component, no trailing slash), and not "/".
+pub(crate) fn is_normal(path: &str) -> bool {
+    path.len() > 1
+        && path.starts_with('/')
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 #[cfg(test)]

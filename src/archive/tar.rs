@@ -47,7 +47,8 @@ pub(crate) fn write<W: Write>(
 }
 
 /// [`write`] to an open file: the contents of large files are copied into
-/// it by the kernel where it can ([`copy::copy_in_kernel`]).
+/// it by the kernel where it can ([`copy::copy_in_kernel`]). `out` is the
+/// path the file will replace, if anything is there ([`copy::Writeback`]).
 pub(crate) fn write_file(
     items: &[Item<'_>],
     mtime: u64,
@@ -55,7 +56,10 @@ pub(crate) fn write_file(
     out: &Path,
 ) -> Result<(File, u64)> {
     let fd = file.as_raw_fd();
-    let writeback = copy::Writeback::start(&file);
+    let writeback = match out.symlink_metadata() {
+        Ok(_) => copy::Writeback::start(&file),
+        Err(_) => copy::Writeback::none(),
+    };
     write_to(items, mtime, file, out, Some((fd, writeback)))
 }
 
