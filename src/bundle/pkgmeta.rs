@@ -126,20 +126,23 @@ impl Planner<'_> {
     }
 
     /// Each regular file copied into the plan: its path in the bundle, its
-    /// canonical path in the root, and the package owning it.
-    /// Files already in `known` are not looked up again.
+    /// canonical path in the root, and the package owning it, in path order.
+    /// Files already in `known` (a result of this, so in path order as the
+    /// plan's items are) are not looked up again.
     fn owned<'d>(&self, db: &'d Packages, known: Vec<Owned<'d>>) -> Vec<Owned<'d>> {
         let root = self.root();
-        let mut known: FxHashMap<String, Owned<'d>> =
-            known.into_iter().map(|o| (o.0.clone(), o)).collect();
+        let mut known = known.into_iter().peekable();
         self.layout
             .items()
             .filter_map(|(path, item)| match &item.kind {
-                ItemKind::File(host) => Some(known.remove(path).unwrap_or_else(|| {
-                    let real = root.inner_path(host).unwrap_or_else(|| PathBuf::from(path));
-                    let package = db.file_owner(root, &real);
-                    (path.to_string(), real, package)
-                })),
+                ItemKind::File(host) => {
+                    while known.next_if(|k| k.0.as_str() < path).is_some() {}
+                    Some(known.next_if(|k| k.0 == path).unwrap_or_else(|| {
+                        let real = root.inner_path(host).unwrap_or_else(|| PathBuf::from(path));
+                        let package = db.file_owner(root, &real);
+                        (path.to_string(), real, package)
+                    }))
+                }
                 _ => None,
             })
             .collect()
@@ -404,10 +407,11 @@ fn md5sums(root: &Root, p: &Package, shipped: &Shipped) -> Result<String> {
         let hex = sbom::hex(&<md5::Md5 as md5::Digest>::digest(&bytes[..]));
         lines.insert(path.trim_start_matches('/').to_string(), hex);
     }
-    Ok(lines
-        .iter()
-        .map(|(path, hex)| format!("{hex}  {path}\n"))
-        .collect())
+    let mut out = String::new();
+    for (path, hex) in &lines {
+        out.extend([hex.as_str(), "  ", path, "\n"]);
+    }
+    Ok(out)
 }
 
 /// The package's apk record, listing only the files shipped (with their
