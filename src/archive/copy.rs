@@ -156,6 +156,16 @@ impl Writeback {
         }
     }
 
+    /// The writeback of `file`, which is to replace whatever is at `out`:
+    /// [`Writeback::start`] when something is there, else
+    /// [`Writeback::none`].
+    pub(crate) fn for_output(file: &File, out: &Path) -> Writeback {
+        match out.symlink_metadata() {
+            Ok(_) => Writeback::start(file),
+            Err(_) => Writeback::none(),
+        }
+    }
+
     /// No writeback of our own: the kernel's.
     pub(crate) fn none() -> Writeback {
         Writeback {

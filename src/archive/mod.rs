@@ -10,14 +10,15 @@
 //!
 //! `plan` checks and orders the entries, `links` finds the files that are
 //! one file on the host (written once, then as hard links), `tar` writes
-//! the stream, `compress` wraps it in gzip or zstd, `dir` writes a tree,
-//! `copy` moves file contents in chunks, and `atomic` makes an output
-//! appear at once or not at all.
+//! the stream (`header` its header blocks), `compress` wraps it in gzip or
+//! zstd, `dir` writes a tree, `copy` moves file contents in chunks, and
+//! `atomic` makes an output appear at once or not at all.
 
 mod atomic;
 pub(crate) mod compress;
 mod copy;
 mod dir;
+mod header;
 mod links;
 mod pgzip;
 mod plan;

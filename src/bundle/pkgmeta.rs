@@ -29,10 +29,8 @@
 //!   `/etc/fedora-release` (and the link `/etc/system-release`), where
 //!   trivy looks.
 //!
-//! The database is read once per plan, lazily (discovery may already have
-//! read it), and not at all for this when nothing is written from it and
-//! no manifest or SBOM asks who owns what. `inventory` turns a planned
-//! bundle into the SBOM's input.
+//! The database is read once per plan, lazily (discovery may already have read it), and
+//! only when something asks. `inventory` turns a planned bundle into the SBOM's input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,8 +82,6 @@ impl Planner<'_> {
         programs: &[(PathBuf, PathBuf)],
     ) -> Result<Ownership> {
         let (metadata, copyright, licenses) = (opts.package_db, opts.copyright, opts.licenses);
-        // Nothing to write and no one to tell who owns what: the database
-        // is not read for it (23 ms for python3 and its stdlib here).
         if !metadata && !copyright && !licenses {
             return Ok(Ownership::default());
         }
@@ -125,10 +121,8 @@ impl Planner<'_> {
         Ok(self.ownership(&db, &owned, programs, licenses))
     }
 
-    /// Each regular file copied into the plan: its path in the bundle, its
-    /// canonical path in the root, and the package owning it, in path order.
-    /// Files already in `known` (a result of this, so in path order as the
-    /// plan's items are) are not looked up again.
+    /// Each regular file copied into the plan, in path order: (path in the bundle, canonical
+    /// path in the root, owning package); those in `known` (a result of this) are kept.
     fn owned<'d>(&self, db: &'d Packages, known: Vec<Owned<'d>>) -> Vec<Owned<'d>> {
         let root = self.root();
         let mut known = known.into_iter().peekable();
@@ -407,11 +401,10 @@ fn md5sums(root: &Root, p: &Package, shipped: &Shipped) -> Result<String> {
         let hex = sbom::hex(&<md5::Md5 as md5::Digest>::digest(&bytes[..]));
         lines.insert(path.trim_start_matches('/').to_string(), hex);
     }
-    let mut out = String::new();
-    for (path, hex) in &lines {
-        out.extend([hex.as_str(), "  ", path, "\n"]);
-    }
-    Ok(out)
+    let text = lines
+        .iter()
+        .flat_map(|(path, hex)| [hex.as_str(), "  ", path, "\n"]);
+    Ok(text.collect())
 }
 
 /// The package's apk record, listing only the files shipped (with their
