@@ -2,10 +2,9 @@
 //! however large the bundle, and each error names the side that failed: the
 //! source file when reading, the output when writing.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -26,22 +25,24 @@ pub(crate) fn buffer() -> Vec<u8> {
 /// Opens `path` for reading and returns it with its metadata, taken from
 /// the open file so that header and contents agree (and, by its device
 /// and inode, which sources are one file: `links`). Refuses anything but a
-/// regular file (after following symbolic links): a FIFO is opened without
-/// waiting for a writer (`O_NONBLOCK`, which changes nothing for reading a
-/// regular file) and then refused, as is a directory, which has no
-/// contents to copy. One open and one fstat: the path is walked once.
+/// regular file (after following symbolic links) before opening it:
+/// opening a FIFO would block, and opening a device can act on it (a
+/// watchdog starts counting); a directory has no contents to copy.
 pub(crate) fn open(path: &Path) -> Result<(File, fs::Metadata)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    let refuse = || {
+        let why = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        Err(Error::io(path, why))
+    };
+    if !fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        return refuse();
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        return Err(Error::io(
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-        ));
+        return refuse();
     }
     Ok((file, meta))
 }
