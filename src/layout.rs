@@ -221,13 +221,9 @@ impl Layout {
         let trace = root.trace(real)?.ok_or_else(|| Error::NotFound {
             path: real.to_path_buf(),
         })?;
+        let host = root.host_path(&trace.real);
         let meta = (trace.mode, self.copied(trace.uid, trace.gid));
-        self.insert(
-            dest,
-            ItemKind::File(root.host_path(&trace.real)),
-            meta,
-            reason,
-        )
+        self.insert(dest, ItemKind::File(host), meta, reason)
     }
 
     /// Adds the directory tree at `src` (a path inside the root) at `dest`
@@ -426,7 +422,6 @@ impl Layout {
     }
 }
 
-/// `/a//b/./c/../d/` -> `/a/b/d` (textually, as for a path built from `$ORIGIN/..`).
 /// A path as the bundle names it: bundles hold UTF-8 names only.
 pub(crate) fn utf8(path: &Path) -> Result<&str> {
     path.to_str().ok_or_else(|| Error::Unsupported {
@@ -435,7 +430,11 @@ pub(crate) fn utf8(path: &Path) -> Result<&str> {
     })
 }
 
+/// `/a//b/./c/../d/` -> `/a/b/d` (textually, as for a path built from `$ORIGIN/..`).
 fn normalise(p: &str) -> String {
+    if crate::archive::is_normal(p) {
+        return p.to_string();
+    }
     let mut parts: Vec<&str> = Vec::new();
     for s in p.split('/') {
         match s {

@@ -22,21 +22,29 @@ pub(crate) fn buffer() -> Vec<u8> {
     vec![0; CHUNK]
 }
 
-/// Opens `path` for reading and returns it with its size, taken from the
-/// open file so that header and contents agree. Refuses anything but a
-/// regular file (after following symbolic links): opening a FIFO would
-/// block, and a directory has no contents to copy.
-pub(crate) fn open(path: &Path) -> Result<(File, u64)> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::io(
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-        ));
+/// Opens `path` for reading and returns it with its metadata, taken from
+/// the open file so that header and contents agree (and, by its device
+/// and inode, which sources are one file: `links`). Refuses anything but a
+/// regular file (after following symbolic links) before opening it:
+/// opening a FIFO would block, and opening a device can act on it (a
+/// watchdog starts counting); a directory has no contents to copy.
+pub(crate) fn open(path: &Path) -> Result<(File, fs::Metadata)> {
+    let refuse = || {
+        let why = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        Err(Error::io(path, why))
+    };
+    if !fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        return refuse();
     }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    Ok((file, size))
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return refuse();
+    }
+    Ok((file, meta))
 }
 
 /// Copies exactly `size` bytes from `src` to `dst` through `buf`. A source
@@ -113,7 +121,10 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 /// wait for room in its queue), so that the disk works while the rest is
 /// copied. Without it, all of it would be flushed at the end: ext4 writes a
 /// file out when it is renamed over an existing one (80 MB took 70-80 ms
-/// here, on the main thread). Nothing waits for the disk to finish: when
+/// here, on the main thread). A file that replaces nothing is not written
+/// out at its rename: its pages are left to the kernel's own writeback, as
+/// any program's writes are, and no thread is started ([`Writeback::none`]):
+/// its work would only add CPU time. Nothing waits for the disk to finish: when
 /// [`Writeback::finish`] is called, the thread stops after the range it is
 /// starting, if any; the rest is the kernel's to write, as before.
 pub(crate) struct Writeback {
@@ -142,6 +153,26 @@ impl Writeback {
             tx: thread.is_some().then_some(tx),
             done,
             thread,
+            sent: 0,
+        }
+    }
+
+    /// The writeback of `file`, which is to replace whatever is at `out`:
+    /// [`Writeback::start`] when something is there, else
+    /// [`Writeback::none`].
+    pub(crate) fn for_output(file: &File, out: &Path) -> Writeback {
+        match out.symlink_metadata() {
+            Ok(_) => Writeback::start(file),
+            Err(_) => Writeback::none(),
+        }
+    }
+
+    /// No writeback of our own: the kernel's.
+    pub(crate) fn none() -> Writeback {
+        Writeback {
+            tx: None,
+            done: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            thread: None,
             sent: 0,
         }
     }

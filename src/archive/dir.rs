@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use super::atomic::Temp;
 use super::copy;
+use super::links::Links;
 use super::plan::{Item, ItemKind};
 use crate::error::{Error, Result};
 
@@ -107,8 +108,9 @@ impl<'p> Tree<'p> {
 
     fn write(mut self, items: &[Item<'_>]) -> Result<u64> {
         let mut bytes = 0;
+        let mut links = Links::default();
         for item in items {
-            bytes += self.entry(item)?;
+            bytes += self.entry(item, &mut links)?;
         }
         // Reverse byte order visits every directory after all its
         // descendants (a parent's path is a prefix of theirs).
@@ -128,7 +130,7 @@ impl<'p> Tree<'p> {
         Error::io(self.shown.join(item.relative()), e)
     }
 
-    fn entry(&mut self, item: &Item<'_>) -> Result<u64> {
+    fn entry<'a>(&mut self, item: &Item<'a>, links: &mut Links<'a>) -> Result<u64> {
         let p = self.host(item);
         match item.kind {
             ItemKind::Dir => {
@@ -148,11 +150,6 @@ impl<'p> Tree<'p> {
                 }
                 Ok(0)
             }
-            ItemKind::HardLink(first) => {
-                let first = self.base.join(&first[1..]);
-                self.make(item, &p, || fs::hard_link(&first, &p))?;
-                Ok(0)
-            }
             ItemKind::Data(data) => {
                 let mut file = self.create(item, &p)?;
                 file.write_all(data).map_err(|e| self.err(item, e))?;
@@ -160,7 +157,13 @@ impl<'p> Tree<'p> {
                 Ok(data.len() as u64)
             }
             ItemKind::File(source) => {
-                let (mut src, size) = copy::open(source)?;
+                let (mut src, meta) = copy::open(source)?;
+                if let Some(first) = links.earlier(item, &meta) {
+                    let first = self.base.join(&first[1..]);
+                    self.make(item, &p, || fs::hard_link(&first, &p))?;
+                    return Ok(0);
+                }
+                let size = meta.len();
                 let mut file = self.create(item, &p)?;
                 let shown = self.shown.join(item.relative());
                 copy::copy_exact(&mut src, size, source, &mut file, &shown, &mut self.buf)?;

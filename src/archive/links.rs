@@ -11,41 +11,40 @@
 //! the first path, and with it the bytes, depend only on the entries and
 //! the host's files. Only files with the same permission bits, owner and
 //! mtime are linked, since a link cannot differ from its target in these.
+//!
+//! The writers ask as they write each file, with the metadata of the
+//! source they have just opened ([`super::copy::open`]): no file is looked
+//! at twice.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
-use std::fs;
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
-use super::plan::{Item, ItemKind};
+use super::plan::Item;
 
-/// Turns every file item whose source is a file already written (earlier
-/// in `items`, with the same metadata) into a hard link to its path. A
-/// source that cannot be read is left as it is: writing it names the error.
-pub(crate) fn resolve(items: &mut [Item<'_>]) {
-    let mut first: HashMap<(u64, u64), usize> = HashMap::new();
-    for at in 0..items.len() {
-        let ItemKind::File(source) = items[at].kind else {
-            continue;
-        };
-        let Ok(meta) = fs::metadata(source) else {
-            continue;
-        };
-        if !meta.is_file() {
-            continue;
-        }
-        match first.entry((meta.dev(), meta.ino())) {
+/// The first file item written of each host file, by (device, inode).
+#[derive(Default)]
+pub(crate) struct Links<'a> {
+    first: HashMap<(u64, u64), Item<'a>>,
+}
+
+impl<'a> Links<'a> {
+    /// For the file `item`, whose source is open and has `meta`: the path
+    /// of the file written before it from the same host file, with the
+    /// same metadata, that it is to be a hard link to; None when it is a
+    /// copy (the first of its host file is remembered as such).
+    pub(crate) fn earlier(&mut self, item: &Item<'a>, meta: &Metadata) -> Option<&'a str> {
+        match self.first.entry((meta.dev(), meta.ino())) {
             Slot::Vacant(v) => {
-                v.insert(at);
+                v.insert(*item);
+                None
             }
             Slot::Occupied(o) => {
-                let target = items[*o.get()];
-                let item = &mut items[at];
+                let target = o.get();
                 let same = (target.mode, target.uid, target.gid, target.mtime)
                     == (item.mode, item.uid, item.gid, item.mtime);
-                if same {
-                    item.kind = ItemKind::HardLink(target.path);
-                }
+                same.then_some(target.path)
             }
         }
     }
@@ -54,17 +53,25 @@ pub(crate) fn resolve(items: &mut [Item<'_>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::{Entry, plan::plan};
+    use crate::archive::plan::{ItemKind, plan};
+    use crate::archive::{Entry, copy};
+    use std::fs;
 
+    /// Each item's path and what a writer makes of it.
     fn kinds(entries: &[Entry]) -> Vec<(String, String)> {
-        let mut items = plan(entries).unwrap();
-        resolve(&mut items);
+        let items = plan(entries).unwrap();
+        let mut links = Links::default();
         items
             .iter()
             .map(|i| {
                 let kind = match i.kind {
-                    ItemKind::File(_) => "file".to_string(),
-                    ItemKind::HardLink(t) => format!("link {t}"),
+                    ItemKind::File(source) => match copy::open(source) {
+                        Ok((_, meta)) => match links.earlier(i, &meta) {
+                            Some(t) => format!("link {t}"),
+                            None => "file".to_string(),
+                        },
+                        Err(_) => "unreadable".to_string(),
+                    },
                     _ => "other".to_string(),
                 };
                 (i.path.to_string(), kind)
@@ -108,12 +115,30 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_source_stays_a_file() {
+    fn the_first_copy_decides_even_when_its_mode_differs() {
+        // As a hard link must equal its target: a later name with the
+        // first's mode links to it; one with another mode stays a copy,
+        // even when a name before it had that mode too.
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        fs::write(&a, "x").unwrap();
+        let entries = [
+            Entry::file("/a", &a, 0o644),
+            Entry::file("/b", &a, 0o600),
+            Entry::file("/c", &a, 0o600),
+            Entry::file("/d", &a, 0o644),
+        ];
+        let got: Vec<String> = kinds(&entries).into_iter().map(|(_, k)| k).collect();
+        assert_eq!(got, ["file", "file", "file", "link /a"]);
+    }
+
+    #[test]
+    fn an_unreadable_source_is_not_a_link() {
         let entries = [
             Entry::file("/a", "/nonexistent/elfroot-x", 0o644),
             Entry::file("/b", "/nonexistent/elfroot-x", 0o644),
         ];
         let got = kinds(&entries);
-        assert!(got.iter().all(|(_, k)| k == "file"), "{got:?}");
+        assert!(got.iter().all(|(_, k)| k == "unreadable"), "{got:?}");
     }
 }

@@ -10,14 +10,15 @@
 //!
 //! `plan` checks and orders the entries, `links` finds the files that are
 //! one file on the host (written once, then as hard links), `tar` writes
-//! the stream, `compress` wraps it in gzip or zstd, `dir` writes a tree,
-//! `copy` moves file contents in chunks, and `atomic` makes an output
-//! appear at once or not at all.
+//! the stream (`header` its header blocks), `compress` wraps it in gzip or
+//! zstd, `dir` writes a tree, `copy` moves file contents in chunks, and
+//! `atomic` makes an output appear at once or not at all.
 
 mod atomic;
 pub(crate) mod compress;
 mod copy;
 mod dir;
+mod header;
 mod links;
 mod pgzip;
 mod plan;
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 pub(crate) use atomic::Temp;
+pub(crate) use plan::is_normal;
 
 /// One thing in the bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,7 +250,7 @@ pub fn write_if(
     opts: &WriteOptions,
     keep: impl FnOnce() -> Result<bool>,
 ) -> Result<Option<u64>> {
-    let items = planned(entries)?;
+    let items = plan::plan(entries)?;
     let stdout = out.as_os_str() == "-";
     let mut keep = Some(keep);
     let mut kept = || keep.take().map_or(Ok(true), |k| k());
@@ -274,17 +276,9 @@ pub fn write_if(
 /// The same checks and ordering as [`write()`] apply. Write errors name the
 /// pseudo-path `<tar stream>`; errors reading a source file name that file.
 pub fn write_tar<W: Write>(entries: &[Entry], mtime: u64, w: W) -> Result<W> {
-    let items = planned(entries)?;
+    let items = plan::plan(entries)?;
     let (w, _) = tar::write(&items, mtime, w, Path::new("<tar stream>"))?;
     Ok(w)
-}
-
-/// The entries planned ([`plan::plan`]), files that are one host file
-/// turned into hard links ([`links::resolve`]).
-fn planned(entries: &[Entry]) -> Result<Vec<plan::Item<'_>>> {
-    let mut items = plan::plan(entries)?;
-    links::resolve(&mut items);
-    Ok(items)
 }
 
 /// Writes a small generated file (a depfile, a manifest) at `path` the same
@@ -394,8 +388,9 @@ mod tests {
 
     #[test]
     fn a_file_output_has_the_bytes_of_the_stream() {
-        // Large files go through copy_file_range and the writeback thread
-        // (more than one step of it), small ones through the buffer.
+        // Large files go through copy_file_range and, when the output
+        // replaces a file, the writeback thread (more than one step of
+        // it), small ones through the buffer.
         let dir = tempfile::tempdir().unwrap();
         let mut entries = Vec::new();
         for (name, size) in [("big", (17 << 20) + 3), ("mid", 70_000), ("small", 10)] {
@@ -410,8 +405,11 @@ mod tests {
             mtime: 1,
             force: false,
         };
-        write(&entries, &out, &opts).unwrap();
         let stream = write_tar(&entries, 1, Vec::new()).unwrap();
-        assert!(std::fs::read(&out).unwrap() == stream);
+        // New, then replacing itself.
+        for _ in 0..2 {
+            write(&entries, &out, &opts).unwrap();
+            assert!(std::fs::read(&out).unwrap() == stream);
+        }
     }
 }

@@ -37,8 +37,6 @@ pub(crate) enum ItemKind<'a> {
     File(&'a Path),
     Data(&'a [u8]),
     Symlink(&'a str),
-    /// A hard link to the file written at this path before it (`links`).
-    HardLink(&'a str),
 }
 
 impl<'a> Item<'a> {
@@ -86,7 +84,6 @@ impl<'a> Item<'a> {
                 self.mode
             ),
             ItemKind::Symlink(t) => format!("symbolic link to {t} ({owner})"),
-            ItemKind::HardLink(t) => format!("hard link to {t} ({owner})"),
         }
     }
 }
@@ -178,13 +175,7 @@ fn parents(path: &str) -> impl Iterator<Item = &str> {
 }
 
 fn check_path(path: &str) -> Result<()> {
-    let ok = path.len() > 1
-        && path.starts_with('/')
-        && !path.contains('\0')
-        && path[1..]
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..");
-    if ok {
+    if is_normal(path) && !path.contains('\0') {
         Ok(())
     } else {
         Err(Error::Usage(format!(
@@ -192,6 +183,16 @@ fn check_path(path: &str) -> Result<()> {
              components, no trailing slash) and not \"/\""
         )))
     }
+}
+
+/// True when `path` is absolute and normalised (no empty, `.` or `..`
+/// component, no trailing slash), and not "/".
+pub(crate) fn is_normal(path: &str) -> bool {
+    path.len() > 1
+        && path.starts_with('/')
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 #[cfg(test)]
@@ -204,7 +205,7 @@ mod tests {
             .map(|i| {
                 let tag = match i.kind {
                     ItemKind::Dir => "d",
-                    ItemKind::File(_) | ItemKind::Data(_) | ItemKind::HardLink(_) => "f",
+                    ItemKind::File(_) | ItemKind::Data(_) => "f",
                     ItemKind::Symlink(_) => "l",
                 };
                 (format!("{tag} {}", i.path), i.mode)

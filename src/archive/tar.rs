@@ -16,17 +16,19 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 use super::copy;
+use super::header::Header;
+use super::links::Links;
 use super::plan::{Item, ItemKind};
 use crate::error::{Error, Result};
 
-const BLOCK: usize = 512;
+pub(super) const BLOCK: usize = 512;
 /// GNU tar's default record (blocking factor 20); archives are padded to it.
 const RECORD: u64 = 20 * BLOCK as u64;
 const NAME_LEN: usize = 100;
 const LONG_LINK: &str = "././@LongLink";
 
 /// Header type flags.
-const REGULAR: u8 = b'0';
+pub(super) const REGULAR: u8 = b'0';
 const HARDLINK: u8 = b'1';
 const SYMLINK: u8 = b'2';
 const DIRECTORY: u8 = b'5';
@@ -45,8 +47,8 @@ pub(crate) fn write<W: Write>(
     write_to(items, mtime, w, out, None)
 }
 
-/// [`write`] to an open file: the contents of large files are copied into
-/// it by the kernel where it can ([`copy::copy_in_kernel`]).
+/// [`write`] to an open file (which is to replace `out`): the contents of
+/// large files are copied into it by the kernel where it can ([`copy::copy_in_kernel`]).
 pub(crate) fn write_file(
     items: &[Item<'_>],
     mtime: u64,
@@ -54,14 +56,14 @@ pub(crate) fn write_file(
     out: &Path,
 ) -> Result<(File, u64)> {
     let fd = file.as_raw_fd();
-    let writeback = copy::Writeback::start(&file);
+    let writeback = copy::Writeback::for_output(&file, out);
     write_to(items, mtime, file, out, Some((fd, writeback)))
 }
 
 /// [`write`]; `direct` is `w`'s own descriptor, when it is a file, with
 /// the writeback of what is written.
-fn write_to<W: Write>(
-    items: &[Item<'_>],
+fn write_to<'a, W: Write>(
+    items: &[Item<'a>],
     mtime: u64,
     w: W,
     out: &Path,
@@ -73,6 +75,7 @@ fn write_to<W: Write>(
         written: 0,
         mtime,
         direct,
+        links: Links::default(),
     };
     let mut buf = copy::buffer();
     let mut payload = 0;
@@ -89,7 +92,7 @@ fn write_to<W: Write>(
     Ok((w, payload))
 }
 
-struct Stream<'p, W: Write> {
+struct Stream<'p, 'a, W: Write> {
     w: BufWriter<W>,
     out: &'p Path,
     /// Bytes written so far, to pad the end to a whole record.
@@ -98,11 +101,13 @@ struct Stream<'p, W: Write> {
     /// The descriptor `w` writes to, when it is a file, and the writeback
     /// of what is written to it.
     direct: Option<(RawFd, copy::Writeback)>,
+    /// The files written so far, for those that are one host file.
+    links: Links<'a>,
 }
 
-impl<W: Write> Stream<'_, W> {
+impl<'a, W: Write> Stream<'_, 'a, W> {
     /// Writes one entry and returns its content size.
-    fn entry(&mut self, item: &Item<'_>, buf: &mut [u8]) -> Result<u64> {
+    fn entry(&mut self, item: &Item<'a>, buf: &mut [u8]) -> Result<u64> {
         let name = item.relative();
         match item.kind {
             ItemKind::Dir => {
@@ -113,11 +118,6 @@ impl<W: Write> Stream<'_, W> {
                 self.header(item, name, 0, SYMLINK, target)?;
                 Ok(0)
             }
-            // Named as archives name paths, without the leading slash.
-            ItemKind::HardLink(first) => {
-                self.header(item, name, 0, HARDLINK, &first[1..])?;
-                Ok(0)
-            }
             ItemKind::Data(data) => {
                 let size = data.len() as u64;
                 self.header(item, name, size, REGULAR, "")?;
@@ -126,7 +126,13 @@ impl<W: Write> Stream<'_, W> {
                 Ok(size)
             }
             ItemKind::File(source) => {
-                let (mut file, size) = copy::open(source)?;
+                let (mut file, meta) = copy::open(source)?;
+                // A later name of a file written before: a hard link.
+                if let Some(first) = self.links.earlier(item, &meta) {
+                    self.header(item, name, 0, HARDLINK, &first[1..])?;
+                    return Ok(0);
+                }
+                let size = meta.len();
                 self.header(item, name, size, REGULAR, "")?;
                 let mut done = 0;
                 if let Some((fd, writeback)) = self.direct.as_mut()
@@ -221,76 +227,6 @@ impl<W: Write> Stream<'_, W> {
     }
 }
 
-/// The fields of a header that vary; everything else is fixed.
-struct Header<'a> {
-    name: &'a [u8],
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    size: u64,
-    mtime: u64,
-    kind: u8,
-    link: &'a [u8],
-}
-
-impl Header<'_> {
-    fn encode(&self) -> [u8; BLOCK] {
-        let mut h = [0u8; BLOCK];
-        put_str(&mut h[0..100], self.name);
-        put_num(&mut h[100..108], u64::from(self.mode & 0o7777));
-        put_num(&mut h[108..116], u64::from(self.uid));
-        put_num(&mut h[116..124], u64::from(self.gid));
-        put_num(&mut h[124..136], self.size);
-        put_num(&mut h[136..148], self.mtime);
-        h[156] = self.kind;
-        put_str(&mut h[157..257], self.link);
-        h[257..265].copy_from_slice(b"ustar  \0"); // GNU magic and version
-        // uname, gname stay empty; devmajor, devminor are zero.
-        put_num(&mut h[329..337], 0);
-        put_num(&mut h[337..345], 0);
-        // The checksum is computed with its own field read as spaces.
-        h[148..156].fill(b' ');
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        octal(&mut h[148..154], u64::from(sum));
-        h[154] = 0;
-        h[155] = b' ';
-        h
-    }
-}
-
-/// Copies as much of `value` as fits; a name of exactly the field's length
-/// has no NUL, as the format allows.
-fn put_str(field: &mut [u8], value: &[u8]) {
-    let n = value.len().min(field.len());
-    field[..n].copy_from_slice(&value[..n]);
-}
-
-/// A number as zero-padded octal and a NUL, or, when it does not fit, in the
-/// GNU base-256 form (first byte 0x80, then big-endian) that GNU tar and
-/// Python use for files of 8 GiB and more.
-fn put_num(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    if digits * 3 >= 64 || value < 1 << (digits * 3) {
-        octal(&mut field[..digits], value);
-        field[digits] = 0;
-    } else {
-        field.fill(0);
-        field[0] = 0x80;
-        let be = value.to_be_bytes();
-        let len = field.len();
-        let n = be.len().min(len - 1);
-        field[len - n..].copy_from_slice(&be[be.len() - n..]);
-    }
-}
-
-/// The low digits of `value` in octal, zero-padded to fill `digits`.
-fn octal(digits: &mut [u8], mut value: u64) {
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (value & 7) as u8;
-        value >>= 3;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,42 +234,6 @@ mod tests {
     use crate::archive::{Entry, write_tar};
     use std::fs;
     use std::process::Command;
-
-    #[test]
-    fn numbers_in_octal_or_base256() {
-        let mut f = [0u8; 8];
-        put_num(&mut f, 0o4755);
-        assert_eq!(&f, b"0004755\0");
-        let mut f = [0u8; 12];
-        put_num(&mut f, (1 << 33) - 1);
-        assert_eq!(&f, b"77777777777\0");
-        put_num(&mut f, 1 << 33);
-        assert_eq!(f, [0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]);
-    }
-
-    #[test]
-    fn header_checksum_and_magic() {
-        let h = Header {
-            name: b"etc/passwd",
-            mode: 0o644,
-            uid: 33,
-            gid: 3_000_000,
-            size: 5,
-            mtime: 1_700_000_000,
-            kind: REGULAR,
-            link: b"",
-        }
-        .encode();
-        let field = std::str::from_utf8(&h[148..154]).unwrap();
-        let stored = u32::from_str_radix(field, 8).unwrap();
-        let mut blank = h;
-        blank[148..156].fill(b' ');
-        assert_eq!(stored, blank.iter().map(|&b| u32::from(b)).sum::<u32>());
-        assert_eq!(&h[257..265], b"ustar  \0");
-        assert_eq!(&h[124..136], b"00000000005\0");
-        assert_eq!(&h[108..116], b"0000041\0");
-        assert_eq!(h[116], 0x80, "a gid over 7 octal digits is base-256");
-    }
 
     #[test]
     fn same_entries_same_bytes_in_any_order() {

@@ -90,7 +90,8 @@ pub struct BundleOptions {
     pub copyright: bool,
     /// Read each owning package's license from its copyright file (for
     /// the JSON manifest and the SBOM; `bundle` and `slim` turn it off
-    /// when they write neither).
+    /// when they write neither). With this, `package_db` and `copyright`
+    /// all off, nothing needs [`Bundle::ownership`]: it stays empty.
     pub licenses: bool,
 }
 
@@ -148,7 +149,8 @@ pub struct Bundle {
     /// What went in with a doubt (a profile's path the root no longer has),
     /// and what discovery left out.
     pub warnings: Vec<String>,
-    /// Which package owns each file.
+    /// Which package owns each file (empty when nothing asked, see
+    /// [`BundleOptions::licenses`]).
     pub ownership: pkgmeta::Ownership,
 }
 

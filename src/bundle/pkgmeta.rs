@@ -29,8 +29,8 @@
 //!   `/etc/fedora-release` (and the link `/etc/system-release`), where
 //!   trivy looks.
 //!
-//! The database is read once per plan, lazily (discovery may already have
-//! read it). `inventory` turns a planned bundle into the SBOM's input.
+//! The database is read once per plan, lazily (discovery may already have read it), and
+//! only when something asks. `inventory` turns a planned bundle into the SBOM's input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -82,6 +82,9 @@ impl Planner<'_> {
         programs: &[(PathBuf, PathBuf)],
     ) -> Result<Ownership> {
         let (metadata, copyright, licenses) = (opts.package_db, opts.copyright, opts.licenses);
+        if !metadata && !copyright && !licenses {
+            return Ok(Ownership::default());
+        }
         let db = self.packages();
         if db.is_empty() {
             return Ok(self.ownership(&db, &[], programs, licenses));
@@ -118,21 +121,22 @@ impl Planner<'_> {
         Ok(self.ownership(&db, &owned, programs, licenses))
     }
 
-    /// Each regular file copied into the plan: its path in the bundle, its
-    /// canonical path in the root, and the package owning it.
-    /// Files already in `known` are not looked up again.
+    /// Each regular file copied into the plan, in path order: (path in the bundle, canonical
+    /// path in the root, owning package); those in `known` (a result of this) are kept.
     fn owned<'d>(&self, db: &'d Packages, known: Vec<Owned<'d>>) -> Vec<Owned<'d>> {
         let root = self.root();
-        let mut known: FxHashMap<String, Owned<'d>> =
-            known.into_iter().map(|o| (o.0.clone(), o)).collect();
+        let mut known = known.into_iter().peekable();
         self.layout
             .items()
             .filter_map(|(path, item)| match &item.kind {
-                ItemKind::File(host) => Some(known.remove(path).unwrap_or_else(|| {
-                    let real = root.inner_path(host).unwrap_or_else(|| PathBuf::from(path));
-                    let package = db.file_owner(root, &real);
-                    (path.to_string(), real, package)
-                })),
+                ItemKind::File(host) => {
+                    while known.next_if(|k| k.0.as_str() < path).is_some() {}
+                    Some(known.next_if(|k| k.0 == path).unwrap_or_else(|| {
+                        let real = root.inner_path(host).unwrap_or_else(|| PathBuf::from(path));
+                        let package = db.file_owner(root, &real);
+                        (path.to_string(), real, package)
+                    }))
+                }
                 _ => None,
             })
             .collect()
@@ -397,10 +401,10 @@ fn md5sums(root: &Root, p: &Package, shipped: &Shipped) -> Result<String> {
         let hex = sbom::hex(&<md5::Md5 as md5::Digest>::digest(&bytes[..]));
         lines.insert(path.trim_start_matches('/').to_string(), hex);
     }
-    Ok(lines
+    let text = lines
         .iter()
-        .map(|(path, hex)| format!("{hex}  {path}\n"))
-        .collect())
+        .flat_map(|(path, hex)| [hex.as_str(), "  ", path, "\n"]);
+    Ok(text.collect())
 }
 
 /// The package's apk record, listing only the files shipped (with their

@@ -46,6 +46,11 @@ impl<'a> Image<'a> {
         }
     }
 
+    /// The number of bytes of the file.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// True for a 64-bit file.
     pub(crate) fn is64(&self) -> bool {
         self.is64
@@ -82,7 +87,7 @@ impl<'a> Image<'a> {
     /// The NUL-terminated UTF-8 string at `off` in the string table at `strtab`.
     pub(crate) fn str(&self, strtab: usize, off: u32) -> Option<&'a str> {
         let rest = self.bytes.get(strtab.checked_add(off as usize)?..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
+        let end = memchr::memchr(0, rest)?;
         std::str::from_utf8(&rest[..end]).ok()
     }
 }

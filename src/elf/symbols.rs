@@ -223,6 +223,10 @@ impl SymbolTable<'_> {
     /// Sorts the named symbols into definitions and non-weak imports.
     fn read(&self, version_names: &HashMap<u16, String>, out: &mut Symbols) {
         let entsize = Sym::size(&self.img);
+        // Room for every symbol at once rather than growing (and rehashing)
+        // a dozen times for a large library; bounded by what the file holds.
+        let room = self.img.len().saturating_sub(self.symtab) / entsize.max(1);
+        out.defined.reserve(self.count.min(room));
         for i in 1..self.count {
             let Some(s) = i
                 .checked_mul(entsize)

@@ -19,7 +19,7 @@ pub(super) fn read(root: &Root, warnings: &mut Vec<Error>) -> Result<Vec<Package
     let Some(bytes) = read_whole(root, path, MAX_DATABASE, warnings)? else {
         return Ok(Vec::new());
     };
-    let text = String::from_utf8_lossy(&bytes);
+    let text = super::text(&bytes);
     let mut packages = Vec::new();
     for (line, record) in blocks(&text) {
         match package(record) {

@@ -26,7 +26,7 @@ const STATUS_D: &str = "/var/lib/dpkg/status.d";
 pub(super) fn read(root: &Root, warnings: &mut Vec<Error>) -> Result<Vec<Package>> {
     let mut packages = Vec::new();
     if let Some(text) = read_whole(root, Path::new(STATUS), MAX_DATABASE, warnings)? {
-        let text = String::from_utf8_lossy(&text);
+        let text = super::text(&text);
         packages = parse(&text, Path::new(STATUS), true, warnings);
         attach_lists(root, &mut packages, warnings)?;
     }
@@ -160,7 +160,7 @@ fn read_status_d(
             continue;
         };
         let sums = Path::new(STATUS_D).join(format!("{name}.md5sums"));
-        for mut p in parse(&String::from_utf8_lossy(&text), &path, false, warnings) {
+        for mut p in parse(&super::text(&text), &path, false, warnings) {
             let seen = |q: &Package| q.name == p.name && q.arch == p.arch;
             if known.iter().chain(&packages).any(seen) {
                 continue;
@@ -219,11 +219,8 @@ pub(super) fn md5sums(root: &Root, path: &Path) -> Result<Vec<(PathBuf, Checksum
 /// The licenses of `/usr/share/doc/NAME/copyright`, when machine-readable.
 pub(super) fn copyright_license(root: &Root, name: &str) -> Result<Option<String>> {
     let path = Path::new("/usr/share/doc").join(name).join("copyright");
-    Ok(read_capped(root, &path, MAX_COPYRIGHT)?.and_then(|c| {
-        licenses(&String::from_utf8_lossy(
-            &c.bytes[..c.bytes.len().min(MAX_COPYRIGHT)],
-        ))
-    }))
+    Ok(read_capped(root, &path, MAX_COPYRIGHT)?
+        .and_then(|c| licenses(&super::text(&c.bytes[..c.bytes.len().min(MAX_COPYRIGHT)]))))
 }
 
 /// The `License:` short names of a copyright-format 1.0 file, once each,

@@ -363,6 +363,16 @@ fn read_capped(root: &Root, path: &Path, cap: usize) -> Result<Option<Capped>> {
     Ok(Some(Capped { bytes, whole }))
 }
 
+/// `bytes` as text, invalid UTF-8 replaced: [`String::from_utf8_lossy`],
+/// which walks the bytes one at a time, only when the (word-at-a-time)
+/// check finds any (a status file is 0.8 MB of ASCII).
+fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// The warning for a file skipped because it is larger than `cap`.
 fn too_large(path: &Path, cap: usize) -> Error {
     Error::Config {

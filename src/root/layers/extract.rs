@@ -45,7 +45,7 @@ impl Tree {
         let mut staged_for: HashMap<(u64, u64, u64), usize> = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
             let staged = dir.join(i.to_string());
-            let data = match self.nodes.get(path).map(|n| &n.kind) {
+            let data = match self.nodes.get(path.as_os_str()).map(|n| &n.kind) {
                 Some(NodeKind::File(d)) => d,
                 _ => {
                     return Err(Error::Unsupported {

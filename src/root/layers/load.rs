@@ -78,8 +78,10 @@ impl Tree {
     /// the bytes of tar files read.
     pub fn load_checked(layers: Vec<Layer>, progress: &dyn Progress) -> Result<Tree> {
         let mut t = Tree::default();
-        t.nodes
-            .insert(PathBuf::from("/"), Node::new(NodeKind::Dir, 0o755));
+        t.nodes.insert(
+            std::ffi::OsString::from("/"),
+            Node::new(NodeKind::Dir, 0o755),
+        );
         let (paths, checks): (Vec<PathBuf>, Vec<_>) = layers
             .into_iter()
             .map(|l| (l.path, Mutex::new(l.check)))

@@ -17,13 +17,13 @@ mod load;
 mod read;
 mod spool;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Contents, Kind, Meta, host};
+use super::{Contents, Kind, Meta, PathMap, host};
 use crate::error::Result;
 pub use load::{Layer, LayerCheck};
 use read::Item;
@@ -97,8 +97,9 @@ impl Node {
 pub struct Tree {
     /// The layer files, bottom first (the files a [`Data::Head`] names).
     layers: Vec<PathBuf>,
-    nodes: HashMap<PathBuf, Node>,
-    children: HashMap<PathBuf, BTreeSet<OsString>>,
+    /// By path (as bytes: hashed whole, not component by component).
+    nodes: PathMap<Node>,
+    children: PathMap<BTreeSet<OsString>>,
     /// Where the files kept whole are: the spool of each thread that read
     /// layers (None when it read no tar layer).
     spools: Vec<Option<spool::Spool>>,
@@ -163,7 +164,7 @@ impl Tree {
                 Item::Opaque(dir) => {
                     let kids: Vec<OsString> = self
                         .children
-                        .get(dir)
+                        .get(dir.as_os_str())
                         .map(|k| k.iter().cloned().collect())
                         .unwrap_or_default();
                     for k in kids {
@@ -177,7 +178,7 @@ impl Tree {
             match item {
                 Item::Node(p, n) => self.insert(p, n),
                 Item::HardLink(p, target) => {
-                    if let Some(n) = self.nodes.get(&target).cloned() {
+                    if let Some(n) = self.nodes.get(target.as_os_str()).cloned() {
                         self.insert(p, n);
                     }
                 }
@@ -189,7 +190,7 @@ impl Tree {
     fn insert(&mut self, path: PathBuf, node: Node) {
         if path == Path::new("/") {
             if node.is_dir() {
-                self.nodes.insert(path, node);
+                self.nodes.insert(path.into_os_string(), node);
             }
             return;
         }
@@ -197,19 +198,19 @@ impl Tree {
             return;
         };
         self.make_dirs(&parent);
-        let replacing_dir = self.nodes.get(&path).is_some_and(Node::is_dir);
+        let replacing_dir = self.nodes.get(path.as_os_str()).is_some_and(Node::is_dir);
         if replacing_dir && node.is_dir() {
-            self.nodes.insert(path, node);
+            self.nodes.insert(path.into_os_string(), node);
             return;
         }
         self.remove(&path);
         if let Some(name) = path.file_name() {
             self.children
-                .entry(parent)
+                .entry(parent.into_os_string())
                 .or_default()
                 .insert(name.to_os_string());
         }
-        self.nodes.insert(path, node);
+        self.nodes.insert(path.into_os_string(), node);
     }
 
     /// Makes `dir` and every missing ancestor a directory, top down, as a
@@ -217,7 +218,7 @@ impl Tree {
     fn make_dirs(&mut self, dir: &Path) {
         let missing: Vec<&Path> = dir
             .ancestors()
-            .take_while(|a| !self.nodes.get(*a).is_some_and(Node::is_dir))
+            .take_while(|a| !self.nodes.get(a.as_os_str()).is_some_and(Node::is_dir))
             .collect();
         for a in missing.into_iter().rev() {
             self.insert(a.to_path_buf(), Node::new(NodeKind::Dir, 0o755));
@@ -227,18 +228,18 @@ impl Tree {
     /// Removes `path` and everything under it (iteratively: a tree is as
     /// deep as its layers say).
     fn remove(&mut self, path: &Path) {
-        if self.nodes.remove(path).is_none() {
+        if self.nodes.remove(path.as_os_str()).is_none() {
             return;
         }
         if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
-            && let Some(set) = self.children.get_mut(parent)
+            && let Some(set) = self.children.get_mut(parent.as_os_str())
         {
             set.remove(name);
         }
         let mut stack = vec![path.to_path_buf()];
         while let Some(p) = stack.pop() {
-            self.nodes.remove(&p);
-            if let Some(kids) = self.children.remove(&p) {
+            self.nodes.remove(p.as_os_str());
+            if let Some(kids) = self.children.remove(p.as_os_str()) {
                 stack.extend(kids.into_iter().map(|k| p.join(k)));
             }
         }
@@ -248,7 +249,7 @@ impl Tree {
     /// the names of one file (a layer's hard link is a copy of its target's
     /// node), None for a directory layer's files and what is not a file.
     pub(super) fn file_identity(&self, path: &Path) -> Option<(u64, u64, u64)> {
-        match &self.nodes.get(path)?.kind {
+        match &self.nodes.get(path.as_os_str())?.kind {
             NodeKind::File(Data::Bytes(b)) => Some((0, Arc::as_ptr(b) as u64, 0)),
             NodeKind::File(Data::Spooled { spool, offset, .. }) => {
                 Some((1, *spool as u64, *offset))
@@ -261,7 +262,10 @@ impl Tree {
     }
 
     pub(super) fn lstat(&self, path: &Path) -> io::Result<Meta> {
-        let node = self.nodes.get(path).ok_or(io::ErrorKind::NotFound)?;
+        let node = self
+            .nodes
+            .get(path.as_os_str())
+            .ok_or(io::ErrorKind::NotFound)?;
         Ok(Meta {
             kind: match node.kind {
                 NodeKind::Dir => Kind::Dir,
@@ -279,7 +283,7 @@ impl Tree {
 
     /// What is at `path`: NotFound when nothing is.
     fn kind(&self, path: &Path) -> io::Result<&NodeKind> {
-        match self.nodes.get(path) {
+        match self.nodes.get(path.as_os_str()) {
             Some(n) => Ok(&n.kind),
             None => Err(io::ErrorKind::NotFound.into()),
         }
@@ -326,7 +330,7 @@ impl Tree {
 
     pub(super) fn read_dir(&self, path: &Path) -> Vec<OsString> {
         self.children
-            .get(path)
+            .get(path.as_os_str())
             .map(|k| k.iter().cloned().collect())
             .unwrap_or_default()
     }
