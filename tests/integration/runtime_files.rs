@@ -76,7 +76,7 @@ fn programs_that_write_temporary_files_run_as_on_the_host() {
     if !root_for("running bundles with chroot") {
         return;
     }
-    let script = "f=$(mktemp) && echo x > \"$f\" && cat \"$f\" && rm \"$f\" && echo y > /tmp/g && cat /tmp/g";
+    let script = "f=$(mktemp) && echo x > \"$f\" && cat \"$f\" && rm \"$f\" && g=/tmp/elfroot-test.$$ && echo y > \"$g\" && cat \"$g\" && rm \"$g\"";
     let argv = ["/usr/bin/bash", "-c", script];
     let host = run(None, &argv, &[]);
     assert_eq!(host, ("x\ny\n".into(), String::new(), 0));
