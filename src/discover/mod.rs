@@ -35,10 +35,7 @@
 //!   the files named inside it;
 //! - no set-user-ID or set-group-ID file comes in this way, by any rule
 //!   (ssh names its setuid-root ssh-keysign): those come only when asked;
-//! - nor does a hardware helper: a file whose closure needs a library that
-//!   only talks to devices (libfido2, libusb, libudev...) which the inputs'
-//!   closures do not (ssh names ssh-sk-helper, for FIDO keys): a container
-//!   reaches devices only when given them (`devices`).
+//! - nor does a hardware helper (`devices`: ssh's ssh-sk-helper, for FIDO keys).
 //!
 //! What is left out is reported ([`LeftOut`]), for the bundle to warn.
 //!
@@ -373,19 +370,16 @@ impl<'a> Discovery<'a> {
         self.record(path, rule, reason);
         for f in files.iter().filter(|f| !dropped.contains(*f)) {
             if let Some(c) = startable_closure(self.analyzer, f)? {
-                let shown = f.to_string_lossy();
-                if self.hardware(&shown, reason, &c) {
-                    self.out.layout.take(&shown);
-                } else {
-                    self.keep(c, optional);
+                match self.hardware(&f.to_string_lossy(), reason, &c) {
+                    true => drop(self.out.layout.take(&f.to_string_lossy())),
+                    false => self.keep(c, optional),
                 }
             }
         }
         Ok(())
     }
 
-    /// Keeps the closure of a file found, as one whose missing libraries
-    /// count or not.
+    /// Keeps the closure of a file found (`optional`: its misses do not count).
     fn keep(&mut self, closure: Closure, optional: bool) {
         match optional {
             true => self.out.optional.push(closure),
