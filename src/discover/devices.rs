@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::{Discovery, LeftOut, Why};
+use super::{Discovery, Why};
 use crate::closure::Closure;
 
 /// Libraries for device access only: (file name prefix, what they reach).
@@ -52,11 +52,7 @@ impl Discovery<'_> {
         let Some(Device { library, reaches }) = self.device_library(closure) else {
             return false;
         };
-        self.out.left_out.push(LeftOut {
-            path: path.to_string(),
-            reason: reason.to_string(),
-            why: Why::Device { library, reaches },
-        });
+        self.leave_out(path.into(), reason.into(), Why::Device { library, reaches });
         true
     }
 

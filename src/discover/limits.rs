@@ -103,6 +103,11 @@ impl Discovery<'_> {
         self.max_tree.filter(|_| !runtime)
     }
 
+    /// Records `path`, found for `reason`, as left out for `why`.
+    pub(super) fn leave_out(&mut self, path: String, reason: String, why: Why) {
+        self.out.left_out.push(LeftOut { path, reason, why });
+    }
+
     /// True when `path` was left out already.
     pub(super) fn left_out(&self, path: &str) -> bool {
         self.out.left_out.iter().any(|l| l.path == path)
@@ -124,11 +129,7 @@ impl Discovery<'_> {
         if bytes <= cap {
             return false;
         }
-        self.out.left_out.push(LeftOut {
-            path: path.to_string(),
-            reason: reason.to_string(),
-            why: Why::TooLarge { bytes, cap },
-        });
+        self.leave_out(path.into(), reason.into(), Why::TooLarge { bytes, cap });
         true
     }
 
@@ -138,15 +139,12 @@ impl Discovery<'_> {
         let mut dropped = HashSet::new();
         for (path, item) in self.out.layout.take_set_id() {
             dropped.insert(PathBuf::from(&path));
-            self.out.left_out.push(LeftOut {
-                path,
-                reason: item.reason,
-                why: Why::SetId {
-                    mode: item.mode,
-                    uid: item.owner.uid,
-                    gid: item.owner.gid,
-                },
-            });
+            let why = Why::SetId {
+                mode: item.mode,
+                uid: item.owner.uid,
+                gid: item.owner.gid,
+            };
+            self.leave_out(path, item.reason, why);
         }
         dropped
     }

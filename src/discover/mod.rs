@@ -270,10 +270,9 @@ pub fn startable_closure(analyzer: &Analyzer, real: &Path) -> Result<Option<Clos
     }
 }
 
-/// One run: the root, what is known, and what is found so far.
+/// One run: the root, the inputs' closures, what is known and found so far.
 struct Discovery<'a> {
     analyzer: &'a Analyzer,
-    /// The closures of the inputs.
     inputs: &'a [Closure],
     known: &'a dyn Fn(&str) -> bool,
     /// The root's package database, read when a named path first needs it.
@@ -370,8 +369,9 @@ impl<'a> Discovery<'a> {
         self.record(path, rule, reason);
         for f in files.iter().filter(|f| !dropped.contains(*f)) {
             if let Some(c) = startable_closure(self.analyzer, f)? {
-                match self.hardware(&f.to_string_lossy(), reason, &c) {
-                    true => drop(self.out.layout.take(&f.to_string_lossy())),
+                let shown = f.to_string_lossy();
+                match self.hardware(&shown, reason, &c) {
+                    true => drop(self.out.layout.take(&shown)),
                     false => self.keep(c, optional),
                 }
             }
