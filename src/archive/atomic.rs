@@ -7,7 +7,9 @@
 //! for directory outputs, the temporary is that named sibling from the start,
 //! removed on any error or panic. Siblings left by a process that was killed
 //! are removed by the next write of the same OUT. An existing OUT is never
-//! written through: a rename replaces it (a symbolic link included) whole.
+//! written through: a rename replaces it (a symbolic link included) whole,
+//! or, for a regular file, an exchange of the two names, after which the old
+//! file is removed (see [`Temp::persist`] for why).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
@@ -93,22 +95,41 @@ fn unnamed_file(out: &Path) -> Option<File> {
 
 /// Gives the unnamed `file` the name `path`.
 fn link(file: &File, path: &Path) -> io::Result<()> {
-    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
-    let to = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: both are valid NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    let from = Path::new("/proc/self/fd").join(file.as_raw_fd().to_string());
+    two_paths(&from, path, |from, to| {
+        // SAFETY: both are valid NUL-terminated strings that outlive the call.
+        unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from,
+                libc::AT_FDCWD,
+                to,
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        }
+    })
+}
+
+/// Swaps the names `a` and `b` (both must exist) in one step.
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    two_paths(a, b, |a, b| {
+        // SAFETY: both are valid NUL-terminated strings that outlive the call.
+        unsafe { libc::renameat2(libc::AT_FDCWD, a, libc::AT_FDCWD, b, libc::RENAME_EXCHANGE) }
+    })
+}
+
+/// Calls `call` (a system call on two paths, 0 on success) with `a` and `b`
+/// as C strings.
+fn two_paths(
+    a: &Path,
+    b: &Path,
+    call: impl FnOnce(*const libc::c_char, *const libc::c_char) -> libc::c_int,
+) -> io::Result<()> {
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    match call(a.as_ptr(), b.as_ptr()) {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 
@@ -196,10 +217,27 @@ impl Temp {
         }
     }
 
-    /// Renames the temporary into place at `out`. A directory replaces only
-    /// a missing or empty `out` (the rename fails otherwise).
+    /// Puts the temporary in place at `out`. A directory replaces only a
+    /// missing or empty `out` (the rename fails otherwise).
+    ///
+    /// A file that replaces a regular file swaps names with it
+    /// (renameat2(2) with RENAME_EXCHANGE), then the old file, now under
+    /// the temporary name, is removed: readers see the old file or the new
+    /// one, as with a rename. A plain rename over an existing file makes
+    /// ext4 write the new file out before returning (its `auto_da_alloc`
+    /// heuristic, for programs that rewrite a file without fsync): 70-85 ms
+    /// for an 80 MB bundle here. The exchange leaves the pages to the
+    /// kernel's writeback, as for any new file. Where the file system has no
+    /// exchange, the rename.
     pub fn persist(mut self, out: &Path) -> Result<()> {
-        fs::rename(&self.path, out).map_err(|e| Error::io(out, e))?;
+        let regular = || fs::symlink_metadata(out).is_ok_and(|m| m.is_file());
+        if !self.is_dir && regular() && exchange(&self.path, out).is_ok() {
+            // Best effort: a name left behind is a stale sibling, which
+            // the next write of OUT removes.
+            let _ = fs::remove_file(&self.path);
+        } else {
+            fs::rename(&self.path, out).map_err(|e| Error::io(out, e))?;
+        }
         self.keep = true;
         Ok(())
     }
@@ -225,6 +263,7 @@ mod tests {
     use crate::archive::testutil::sample;
     use crate::archive::{Entry, Format, WriteOptions, write};
     use std::fs;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn failed_write_leaves_out_untouched_and_no_temp() {
@@ -266,6 +305,26 @@ mod tests {
         assert_eq!(write(&entries, &out, &opts).unwrap(), 5);
         assert_eq!(fs::metadata(&out).unwrap().len(), 10240);
         assert_eq!(dir_names(dir.path()), ["r.tar"]);
+    }
+
+    #[test]
+    fn replacing_a_file_leaves_its_other_names_and_no_temp() {
+        // The old file is exchanged out and removed: another hard link to
+        // it keeps the old bytes, and nothing else is left.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.tar");
+        fs::write(&out, "old").unwrap();
+        fs::hard_link(&out, dir.path().join("kept")).unwrap();
+        let opts = WriteOptions {
+            format: Format::Tar,
+            mtime: 0,
+            force: false,
+        };
+        write(&[Entry::data("/a", "hello", 0o644)], &out, &opts).unwrap();
+        assert_eq!(fs::metadata(&out).unwrap().len(), 10240);
+        assert_eq!(fs::read(dir.path().join("kept")).unwrap(), b"old");
+        assert_eq!(fs::metadata(dir.path().join("kept")).unwrap().nlink(), 1);
+        assert_eq!(dir_names(dir.path()), ["kept", "r.tar"]);
     }
 
     #[test]

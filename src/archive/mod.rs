@@ -388,9 +388,8 @@ mod tests {
 
     #[test]
     fn a_file_output_has_the_bytes_of_the_stream() {
-        // Large files go through copy_file_range and, when the output
-        // replaces a file, the writeback thread (more than one step of
-        // it), small ones through the buffer.
+        // Large files go through copy_file_range, small ones through the
+        // buffer.
         let dir = tempfile::tempdir().unwrap();
         let mut entries = Vec::new();
         for (name, size) in [("big", (17 << 20) + 3), ("mid", 70_000), ("small", 10)] {

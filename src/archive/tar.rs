@@ -56,18 +56,16 @@ pub(crate) fn write_file(
     out: &Path,
 ) -> Result<(File, u64)> {
     let fd = file.as_raw_fd();
-    let writeback = copy::Writeback::for_output(&file, out);
-    write_to(items, mtime, file, out, Some((fd, writeback)))
+    write_to(items, mtime, file, out, Some(fd))
 }
 
-/// [`write`]; `direct` is `w`'s own descriptor, when it is a file, with
-/// the writeback of what is written.
+/// [`write`]; `direct` is `w`'s own descriptor, when it is a file.
 fn write_to<'a, W: Write>(
     items: &[Item<'a>],
     mtime: u64,
     w: W,
     out: &Path,
-    direct: Option<(RawFd, copy::Writeback)>,
+    direct: Option<RawFd>,
 ) -> Result<(W, u64)> {
     let mut t = Stream {
         w: BufWriter::with_capacity(copy::CHUNK, w),
@@ -83,9 +81,6 @@ fn write_to<'a, W: Write>(
         payload += t.entry(item, &mut buf)?;
     }
     t.finish()?;
-    if let Some((_, writeback)) = t.direct.take() {
-        writeback.finish();
-    }
     let w =
         t.w.into_inner()
             .map_err(|e| Error::io(out, e.into_error()))?;
@@ -98,9 +93,8 @@ struct Stream<'p, 'a, W: Write> {
     /// Bytes written so far, to pad the end to a whole record.
     written: u64,
     mtime: u64,
-    /// The descriptor `w` writes to, when it is a file, and the writeback
-    /// of what is written to it.
-    direct: Option<(RawFd, copy::Writeback)>,
+    /// The descriptor `w` writes to, when it is a file.
+    direct: Option<RawFd>,
     /// The files written so far, for those that are one host file.
     links: Links<'a>,
 }
@@ -135,13 +129,12 @@ impl<'a, W: Write> Stream<'_, 'a, W> {
                 let size = meta.len();
                 self.header(item, name, size, REGULAR, "")?;
                 let mut done = 0;
-                if let Some((fd, writeback)) = self.direct.as_mut()
+                if let Some(fd) = self.direct
                     && size >= copy::IN_KERNEL_FROM
                 {
                     // What is buffered goes first.
                     self.w.flush().map_err(|e| Error::io(self.out, e))?;
-                    done = copy::copy_in_kernel(&file, *fd, size);
-                    writeback.written(self.written + done);
+                    done = copy::copy_in_kernel(&file, fd, size);
                 }
                 let left = size - done;
                 copy::copy_exact(&mut file, left, source, &mut self.w, self.out, buf)?;
