@@ -31,8 +31,13 @@ pub struct Files {
     root: Root,
     parsed: RefCell<PathMap<Probe>>,
     /// Symbols by canonical path, or why they could not be read.
-    symbols: RefCell<PathMap<std::result::Result<Arc<Symbols>, String>>>,
+    symbols: RefCell<PathMap<Read<Symbols>>>,
+    /// Names of imported symbols alone ([`Files::imports`]), likewise.
+    imports: RefCell<PathMap<Read<Vec<String>>>>,
 }
+
+/// What reading a part of a file gave: it, or why it could not be read.
+type Read<T> = std::result::Result<Arc<T>, String>;
 
 impl Files {
     /// Nothing read yet from `root`.
@@ -41,6 +46,7 @@ impl Files {
             root,
             parsed: RefCell::default(),
             symbols: RefCell::default(),
+            imports: RefCell::default(),
         }
     }
 
@@ -75,28 +81,53 @@ impl Files {
     /// the file when it is not a readable ELF file, or its tables are damaged
     /// (never an empty table that would let a check pass).
     pub fn symbols(&self, real: &Path) -> Result<Arc<Symbols>> {
-        let cached = self.symbols.borrow().get(real.as_os_str()).cloned();
-        let read = match cached {
+        self.cached(&self.symbols, real, |elf, bytes| elf.symbols(bytes))
+    }
+
+    /// The names of the symbols the file at canonical path `real` imports
+    /// ([`ElfFile::import_names`]), read once per run (taken from its
+    /// symbols when those were read); errors as [`Files::symbols`].
+    pub fn imports(&self, real: &Path) -> Result<Arc<Vec<String>>> {
+        if let Some(Ok(s)) = self.symbols.borrow().get(real.as_os_str()) {
+            return Ok(Arc::new(s.imports.iter().map(|i| i.name.clone()).collect()));
+        }
+        self.cached(&self.imports, real, |elf, bytes| elf.import_names(bytes))
+    }
+
+    /// What `read` gives for the ELF file at canonical path `real`, kept in
+    /// `cache` (failures too, as the reason).
+    fn cached<T>(
+        &self,
+        cache: &RefCell<PathMap<Read<T>>>,
+        real: &Path,
+        read: impl FnOnce(&ElfFile, &[u8]) -> std::result::Result<T, ParseError>,
+    ) -> Result<Arc<T>> {
+        let cached = cache.borrow().get(real.as_os_str()).cloned();
+        let result = match cached {
             Some(r) => r,
             None => {
-                let r = self.read_symbols(real);
-                self.symbols
+                let r = self.read_part(real, read);
+                cache
                     .borrow_mut()
                     .insert(real.as_os_str().to_owned(), r.clone());
                 r
             }
         };
-        read.map_err(|reason| Error::Malformed {
+        result.map_err(|reason| Error::Malformed {
             path: real.to_path_buf(),
             reason,
         })
     }
 
-    fn read_symbols(&self, real: &Path) -> std::result::Result<Arc<Symbols>, String> {
+    fn read_part<T>(
+        &self,
+        real: &Path,
+        read: impl FnOnce(&ElfFile, &[u8]) -> std::result::Result<T, ParseError>,
+    ) -> Read<T> {
         match self.probe(real) {
             Probe::Elf(elf) => {
                 let bytes = self.root.contents(real).map_err(|e| e.to_string())?;
-                elf.symbols(&bytes).map(Arc::new).map_err(|e| match e {
+                read(&elf, &bytes).map(Arc::new).map_err(|e| match e {
                     ParseError::NotElf => "not an ELF file".to_string(),
                     ParseError::Malformed(m) => format!("its symbol tables: {m}"),
                 })
@@ -152,13 +183,20 @@ mod tests {
         std::fs::write(t.path().join("ls"), &ls).unwrap();
         std::fs::write(t.path().join("script"), b"#!/bin/sh\n").unwrap();
         let files = Files::new(Root::open(t.path()).unwrap());
+        let names = files.imports(Path::new("/ls")).unwrap();
         let s = files.symbols(Path::new("/ls")).unwrap();
         assert!(!s.imports.is_empty());
         assert_eq!(*s, crate::elf::symbols(&ls).unwrap());
+        // The names alone, read before the symbols, are theirs.
+        let full: Vec<&str> = s.imports.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(*names, full);
+        assert_eq!(files.imports(Path::new("/ls")).unwrap(), names);
         assert!(matches!(files.probe(Path::new("/ls")), Probe::Elf(_)));
         // What cannot be read is an error naming the file, never no symbols.
         for bad in ["/script", "/absent"] {
             let err = files.symbols(Path::new(bad)).unwrap_err();
+            assert_eq!(err.path(), Some(&std::path::PathBuf::from(bad)), "{err}");
+            let err = files.imports(Path::new(bad)).unwrap_err();
             assert_eq!(err.path(), Some(&std::path::PathBuf::from(bad)), "{err}");
         }
     }

@@ -71,17 +71,13 @@ impl Planner<'_> {
                 self.runtime_library(&path, &format!("NSS module for '{service}'"))?;
             }
         }
-        let mut imports: Vec<String> = Vec::new();
-        for o in self
-            .closures
-            .iter()
+        let files = self.analyzer.files();
+        let imports = (self.closures.iter())
             .filter(|c| c.libc == Some(Libc::Glibc))
             .flat_map(|c| c.objects.iter())
-        {
-            let s = self.analyzer.files().symbols(&o.real)?;
-            imports.extend(s.imports.iter().map(|i| i.name.clone()));
-        }
-        if profile::extras::needs_libgcc_s(&imports)
+            .map(|o| files.imports(&o.real))
+            .collect::<Result<Vec<_>>>()?;
+        if profile::extras::needs_libgcc_s(imports.iter().flat_map(|n| n.iter()))
             && let Some(path) = self.analyzer.locate(&main, libc, "libgcc_s.so.1")
         {
             self.runtime_library(&path, "unwinder for pthread_cancel/pthread_exit")?;

@@ -294,13 +294,13 @@ impl<'a> Discovery<'a> {
 
     /// The paths each of `objects` (shown, real) names, but the libc's
     /// (what the libc opens at run time is profile's to say). Read, with
-    /// their symbols (for [`Discovery::imported`]), before any is looked up
+    /// their imports (for [`Discovery::imported`]), before any is looked up
     /// in the package database, which the host's is still being read on
     /// another thread: this work overlaps it rather than waiting for it.
     fn scan(&self, objects: Vec<(String, PathBuf)>) -> Result<Vec<(String, PathBuf, Vec<String>)>> {
         let mut scanned = Vec::with_capacity(objects.len());
         for (shown, real) in objects {
-            let _ = self.analyzer.files().symbols(&real);
+            let _ = self.analyzer.files().imports(&real);
             if !relevance::is_libc(&shown) {
                 let literals = self.literals(&real)?;
                 scanned.push((shown, real, literals));
@@ -430,13 +430,11 @@ impl<'a> Discovery<'a> {
     /// import iconv_open or system without needing them; doctor says when
     /// they are missing.
     fn imported(&mut self, inputs: &[Closure]) -> Result<()> {
-        let mut names: Vec<String> = Vec::new();
-        for o in self.objects(inputs) {
-            if let Ok(s) = self.analyzer.files().symbols(&o.real) {
-                names.extend(s.imports.iter().map(|i| i.name.clone()));
-            }
-        }
-        for rule in imports::triggered(names.iter().map(String::as_str)) {
+        let files = self.analyzer.files();
+        let names: Vec<_> = (self.objects(inputs))
+            .filter_map(|o| files.imports(&o.real).ok())
+            .collect();
+        for rule in imports::triggered(names.iter().flat_map(|n| n.iter().map(String::as_str))) {
             if let Need::File(path) = rule.need
                 && !self.has(path)
                 && matches!(self.root().lookup(Path::new(path))?, Lookup::File(_))

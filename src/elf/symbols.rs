@@ -130,12 +130,46 @@ impl ElfFile {
     /// that extends past the end of the file is an error (the loader would
     /// read past it too); version chains cut short end where they end.
     pub fn symbols(&self, bytes: &[u8]) -> Result<Symbols, ParseError> {
+        let mut out = Symbols::default();
+        let Some(table) = self.symbol_table(bytes)? else {
+            return Ok(out);
+        };
+        let version_names =
+            read_needs(table.img, table.strtab, self.tables.verneed, &mut out.needs);
+        out.versions = read_definitions(table.img, table.strtab, self.tables.verdef);
+        table.read(&version_names, &mut out);
+        Ok(out)
+    }
+
+    /// The names of [`Symbols::imports`] alone, without versions: what a
+    /// caller that only asks "does it call getservbyname?" needs, for a
+    /// fraction of the work (no definition is named or stored). The same
+    /// checks and errors as [`ElfFile::symbols`].
+    pub fn import_names(&self, bytes: &[u8]) -> Result<Vec<String>, ParseError> {
+        let Some(table) = self.symbol_table(bytes)? else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        table.each(|_, s| {
+            if u32::from(s.st_shndx) == SHN_UNDEF
+                && st_bind(s.st_info) != sym::STB_WEAK
+                && let Some(n) = table.name(s)
+            {
+                names.push(n.to_string());
+            }
+        });
+        Ok(names)
+    }
+
+    /// The dynamic symbol table of `bytes` (the contents this was parsed
+    /// from), checked to lie within them; None when there is none.
+    fn symbol_table<'a>(&self, bytes: &'a [u8]) -> Result<Option<SymbolTable<'a>>, ParseError> {
         if !has_elf_magic(bytes) {
             return Err(ParseError::NotElf);
         }
         let t = &self.tables;
         let (Some(symtab), Some(strtab)) = (t.symtab, t.strtab) else {
-            return Ok(Symbols::default());
+            return Ok(None);
         };
         let img = Image::new(bytes, self.class, self.data);
         let count = symbol_count(&img, t)
@@ -153,18 +187,13 @@ impl ElfFile {
                 "DT_STRTAB is past the end of the file".into(),
             ));
         }
-        let mut out = Symbols::default();
-        let version_names = read_needs(img, strtab, t.verneed, &mut out.needs);
-        out.versions = read_definitions(img, strtab, t.verdef);
-        let table = SymbolTable {
+        Ok(Some(SymbolTable {
             img,
             symtab,
             strtab,
             versym: t.versym,
             count,
-        };
-        table.read(&version_names, &mut out);
-        Ok(out)
+        }))
     }
 }
 
@@ -222,25 +251,13 @@ struct SymbolTable<'a> {
 impl SymbolTable<'_> {
     /// Sorts the named symbols into definitions and non-weak imports.
     fn read(&self, version_names: &HashMap<u16, String>, out: &mut Symbols) {
-        let entsize = Sym::size(&self.img);
         // Room for every symbol at once rather than growing (and rehashing)
         // a dozen times for a large library; bounded by what the file holds.
-        let room = self.img.len().saturating_sub(self.symtab) / entsize.max(1);
+        let room = self.img.len().saturating_sub(self.symtab) / Sym::size(&self.img).max(1);
         out.defined.reserve(self.count.min(room));
-        for i in 1..self.count {
-            let Some(s) = i
-                .checked_mul(entsize)
-                .and_then(|o| self.symtab.checked_add(o))
-                .and_then(|at| Sym::parse(&self.img, at))
-            else {
-                break;
-            };
-            let Some(n) = self
-                .img
-                .str(self.strtab, s.st_name)
-                .filter(|n| !n.is_empty())
-            else {
-                continue;
+        self.each(|i, s| {
+            let Some(n) = self.name(s) else {
+                return;
             };
             let bind = st_bind(s.st_info);
             if u32::from(s.st_shndx) != SHN_UNDEF {
@@ -255,7 +272,30 @@ impl SymbolTable<'_> {
                         .and_then(|v| version_names.get(&v).cloned()),
                 });
             }
+        });
+    }
+
+    /// Calls `f` with each entry after the null symbol and its index, up
+    /// to the first that cannot be read.
+    fn each(&self, mut f: impl FnMut(usize, &Sym)) {
+        let entsize = Sym::size(&self.img);
+        for i in 1..self.count {
+            let Some(s) = i
+                .checked_mul(entsize)
+                .and_then(|o| self.symtab.checked_add(o))
+                .and_then(|at| Sym::parse(&self.img, at))
+            else {
+                break;
+            };
+            f(i, &s);
         }
+    }
+
+    /// The name of symbol `s`, when it has one.
+    fn name(&self, s: &Sym) -> Option<&str> {
+        self.img
+            .str(self.strtab, s.st_name)
+            .filter(|n| !n.is_empty())
     }
 
     /// The DT_VERSYM index of symbol `i`, when it names a version (not

@@ -77,10 +77,8 @@ pub fn normalise_locale(name: &str) -> String {
 
 /// True when glibc would load libgcc_s at run time for this closure: an
 /// object calls pthread_cancel or pthread_exit, which unwind with it.
-pub fn needs_libgcc_s(imports: &[String]) -> bool {
-    imports
-        .iter()
-        .any(|s| s == "pthread_cancel" || s == "pthread_exit")
+pub fn needs_libgcc_s<'a>(mut imports: impl Iterator<Item = &'a String>) -> bool {
+    imports.any(|s| s == "pthread_cancel" || s == "pthread_exit")
 }
 
 /// True when a TLS library is in the closure, so CA certificates go in by default.
