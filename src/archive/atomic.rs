@@ -230,14 +230,20 @@ impl Temp {
     /// kernel's writeback, as for any new file. Where the file system has no
     /// exchange, the rename.
     pub fn persist(mut self, out: &Path) -> Result<()> {
-        let regular = || fs::symlink_metadata(out).is_ok_and(|m| m.is_file());
-        if !self.is_dir && regular() && exchange(&self.path, out).is_ok() {
-            // Best effort: a name left behind is a stale sibling, which
-            // the next write of OUT removes.
-            let _ = fs::remove_file(&self.path);
-        } else {
-            fs::rename(&self.path, out).map_err(|e| Error::io(out, e))?;
+        let regular = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+        if !self.is_dir && regular(out) && exchange(&self.path, out).is_ok() {
+            // What came out must be the regular file seen (OUT may have
+            // changed in between): else it goes back, and the rename says why.
+            if regular(&self.path) {
+                // Best effort: a name left behind is a stale sibling, which
+                // the next write of OUT removes.
+                let _ = fs::remove_file(&self.path);
+                self.keep = true;
+                return Ok(());
+            }
+            exchange(&self.path, out).map_err(|e| Error::io(out, e))?;
         }
+        fs::rename(&self.path, out).map_err(|e| Error::io(out, e))?;
         self.keep = true;
         Ok(())
     }
