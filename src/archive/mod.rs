@@ -392,7 +392,7 @@ mod tests {
         // buffer.
         let dir = tempfile::tempdir().unwrap();
         let mut entries = Vec::new();
-        for (name, size) in [("big", (17 << 20) + 3), ("mid", 70_000), ("small", 10)] {
+        for (name, size) in [("big", (2 << 20) + 3), ("mid", 70_000), ("small", 10)] {
             let src = dir.path().join(name);
             let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             std::fs::write(&src, bytes).unwrap();
