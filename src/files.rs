@@ -88,8 +88,14 @@ impl Files {
     /// ([`ElfFile::import_names`]), read once per run (taken from its
     /// symbols when those were read); errors as [`Files::symbols`].
     pub fn imports(&self, real: &Path) -> Result<Arc<Vec<String>>> {
-        if let Some(Ok(s)) = self.symbols.borrow().get(real.as_os_str()) {
-            return Ok(Arc::new(s.imports.iter().map(|i| i.name.clone()).collect()));
+        let known = self.symbols.borrow().get(real.as_os_str()).cloned();
+        if let Some(Ok(s)) = known
+            && !self.imports.borrow().contains_key(real.as_os_str())
+        {
+            let names = s.imports.iter().map(|i| i.name.clone()).collect();
+            self.imports
+                .borrow_mut()
+                .insert(real.as_os_str().to_owned(), Ok(Arc::new(names)));
         }
         self.cached(&self.imports, real, |elf, bytes| elf.import_names(bytes))
     }
@@ -191,6 +197,15 @@ mod tests {
         let full: Vec<&str> = s.imports.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(*names, full);
         assert_eq!(files.imports(Path::new("/ls")).unwrap(), names);
+        // Read after the symbols, they come from them, once.
+        let after = Files::new(Root::open(t.path()).unwrap());
+        after.symbols(Path::new("/ls")).unwrap();
+        let first = after.imports(Path::new("/ls")).unwrap();
+        assert_eq!(first, names);
+        assert!(Arc::ptr_eq(
+            &first,
+            &after.imports(Path::new("/ls")).unwrap()
+        ));
         assert!(matches!(files.probe(Path::new("/ls")), Probe::Elf(_)));
         // What cannot be read is an error naming the file, never no symbols.
         for bad in ["/script", "/absent"] {

@@ -3,7 +3,7 @@
 //! A file output is written to an unnamed file in OUT's directory
 //! (`O_TMPFILE`, on file systems that have it): a kill mid-write leaves no
 //! trace. When it is complete it gets a name beside OUT, `.OUT.tmp-<pid>-<n>`,
-//! and is renamed over OUT at once. Where `O_TMPFILE` is not available, and
+//! and takes OUT's place at once. Where `O_TMPFILE` is not available, and
 //! for directory outputs, the temporary is that named sibling from the start,
 //! removed on any error or panic. Siblings left by a process that was killed
 //! are removed by the next write of the same OUT. An existing OUT is never

@@ -233,7 +233,7 @@ pub struct WriteOptions {
 /// with missing parent directories first (see [`Entry`]); a file whose
 /// source is the source of a file before it (one host file, the same
 /// metadata) is written as a hard link to it. A file output is
-/// written to a temporary sibling and renamed over `out` at the end, so `out`
+/// written to a temporary sibling that takes `out`'s place at the end, so `out`
 /// is either the old file or the complete new one. Returns the number of
 /// bytes of file contents written (before compression), for reporting.
 pub fn write(entries: &[Entry], out: &Path, opts: &WriteOptions) -> Result<u64> {
@@ -282,7 +282,7 @@ pub fn write_tar<W: Write>(entries: &[Entry], mtime: u64, w: W) -> Result<W> {
 }
 
 /// Writes a small generated file (a depfile, a manifest) at `path` the same
-/// atomic way as [`write()`]: a temporary sibling renamed over `path`.
+/// atomic way as [`write()`]: a temporary sibling that takes `path`'s place.
 pub fn write_small_file(path: &Path, data: &[u8]) -> Result<()> {
     atomic::write_file(path, |mut file| {
         file.write_all(data).map_err(|e| Error::io(path, e))?;
