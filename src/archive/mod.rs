@@ -22,6 +22,7 @@ mod header;
 mod links;
 mod pgzip;
 mod plan;
+mod staged;
 mod tar;
 #[cfg(test)]
 mod testutil;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 pub(crate) use atomic::Temp;
 pub(crate) use plan::is_normal;
+pub use staged::write_if_staged;
 
 /// One thing in the bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]

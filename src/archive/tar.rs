@@ -11,7 +11,7 @@
 //! the same bytes.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
@@ -44,7 +44,14 @@ pub(crate) fn write<W: Write>(
     w: W,
     out: &Path,
 ) -> Result<(W, u64)> {
-    write_to(items, mtime, w, out, None)
+    let mut t = Stream::new(w, mtime, out, None);
+    let mut buf = copy::buffer();
+    let mut payload = 0;
+    for item in items {
+        payload += t.entry(item, &mut buf)?;
+    }
+    t.finish()?;
+    Ok((t.into_inner()?, payload))
 }
 
 /// [`write`] to an open file (which is to replace `out`): the contents of
@@ -55,36 +62,52 @@ pub(crate) fn write_file(
     file: File,
     out: &Path,
 ) -> Result<(File, u64)> {
-    let fd = file.as_raw_fd();
-    write_to(items, mtime, file, out, Some(fd))
+    let mut w = Writer::new(file, mtime, out);
+    w.write(items)?;
+    w.finish()
 }
 
-/// [`write`]; `direct` is `w`'s own descriptor, when it is a file.
-fn write_to<'a, W: Write>(
-    items: &[Item<'a>],
-    mtime: u64,
-    w: W,
-    out: &Path,
-    direct: Option<RawFd>,
-) -> Result<(W, u64)> {
-    let mut t = Stream {
-        w: BufWriter::with_capacity(copy::CHUNK, w),
-        out,
-        written: 0,
-        mtime,
-        direct,
-        links: Links::default(),
-    };
-    let mut buf = copy::buffer();
-    let mut payload = 0;
-    for item in items {
-        payload += t.entry(item, &mut buf)?;
+/// A tar stream written to a file (which is to replace `out`) in parts, as
+/// [`write_file`] writes it whole; it may start over.
+pub(crate) struct Writer<'p, 'a> {
+    stream: Stream<'p, 'a, File>,
+    buf: Vec<u8>,
+    payload: u64,
+}
+
+impl<'p, 'a> Writer<'p, 'a> {
+    pub(crate) fn new(file: File, mtime: u64, out: &'p Path) -> Writer<'p, 'a> {
+        let fd = file.as_raw_fd();
+        Writer {
+            stream: Stream::new(file, mtime, out, Some(fd)),
+            buf: copy::buffer(),
+            payload: 0,
+        }
     }
-    t.finish()?;
-    let w =
-        t.w.into_inner()
-            .map_err(|e| Error::io(out, e.into_error()))?;
-    Ok((w, payload))
+
+    /// Writes the next `items` (planned, continuing those written).
+    pub(crate) fn write(&mut self, items: &[Item<'a>]) -> Result<()> {
+        for item in items {
+            self.payload += self.stream.entry(item, &mut self.buf)?;
+        }
+        Ok(())
+    }
+
+    /// The same writer on the same file, emptied.
+    pub(crate) fn restart(self) -> Result<Writer<'p, 'a>> {
+        let (mtime, out) = (self.stream.mtime, self.stream.out);
+        let mut file = self.stream.into_inner()?;
+        file.set_len(0).map_err(|e| Error::io(out, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(out, e))?;
+        Ok(Writer::new(file, mtime, out))
+    }
+
+    /// Ends the stream: the file, and the number of content bytes written.
+    pub(crate) fn finish(mut self) -> Result<(File, u64)> {
+        self.stream.finish()?;
+        Ok((self.stream.into_inner()?, self.payload))
+    }
 }
 
 struct Stream<'p, 'a, W: Write> {
@@ -99,7 +122,26 @@ struct Stream<'p, 'a, W: Write> {
     links: Links<'a>,
 }
 
-impl<'a, W: Write> Stream<'_, 'a, W> {
+impl<'p, 'a, W: Write> Stream<'p, 'a, W> {
+    fn new(w: W, mtime: u64, out: &'p Path, direct: Option<RawFd>) -> Stream<'p, 'a, W> {
+        Stream {
+            w: BufWriter::with_capacity(copy::CHUNK, w),
+            out,
+            written: 0,
+            mtime,
+            direct,
+            links: Links::default(),
+        }
+    }
+
+    /// What the stream writes to, all written.
+    fn into_inner(self) -> Result<W> {
+        let out = self.out;
+        self.w
+            .into_inner()
+            .map_err(|e| Error::io(out, e.into_error()))
+    }
+
     /// Writes one entry and returns its content size.
     fn entry(&mut self, item: &Item<'a>, buf: &mut [u8]) -> Result<u64> {
         let name = item.relative();

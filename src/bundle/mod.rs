@@ -6,9 +6,11 @@
 //! library is missing (unless the caller allows it).
 
 mod add;
+mod image;
 pub mod inventory;
 mod locale;
 pub mod pkgmeta;
+mod pkgrecords;
 mod planner;
 mod profiled;
 mod run;
@@ -90,8 +92,8 @@ pub struct BundleOptions {
     pub copyright: bool,
     /// Read each owning package's license from its copyright file (for
     /// the JSON manifest and the SBOM; `bundle` and `slim` turn it off
-    /// when they write neither). With this, `package_db` and `copyright`
-    /// all off, nothing needs [`Bundle::ownership`]: it stays empty.
+    /// when they write neither). Without it, [`Bundle::ownership`] stays
+    /// empty: nothing else reads it.
     pub licenses: bool,
 }
 
@@ -152,10 +154,30 @@ pub struct Bundle {
     /// Which package owns each file (empty when nothing asked, see
     /// [`BundleOptions::licenses`]).
     pub ownership: pkgmeta::Ownership,
+    /// What [`Bundle::add_package_metadata`] still has to add, if anything.
+    pending: Option<Pending>,
+}
+
+/// What the package metadata of a bundle planned by [`plan_files`] needs.
+#[derive(Debug)]
+struct Pending {
+    db: crate::discover::Database,
+    programs: Vec<(PathBuf, PathBuf)>,
+    opts: BundleOptions,
 }
 
 /// Plans the bundle of `inputs` (paths inside the analyser's root).
 pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Result<Bundle> {
+    let mut bundle = plan_files(analyzer, inputs, opts)?;
+    bundle.add_package_metadata(analyzer)?;
+    Ok(bundle)
+}
+
+/// [`plan`] but for the package metadata ([`pkgmeta`]): the files of the
+/// bundle, with the distribution's release files. The metadata comes last,
+/// by [`Bundle::add_package_metadata`], at paths from
+/// [`Bundle::metadata_from`] on (a writer may write what comes before).
+pub fn plan_files(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Result<Bundle> {
     if opts.dest.is_some() && inputs.len() != 1 {
         return Err(Error::Usage(
             "a destination path in the bundle needs exactly one input".into(),
@@ -213,18 +235,58 @@ pub fn plan(analyzer: &Analyzer, inputs: &[PathBuf], opts: &BundleOptions) -> Re
         warnings.extend(p.profile(file)?);
     }
     p.ld_so_cache()?;
-    let programs: Vec<(PathBuf, PathBuf)> = inputs.iter().cloned().zip(placed.clone()).collect();
-    let ownership = p.package_metadata(opts, &programs)?;
+    // The package metadata will read the database: read it now, to tell
+    // what went wrong with it with the other warnings.
+    if opts.package_db || opts.copyright || opts.licenses {
+        p.packages();
+    }
+    p.release_files(opts)?;
     warnings.extend(p.db.problems().iter().cloned());
     Ok(Bundle {
+        pending: Some(Pending {
+            db: p.db,
+            programs: inputs.iter().cloned().zip(placed.clone()).collect(),
+            opts: opts.clone(),
+        }),
         layout: p.layout,
         placed,
         missing: p.missing,
         closures: p.closures,
         extra_sources,
         warnings,
-        ownership,
+        ownership: pkgmeta::Ownership::default(),
     })
+}
+
+impl Bundle {
+    /// Adds the package metadata to a bundle from [`plan_files`], with the
+    /// analyser that planned it (once; nothing the second time).
+    pub fn add_package_metadata(&mut self, analyzer: &Analyzer) -> Result<()> {
+        let Some(Pending { db, programs, opts }) = self.pending.take() else {
+            return Ok(());
+        };
+        let mut p = Planner {
+            analyzer,
+            layout: std::mem::take(&mut self.layout),
+            missing: std::mem::take(&mut self.missing),
+            closures: std::mem::take(&mut self.closures),
+            cache: Vec::new(),
+            db,
+        };
+        let ownership = p.package_metadata(&opts, &programs);
+        (self.layout, self.missing, self.closures) = (p.layout, p.missing, p.closures);
+        self.ownership = ownership?;
+        Ok(())
+    }
+
+    /// The first path, in the order entries are written (byte order), that
+    /// [`Bundle::add_package_metadata`] may add or change; None when the
+    /// metadata is in already, adds nothing, or may come anywhere.
+    pub fn metadata_from(&self, analyzer: &Analyzer) -> Option<&'static str> {
+        let pending = self.pending.as_ref()?;
+        let db = pending.db.get(analyzer.files().root())?;
+        pkgmeta::metadata_from(db, &pending.opts)
+    }
 }
 
 /// Where an input is in the bundle: its path, with `.` and `..` resolved as
@@ -269,13 +331,21 @@ pub(crate) fn parent(path: &str) -> String {
 /// written: the verdict on each input as it would start from the bundle laid
 /// over the `base` image's layers (none for a plain layer).
 pub fn verify(bundle: &Bundle, base: &[PathBuf]) -> Result<Vec<crate::doctor::Verdict>> {
+    verify_placed(&bundle.layout, &bundle.placed, base)
+}
+
+/// [`verify`] of the programs `placed` in `layout`.
+fn verify_placed(
+    layout: &Layout,
+    placed: &[PathBuf],
+    base: &[PathBuf],
+) -> Result<Vec<crate::doctor::Verdict>> {
     let analyzer = Analyzer::new(
-        crate::files::Files::new(bundle.layout.as_root(base)?),
+        crate::files::Files::new(layout.as_root(base)?),
         crate::closure::Options::default(),
     );
     let target = crate::doctor::Target::survey(&analyzer);
-    bundle
-        .placed
+    placed
         .iter()
         .map(|p| crate::doctor::check(&analyzer, &target, p, &crate::doctor::Placement::InRoot))
         .collect()

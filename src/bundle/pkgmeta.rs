@@ -30,24 +30,37 @@
 //!   trivy looks.
 //!
 //! The database is read once per plan, lazily (discovery may already have read it), and
-//! only when something asks. `inventory` turns a planned bundle into the SBOM's input.
+//! only when something asks. `inventory` turns a planned bundle into the SBOM's input;
+//! `pkgrecords` cuts each package's records to the files shipped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
-
 use super::layout::ItemKind;
+use super::pkgrecords::{Shipped, apk_record, dpkg_stanza, md5sums};
 use super::planner::Planner;
 use crate::error::Result;
-use crate::packages::{Checksum, Kind, Package, Packages};
-use crate::root::{Lookup, Root};
+use crate::packages::{Kind, Package, Packages};
+use crate::root::Root;
 use crate::sbom;
 
 const STATUS_D: &str = "/var/lib/dpkg/status.d";
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const APK_INSTALLED: &str = "/lib/apk/db/installed";
+/// Where scanners find the distribution, by order of preference.
+const RELEASE_FILES: [&str; 6] = [
+    "/etc/os-release",
+    "/etc/debian_version",
+    "/etc/alpine-release",
+    "/etc/redhat-release",
+    "/etc/system-release",
+    "/etc/fedora-release",
+];
+/// What the metadata of dpkg packages adds (`/usr/share/doc/NAME/copyright`,
+/// `/var/lib/dpkg/status.d/NAME`, a cut `/var/lib/dpkg/status`) and the
+/// directories holding it sort from here on, when the bundle has `/usr`.
+const DPKG_FROM: &str = "/usr/share";
 const WHY_DB: &str = "package database for scanners (only the packages present)";
 
 /// Who owns what in a planned bundle.
@@ -75,7 +88,8 @@ impl Planner<'_> {
     /// Maps the plan's files to their packages and adds the metadata
     /// scanners read (`opts.package_db`) and the copyright files
     /// (`opts.copyright`). `programs` are the inputs (path in the root, path
-    /// in the bundle).
+    /// in the bundle). Who owns what is told only with `opts.licenses`
+    /// (for the JSON manifest and the SBOM, which read it).
     pub(super) fn package_metadata(
         &mut self,
         opts: &super::BundleOptions,
@@ -89,6 +103,10 @@ impl Planner<'_> {
         if db.is_empty() {
             return Ok(self.ownership(&db, &[], programs, licenses));
         }
+        let told = |p: &Self, owned: &[Owned]| match licenses {
+            true => p.ownership(&db, owned, programs, true),
+            false => Ownership::default(),
+        };
         let mut owned = self.owned(&db, Vec::new());
         if copyright {
             for p in owning(&owned) {
@@ -99,18 +117,7 @@ impl Planner<'_> {
             }
         }
         if metadata {
-            // Before the database is written: base-files ships os-release.
-            for release in [
-                "/etc/os-release",
-                "/etc/debian_version",
-                "/etc/alpine-release",
-                "/etc/redhat-release",
-                "/etc/system-release",
-                "/etc/fedora-release",
-            ] {
-                let why = "names the distribution for scanners";
-                self.layout.add_path(self.root(), release, why)?;
-            }
+            // The release files are in (`release_files`): base-files ships os-release.
             owned = self.owned(&db, owned);
             self.write_database(&owned)?;
             self.write_rpm_database(&db, &owned)?;
@@ -118,7 +125,21 @@ impl Planner<'_> {
         if !metadata && copyright {
             owned = self.owned(&db, owned);
         }
-        Ok(self.ownership(&db, &owned, programs, licenses))
+        Ok(told(self, &owned))
+    }
+
+    /// The distribution's release files, which scanners read, when the
+    /// package metadata is to be written (`opts.package_db`) and the root
+    /// has a package database.
+    pub(super) fn release_files(&mut self, opts: &super::BundleOptions) -> Result<()> {
+        if !opts.package_db || self.packages().is_empty() {
+            return Ok(());
+        }
+        for release in RELEASE_FILES {
+            let why = "names the distribution for scanners";
+            self.layout.add_path(self.root(), release, why)?;
+        }
+        Ok(())
     }
 
     /// Each regular file copied into the plan, in path order: (path in the bundle, canonical
@@ -273,6 +294,15 @@ impl Planner<'_> {
     }
 }
 
+/// The first path, in byte order, at which the package metadata of `db`
+/// may add or change an entry; None when that may be anywhere (an apk or
+/// rpm database) or nothing is added.
+pub(super) fn metadata_from(db: &Packages, opts: &super::BundleOptions) -> Option<&'static str> {
+    let dpkg = db.all().iter().all(|p| p.kind == Kind::Dpkg);
+    let adds = opts.package_db || opts.copyright;
+    (adds && dpkg && !db.is_empty()).then_some(DPKG_FROM)
+}
+
 /// A copied file: its path in the bundle, its canonical path in the root, its package.
 type Owned<'d> = (String, PathBuf, Option<&'d Package>);
 
@@ -327,124 +357,4 @@ pub(super) fn distro(root: &Root) -> Option<sbom::Distro> {
         id: value("ID")?,
         version_id: value("VERSION_ID").unwrap_or_default(),
     })
-}
-
-/// The files of one package that are shipped: canonical path in the root
-/// -> path in the bundle, and their file names (a listed path whose name is
-/// not among them is not looked up).
-struct Shipped {
-    by_real: FxHashMap<PathBuf, String>,
-    names: FxHashSet<std::ffi::OsString>,
-}
-
-impl Shipped {
-    fn new(by_real: FxHashMap<PathBuf, String>) -> Shipped {
-        let names = by_real
-            .keys()
-            .filter_map(|r| r.file_name().map(|n| n.to_os_string()))
-            .collect();
-        Shipped { by_real, names }
-    }
-
-    /// The shipped file a path as a database lists it leads to.
-    fn find(&self, root: &Root, listed: &Path) -> Option<&PathBuf> {
-        if !listed.file_name().is_some_and(|n| self.names.contains(n)) {
-            return None;
-        }
-        // Spelt as the root spells it: no need to look it up.
-        if let Some((real, _)) = self.by_real.get_key_value(listed) {
-            return Some(real);
-        }
-        match root.lookup(listed) {
-            Ok(Lookup::File(real)) => self.by_real.get_key_value(&real).map(|(k, _)| k),
-            _ => None,
-        }
-    }
-}
-
-/// The package's stanza, its `Conffiles` cut to the files shipped.
-fn dpkg_stanza(root: &Root, p: &Package, shipped: &Shipped) -> String {
-    let mut out = String::new();
-    let mut in_conffiles = false;
-    for line in p.stanza.lines() {
-        if line.starts_with([' ', '\t']) {
-            if in_conffiles {
-                let path = line.split_whitespace().next().unwrap_or("");
-                if shipped.find(root, Path::new(path)).is_none() {
-                    continue;
-                }
-            }
-        } else {
-            in_conffiles = line.starts_with("Conffiles:");
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
-/// `HEX  path` for each file of `p` shipped: the database's checksum where
-/// it has one, else the shipped file's own; sorted by path.
-fn md5sums(root: &Root, p: &Package, shipped: &Shipped) -> Result<String> {
-    let mut lines: BTreeMap<String, String> = BTreeMap::new();
-    let mut covered: FxHashSet<&PathBuf> = FxHashSet::default();
-    for (listed, sum) in p.checksums(root)? {
-        let Checksum::Md5(hex) = sum else { continue };
-        if let Some(real) = shipped.find(root, &listed) {
-            covered.insert(real);
-            let rel = listed.to_string_lossy().trim_start_matches('/').to_string();
-            lines.insert(rel, hex);
-        }
-    }
-    for (real, path) in shipped.by_real.iter().filter(|(r, _)| !covered.contains(r)) {
-        let bytes = root.contents(real)?;
-        let hex = sbom::hex(&<md5::Md5 as md5::Digest>::digest(&bytes[..]));
-        lines.insert(path.trim_start_matches('/').to_string(), hex);
-    }
-    let text = lines
-        .iter()
-        .flat_map(|(path, hex)| [hex.as_str(), "  ", path, "\n"]);
-    Ok(text.collect())
-}
-
-/// The package's apk record, listing only the files shipped (with their
-/// checksum and permission lines) and the directories that hold them.
-fn apk_record(root: &Root, p: &Package, shipped: &Shipped) -> String {
-    let mut head = String::new();
-    let mut dirs: Vec<(String, Vec<String>)> = Vec::new();
-    let mut keep_file = false;
-    for line in p.stanza.lines() {
-        let key = line.split_once(':').map_or("", |(k, _)| k);
-        match (key, dirs.last_mut()) {
-            ("F", _) => dirs.push((format!("{line}\n"), Vec::new())),
-            ("M", Some((dir, files))) if files.is_empty() => {
-                dir.push_str(line);
-                dir.push('\n');
-            }
-            ("R", Some((dir, files))) => {
-                let d = dir.lines().next().unwrap_or("F:").trim_start_matches("F:");
-                let path = format!("/{d}/{}", &line[2..]);
-                keep_file = shipped.find(root, Path::new(&path)).is_some();
-                if keep_file {
-                    files.push(format!("{line}\n"));
-                }
-            }
-            ("a" | "Z", Some((_, files))) => {
-                if keep_file && let Some(last) = files.last_mut() {
-                    last.push_str(line);
-                    last.push('\n');
-                }
-            }
-            (_, None) => {
-                head.push_str(line);
-                head.push('\n');
-            }
-            _ => {}
-        }
-    }
-    for (dir, files) in dirs.into_iter().filter(|(_, f)| !f.is_empty()) {
-        head.push_str(&dir);
-        head.extend(files);
-    }
-    head
 }

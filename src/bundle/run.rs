@@ -5,10 +5,11 @@
 //! natively, whatever its architecture) and written as one image index.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{Bundle, BundleOptions, plan, verdict};
-use crate::archive::{EntryKind, Output, WriteOptions};
+use super::layout::ItemKind;
+use super::{Bundle, BundleOptions, plan_files, verdict};
+use crate::archive::{Output, WriteOptions};
 use crate::closure::Analyzer;
 use crate::config::RootConfig;
 use crate::error::{Error, Result};
@@ -171,13 +172,16 @@ enum Written {
 }
 
 /// A bundle planned in one root.
-struct Planned {
-    plan: Bundle,
-    platform: oci::Platform,
-    base: Option<oci::Image>,
+pub(super) struct Planned {
+    pub(super) plan: Bundle,
+    pub(super) platform: oci::Platform,
+    pub(super) base: Option<oci::Image>,
     refused: bool,
     /// Whether the doctor's verdict is still to be reached (while writing).
     pending: bool,
+    /// The package metadata, still to be planned while writing: the
+    /// analyser of the root, and the first path it may add.
+    metadata: Option<(Analyzer, &'static str)>,
     /// The files taken out of a root of layers (see [`crate::layout::Layout::stage`]).
     _staging: Option<crate::archive::Temp>,
 }
@@ -213,7 +217,16 @@ fn plan_root(
         licenses: config.json || config.sbom.is_some(),
         ..config.options.clone()
     };
-    let mut plan = plan(&analyzer, &inputs, &options)?;
+    let mut plan = plan_files(&analyzer, &inputs, &options)?;
+    // With the verdict reached while writing, the package metadata may be
+    // planned then too (in a directory root: no files to take out of layers).
+    let metadata_from = match defer && !analyzer.files().root().is_layers() {
+        true => plan.metadata_from(&analyzer),
+        false => None,
+    };
+    if metadata_from.is_none() {
+        plan.add_package_metadata(&analyzer)?;
+    }
     let staging = plan.layout.stage(analyzer.files().root(), &config.output)?;
     for w in analyzer.take_warnings() {
         outcome.warning(w.to_string());
@@ -259,6 +272,7 @@ fn plan_root(
         base,
         refused,
         pending,
+        metadata: metadata_from.map(|from| (analyzer, from)),
         _staging: staging,
     })
 }
@@ -302,7 +316,7 @@ fn check(config: &BundleConfig, format: BundleFormat) -> Result<()> {
 /// Writes the bundle (one image per platform, or one root file system),
 /// then the depfile; returns the summary line.
 fn write(
-    plans: Vec<Planned>,
+    mut plans: Vec<Planned>,
     config: &BundleConfig,
     format: BundleFormat,
     mtime: u64,
@@ -310,30 +324,37 @@ fn write(
     out: &mut dyn Write,
 ) -> Result<Written> {
     let target = config.output.as_path();
-    let entries: Vec<_> = plans.iter().map(|p| p.plan.layout.entries()).collect();
-    let depfile =
-        (config.depfile.as_ref()).map(|_| output::manifest::depfile(&plans[0].plan, target));
-    let files = entries[0]
-        .iter()
-        .filter(|e| matches!(e.kind, EntryKind::File { .. } | EntryKind::Data(_)))
-        .count();
-    let (digest, bytes) = match format {
+    let (digest, bytes, (files, depfile)) = match format {
         BundleFormat::Root(format) => {
             let opts = WriteOptions {
                 format,
                 mtime,
                 force: config.force,
             };
-            let first = (&plans[0].plan, plans[0].pending);
-            match verdict::write_root(first, &entries[0], target, &opts, config.allow_missing)? {
-                Ok(bytes) => (None, bytes),
+            let first = &mut plans[0];
+            let written = match first.metadata.take() {
+                Some((analyzer, from)) => {
+                    let pending = first.pending;
+                    let plan = (&mut first.plan, &analyzer, from);
+                    verdict::write_root_staged(plan, pending, target, &opts, config.allow_missing)?
+                }
+                None => {
+                    let plan = (&first.plan, first.pending);
+                    let entries = first.plan.layout.entries();
+                    verdict::write_root(plan, &entries, target, &opts, config.allow_missing)?
+                }
+            };
+            match written {
+                Ok(bytes) => (None, bytes, described(&first.plan, config)),
                 Err(problems) => return Ok(Written::Refused(problems)),
             }
         }
         _ => {
+            let entries: Vec<_> = plans.iter().map(|p| p.plan.layout.entries()).collect();
+            let described = described(&plans[0].plan, config);
             let (digest, bytes) =
-                write_image(plans, &entries, config, (format, mtime), sbom, target)?;
-            (Some(digest), bytes)
+                super::image::write_image(plans, &entries, config, (format, mtime), sbom, target)?;
+            (Some(digest), bytes, described)
         }
     };
     if let Some(digest) = digest
@@ -352,87 +373,12 @@ fn write(
     )))
 }
 
-/// Writes the planned bundles as an image (or an index of them); the digest
-/// that names what was written, and the bytes of file contents in the
-/// (first) layer.
-fn write_image(
-    plans: Vec<Planned>,
-    entries: &[Vec<crate::archive::Entry>],
-    config: &BundleConfig,
-    (format, mtime): (BundleFormat, u64),
-    sbom: Option<&oci::Artifact>,
-    target: &Path,
-) -> Result<(String, u64)> {
-    let mut images: Vec<oci::ImageOptions> = plans
-        .into_iter()
-        .map(|p| image_options(p, config, format, mtime))
-        .collect();
-    // An OCI layout holds the SBOM beside the image; a docker-archive cannot.
-    if let (Some(doc), Some(first)) = (sbom, images.first_mut())
-        && format != BundleFormat::DockerArchive
-    {
-        first.artifacts.push(doc.clone());
-    }
-    if let [image] = images.as_slice() {
-        let written = oci::write_image(format, &entries[0], target, image)?;
-        let digest = match format {
-            BundleFormat::DockerArchive => written.config_digest,
-            _ => written.manifest_digest,
-        };
-        return Ok((digest, written.bytes));
-    }
-    let pairs: Vec<(&[crate::archive::Entry], &oci::ImageOptions)> = entries
-        .iter()
-        .map(Vec::as_slice)
-        .zip(images.iter())
-        .collect();
-    let index = oci::write_index(format, &pairs, target)?;
-    let bytes = index.images.first().map_or(0, |w| w.bytes);
-    Ok((index.index_digest, bytes))
-}
-
-fn image_options(
-    planned: Planned,
-    config: &BundleConfig,
-    format: BundleFormat,
-    mtime: u64,
-) -> oci::ImageOptions {
-    let in_bundle: Vec<String> = planned
-        .plan
-        .placed
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    let mut run = config.image.run.clone();
-    if run.user.is_none() {
-        run.user = config.options.user.as_ref().map(ToString::to_string);
-    }
-    // `docker save` writes plain tar layers; gzip elsewhere.
-    let compression = match format {
-        BundleFormat::DockerArchive => oci::Compression::None,
-        _ => oci::Compression::Gzip,
-    };
-    // What the image was made from, as `docker buildx` records a FROM.
-    let mut annotations = std::collections::BTreeMap::new();
-    if let Some(base) = &planned.base {
-        annotations.insert(oci::BASE_DIGEST.to_string(), base.base_digest());
-        if let Some(name) = base.name() {
-            annotations.insert(oci::BASE_NAME.to_string(), name.to_string());
-        }
-    }
-    oci::ImageOptions {
-        archive: format == BundleFormat::OciArchive,
-        compression: config.image.compression.unwrap_or(compression),
-        mtime,
-        force: config.force,
-        platform: planned.platform,
-        program: in_bundle.first().cloned().unwrap_or_default(),
-        run,
-        tag: config.image.tag.clone(),
-        created_by: format!("elfroot bundle {}", in_bundle.join(" ")),
-        base: planned.base,
-        config: None,
-        annotations,
-        artifacts: Vec::new(),
-    }
+/// How many files the bundle holds, and its depfile (when asked for).
+fn described(plan: &Bundle, config: &BundleConfig) -> (usize, Option<String>) {
+    let files = (plan.layout.items())
+        .filter(|(_, i)| matches!(i.kind, ItemKind::File(_) | ItemKind::Data(_)))
+        .count();
+    let depfile =
+        (config.depfile.as_ref()).map(|_| output::manifest::depfile(plan, config.output.as_path()));
+    (files, depfile)
 }

@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Bundle, verify};
+use super::Bundle;
+use super::layout::Layout;
 use crate::archive::WriteOptions;
 use crate::doctor::{Code, Severity};
 use crate::error::Result;
@@ -63,16 +64,20 @@ fn refusal(
     if allow_broken {
         return Ok(None);
     }
-    let out = would_not_start(plan, allow_missing, base)?;
+    let out = would_not_start((&plan.layout, &plan.placed), allow_missing, base)?;
     Ok((!out.is_empty()).then_some(out))
 }
 
 /// The doctor's reasons why a program would not start from the planned
 /// bundle (laid over `base`), one line each; a missing library is none
 /// with `allow_missing`.
-fn would_not_start(plan: &Bundle, allow_missing: bool, base: &[PathBuf]) -> Result<Vec<String>> {
+fn would_not_start(
+    (layout, placed): (&Layout, &[PathBuf]),
+    allow_missing: bool,
+    base: &[PathBuf],
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for v in verify(plan, base)? {
+    for v in super::verify_placed(layout, placed, base)? {
         for f in &v.findings {
             let fatal =
                 f.severity == Severity::Error && !(allow_missing && f.code == Code::LibraryMissing);
@@ -85,6 +90,29 @@ fn would_not_start(plan: &Bundle, allow_missing: bool, base: &[PathBuf]) -> Resu
         }
     }
     Ok(out)
+}
+
+/// [`write_root`] of a bundle whose package metadata is still to be added
+/// (by `analyzer`, from path `from` on): a tar file is written while it is,
+/// and the verdict, if `pending`, then reached on this thread.
+pub(super) fn write_root_staged(
+    (plan, analyzer, from): (&mut Bundle, &crate::closure::Analyzer, &str),
+    pending: bool,
+    target: &Path,
+    opts: &WriteOptions,
+    allow_missing: bool,
+) -> Result<std::result::Result<u64, Vec<String>>> {
+    let first = plan.layout.entries();
+    let mut problems = Vec::new();
+    let complete = || {
+        plan.add_package_metadata(analyzer)?;
+        if pending {
+            problems = would_not_start((&plan.layout, &plan.placed), allow_missing, &[])?;
+        }
+        Ok((plan.layout.entries(), problems.is_empty()))
+    };
+    let written = crate::archive::write_if_staged(&first, from, complete, target, opts)?;
+    Ok(written.ok_or(problems))
 }
 
 /// Writes a root file system; when the doctor's verdict is still to be
@@ -102,7 +130,8 @@ pub(super) fn write_root(
         return Ok(Ok(crate::archive::write(entries, target, opts)?));
     }
     std::thread::scope(|s| {
-        let verdict = s.spawn(|| would_not_start(plan, allow_missing, &[]));
+        let files = (&plan.layout, plan.placed.as_slice());
+        let verdict = s.spawn(move || would_not_start(files, allow_missing, &[]));
         let mut problems = Vec::new();
         let written = crate::archive::write_if(entries, target, opts, || {
             problems = verdict

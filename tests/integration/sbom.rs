@@ -391,6 +391,49 @@ fn no_package_db_and_no_copyright_leave_the_metadata_out() {
     }
 }
 
+/// A tar file is written while its package metadata is planned (which then
+/// goes at its end): the bytes are those of a bundle whose metadata is
+/// planned first, as for `--json`, which prints the manifest before writing.
+/// Every owning package brings its copyright, base-files' for os-release too.
+#[test]
+fn a_tar_written_while_its_metadata_is_planned_is_the_same_bytes() {
+    if !has_dpkg() || !Path::new("/usr/bin/curl").is_file() {
+        return skip("curl is not installed");
+    }
+    let staged = BundleTest::new(["/usr/bin/curl"])
+        .named("a.tar")
+        .run()
+        .success();
+    let first = BundleTest::new(["/usr/bin/curl"])
+        .named("b.tar")
+        .args(["--json"])
+        .run()
+        .success();
+    let (a, b) = (
+        fs::read(&staged.out).unwrap(),
+        fs::read(&first.out).unwrap(),
+    );
+    assert!(
+        a == b,
+        "{} and {} differ",
+        staged.out.display(),
+        first.out.display()
+    );
+    let listing = tar_listing(&staged.out);
+    for path in [
+        "etc/os-release",
+        "var/lib/dpkg/status.d/base-files",
+        "usr/share/doc/base-files/copyright",
+        "var/lib/dpkg/status.d/libcurl4",
+        "usr/share/doc/libcurl4/copyright",
+    ] {
+        assert!(
+            tar_line(&listing, path).is_some(),
+            "no {path} in\n{listing}"
+        );
+    }
+}
+
 #[test]
 fn an_sbom_that_cannot_be_written_is_refused_before_the_bundle() {
     let b = BundleTest::new(["/usr/bin/ls"])
