@@ -100,13 +100,13 @@ impl Planner<'_> {
             return Ok(Ownership::default());
         }
         let db = self.packages();
-        if db.is_empty() {
-            return Ok(self.ownership(&db, &[], programs, licenses));
-        }
         let told = |p: &Self, owned: &[Owned]| match licenses {
             true => p.ownership(&db, owned, programs, true),
             false => Ownership::default(),
         };
+        if db.is_empty() {
+            return Ok(told(self, &[]));
+        }
         let mut owned = self.owned(&db, Vec::new());
         if copyright {
             for p in owning(&owned) {
