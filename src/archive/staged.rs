@@ -85,7 +85,7 @@ mod tests {
         std::fs::read(out).unwrap()
     }
 
-    /// The sample without its entries from `from` on, and from `from` on.
+    /// The entries before path `from` (in byte order).
     fn split(entries: &[Entry], from: &str) -> Vec<Entry> {
         entries
             .iter()

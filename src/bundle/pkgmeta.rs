@@ -117,7 +117,8 @@ impl Planner<'_> {
             }
         }
         if metadata {
-            // The release files are in (`release_files`): base-files ships os-release.
+            // Again, for the copyright files just added (the release files,
+            // which base-files ships, came in with the files: `release_files`).
             owned = self.owned(&db, owned);
             self.write_database(&owned)?;
             self.write_rpm_database(&db, &owned)?;
