@@ -44,14 +44,9 @@ pub(crate) fn write<W: Write>(
     w: W,
     out: &Path,
 ) -> Result<(W, u64)> {
-    let mut t = Stream::new(w, mtime, out, None);
-    let mut buf = copy::buffer();
-    let mut payload = 0;
-    for item in items {
-        payload += t.entry(item, &mut buf)?;
-    }
-    t.finish()?;
-    Ok((t.into_inner()?, payload))
+    let mut t = Writer::over(w, mtime, out, None);
+    t.write(items)?;
+    t.finish()
 }
 
 /// [`write`] to an open file (which is to replace `out`): the contents of
@@ -67,19 +62,20 @@ pub(crate) fn write_file(
     w.finish()
 }
 
-/// A tar stream written to a file (which is to replace `out`) in parts, as
-/// [`write_file`] writes it whole; it may start over.
-pub(crate) struct Writer<'p, 'a> {
-    stream: Stream<'p, 'a, File>,
+/// A tar stream written in parts (to a file, which is to replace `out`,
+/// by default), as [`write`] and [`write_file`] write it whole; a file's
+/// may start over.
+pub(crate) struct Writer<'p, 'a, W: Write = File> {
+    stream: Stream<'p, 'a, W>,
     buf: Vec<u8>,
     payload: u64,
 }
 
-impl<'p, 'a> Writer<'p, 'a> {
-    pub(crate) fn new(file: File, mtime: u64, out: &'p Path) -> Writer<'p, 'a> {
-        let fd = file.as_raw_fd();
+impl<'p, 'a, W: Write> Writer<'p, 'a, W> {
+    /// A stream to `w`, whose own descriptor is `direct` when it is a file.
+    fn over(w: W, mtime: u64, out: &'p Path, direct: Option<RawFd>) -> Writer<'p, 'a, W> {
         Writer {
-            stream: Stream::new(file, mtime, out, Some(fd)),
+            stream: Stream::new(w, mtime, out, direct),
             buf: copy::buffer(),
             payload: 0,
         }
@@ -93,6 +89,19 @@ impl<'p, 'a> Writer<'p, 'a> {
         Ok(())
     }
 
+    /// Ends the stream: what it wrote to, and the number of content bytes written.
+    pub(crate) fn finish(mut self) -> Result<(W, u64)> {
+        self.stream.finish()?;
+        Ok((self.stream.into_inner()?, self.payload))
+    }
+}
+
+impl<'p, 'a> Writer<'p, 'a> {
+    pub(crate) fn new(file: File, mtime: u64, out: &'p Path) -> Writer<'p, 'a> {
+        let fd = file.as_raw_fd();
+        Writer::over(file, mtime, out, Some(fd))
+    }
+
     /// The same writer on the same file, emptied.
     pub(crate) fn restart(self) -> Result<Writer<'p, 'a>> {
         let (mtime, out) = (self.stream.mtime, self.stream.out);
@@ -101,12 +110,6 @@ impl<'p, 'a> Writer<'p, 'a> {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(out, e))?;
         Ok(Writer::new(file, mtime, out))
-    }
-
-    /// Ends the stream: the file, and the number of content bytes written.
-    pub(crate) fn finish(mut self) -> Result<(File, u64)> {
-        self.stream.finish()?;
-        Ok((self.stream.into_inner()?, self.payload))
     }
 }
 
