@@ -151,8 +151,7 @@ impl ElfFile {
         };
         let mut names = Vec::new();
         table.each(|_, s| {
-            if u32::from(s.st_shndx) == SHN_UNDEF
-                && st_bind(s.st_info) != sym::STB_WEAK
+            if is_import(s)
                 && let Some(n) = table.name(s)
             {
                 names.push(n.to_string());
@@ -248,6 +247,11 @@ struct SymbolTable<'a> {
     count: usize,
 }
 
+/// True when `s` is an import that must be met: undefined and not weak.
+fn is_import(s: &Sym) -> bool {
+    u32::from(s.st_shndx) == SHN_UNDEF && st_bind(s.st_info) != sym::STB_WEAK
+}
+
 impl SymbolTable<'_> {
     /// Sorts the named symbols into definitions and non-weak imports.
     fn read(&self, version_names: &HashMap<u16, String>, out: &mut Symbols) {
@@ -259,18 +263,20 @@ impl SymbolTable<'_> {
             let Some(n) = self.name(s) else {
                 return;
             };
-            let bind = st_bind(s.st_info);
-            if u32::from(s.st_shndx) != SHN_UNDEF {
-                if matches!(bind, sym::STB_GLOBAL | sym::STB_WEAK | sym::STB_GNU_UNIQUE) {
-                    out.defined.insert(n.to_string());
-                }
-            } else if bind != sym::STB_WEAK {
+            if is_import(s) {
                 out.imports.push(Import {
                     name: n.to_string(),
                     version: self
                         .version_index(i)
                         .and_then(|v| version_names.get(&v).cloned()),
                 });
+            } else if u32::from(s.st_shndx) != SHN_UNDEF
+                && matches!(
+                    st_bind(s.st_info),
+                    sym::STB_GLOBAL | sym::STB_WEAK | sym::STB_GNU_UNIQUE
+                )
+            {
+                out.defined.insert(n.to_string());
             }
         });
     }
